@@ -1,0 +1,110 @@
+# genpack studio: `make run` starts the studio, `make test` runs every check.
+# Both install what is missing first (Debian 12, as root).
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+CARGO ?= cargo
+NPM ?= npm
+export CARGO_TERM_COLOR ?= never
+
+# System packages the build, the tests and the studio need.
+APT_PACKAGES := \
+	build-essential pkg-config curl ca-certificates git \
+	libwebkit2gtk-4.1-dev libjavascriptcoregtk-4.1-dev libsoup-3.0-dev librsvg2-dev \
+	libayatana-appindicator3-dev libgtk-3-dev libxdo-dev libudev-dev libssl-dev \
+	webkit2gtk-driver xvfb xauth imagemagick fonts-dejavu-core \
+	squashfs-tools mmdebstrap debootstrap systemd-container bubblewrap \
+	grub-efi-amd64-bin grub-pc-bin grub-common xorriso dosfstools mtools \
+	ovmf seabios busybox-static linux-image-amd64 cpio zstd xz-utils
+# Node.js and npm from Debian, only when no node is on PATH (these machines carry Node 20 already).
+APT_NODE_PACKAGES := nodejs npm
+# QEMU comes from bookworm-backports (QEMU 10), matching the qemu-utils these machines carry.
+APT_BACKPORTS_PACKAGES := qemu-system-x86 qemu-utils
+BACKPORTS_SOURCE := /etc/apt/sources.list.d/bookworm-backports.sources
+
+TAURI_DRIVER := $(HOME)/.cargo/bin/tauri-driver
+
+.PHONY: help deps apt-deps ui-deps tauri-driver build ui studio cli run test lint test-rust test-ui test-e2e clean
+
+help:
+	@echo "make run    install what is missing, build, start the studio"
+	@echo "make test   install what is missing, run every check and test"
+
+## ---- dependencies -------------------------------------------------------
+
+deps: apt-deps ui-deps tauri-driver
+
+apt-deps:
+	@if [ "$$(id -u)" != 0 ]; then \
+	  missing=$$(for p in $(APT_PACKAGES) $(APT_BACKPORTS_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	  if [ -n "$$missing" ]; then echo "missing system packages (run as root to install): $$missing" >&2; exit 1; fi; \
+	  exit 0; \
+	fi; \
+	if [ ! -f $(BACKPORTS_SOURCE) ] && ! grep -rqs bookworm-backports /etc/apt/sources.list /etc/apt/sources.list.d/; then \
+	  printf 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' > $(BACKPORTS_SOURCE); \
+	  rm -f /var/lib/apt/lists/lock; updated=0; \
+	fi; \
+	missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	missing_bpo=$$(for p in $(APT_BACKPORTS_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if ! command -v qemu-system-x86_64 >/dev/null; then missing_bpo="$(APT_BACKPORTS_PACKAGES)"; fi; \
+	if ! command -v npm >/dev/null; then missing="$$missing $(APT_NODE_PACKAGES)"; fi; \
+	if [ -n "$$missing$$missing_bpo" ]; then \
+	  echo "installing: $$missing $$missing_bpo"; \
+	  apt-get update -q && \
+	  { [ -z "$$missing" ] || DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; } && \
+	  { [ -z "$$missing_bpo" ] || DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends -t bookworm-backports $$missing_bpo; }; \
+	fi
+
+ui-deps: ui/node_modules/.package-lock.json
+
+ui/node_modules/.package-lock.json: ui/package-lock.json
+	cd ui && $(NPM) ci --no-audit --no-fund
+	@touch $@
+
+tauri-driver: $(TAURI_DRIVER)
+
+$(TAURI_DRIVER):
+	$(CARGO) install tauri-driver --locked --version 2.1.0 || $(CARGO) install tauri-driver --locked
+
+## ---- build ----------------------------------------------------------------
+
+ui: ui-deps
+	cd ui && $(NPM) run build
+
+cli:
+	$(CARGO) build -p genpack-cli
+
+studio: ui
+	$(CARGO) build -p genpack-studio
+
+build: apt-deps studio cli
+
+run: deps build
+	./scripts/run-studio
+
+## ---- tests ----------------------------------------------------------------
+
+test: deps ui
+	$(MAKE) lint
+	$(MAKE) test-rust
+	$(MAKE) test-ui
+	$(MAKE) test-e2e
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	cd ui && $(NPM) run lint && $(NPM) run check
+
+test-rust:
+	$(CARGO) test --workspace --no-fail-fast
+
+test-ui:
+	cd ui && $(NPM) test
+
+test-e2e: studio cli
+	./scripts/e2e
+
+clean:
+	$(CARGO) clean
+	rm -rf ui/dist ui/node_modules

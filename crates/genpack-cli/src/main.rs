@@ -1,0 +1,96 @@
+//! `genpack`: the command-line face of genpack studio.
+//!
+//! Every subcommand is a thin layer over the library crates; this file only parses arguments,
+//! dispatches, and turns errors into messages for people.
+
+mod archive;
+mod new;
+mod report;
+mod show;
+mod templates;
+mod validate;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use genpack_def::Arch;
+
+use crate::report::Failure;
+
+/// Define, validate and package purpose-built Linux appliance images.
+#[derive(Debug, Parser)]
+#[command(name = "genpack", version, about, long_about = None)]
+struct Cli {
+    /// The project folder (the one holding genpack.json5). Defaults to the current folder.
+    #[arg(short = 'C', long = "directory", global = true, value_name = "DIR")]
+    directory: Option<PathBuf>,
+
+    /// Target architecture: x86_64, aarch64, i686 or riscv64. Defaults to this machine's.
+    #[arg(long, global = true, value_name = "ARCH")]
+    arch: Option<Arch>,
+
+    /// Variant of the definition to use. Defaults to the definition's `default_variant`.
+    #[arg(long, global = true, value_name = "NAME")]
+    variant: Option<String>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check definitions and print every error and warning (exit status 1 on any error).
+    Validate(validate::Args),
+    /// Print the effective definition for an architecture and variant, after merging.
+    Show(show::Args),
+    /// Create a new project from a template of the gallery.
+    New(new::Args),
+    /// List the templates of the gallery.
+    Templates(templates::Args),
+    /// Pack the definition and its folders into genpack-<name>.tar.gz.
+    Archive(archive::Args),
+}
+
+/// Options every subcommand can read.
+pub struct Context {
+    pub project_dir: PathBuf,
+    pub arch: Option<Arch>,
+    pub variant: Option<String>,
+}
+
+impl Context {
+    /// The architecture asked for, or this machine's.
+    pub fn arch_or_host(&self) -> Result<Arch, Failure> {
+        match self.arch {
+            Some(arch) => Ok(arch),
+            None => Arch::host().ok_or_else(|| {
+                Failure::new("this machine's architecture is not one genpack builds for")
+                    .hint("pass --arch x86_64, aarch64, i686 or riscv64")
+            }),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let context = Context {
+        project_dir: cli.directory.unwrap_or_else(|| PathBuf::from(".")),
+        arch: cli.arch,
+        variant: cli.variant,
+    };
+    let outcome = match cli.command {
+        Command::Validate(args) => validate::run(&context, args),
+        Command::Show(args) => show::run(&context, args),
+        Command::New(args) => new::run(&context, args),
+        Command::Templates(args) => templates::run(args),
+        Command::Archive(args) => archive::run(&context, args),
+    };
+    match outcome {
+        Ok(code) => code,
+        Err(failure) => {
+            failure.print();
+            ExitCode::FAILURE
+        }
+    }
+}

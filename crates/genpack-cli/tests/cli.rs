@@ -1,0 +1,233 @@
+//! The `genpack` command as a user runs it: exit codes, messages, and files on disk.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn genpack(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_genpack"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env(
+            "GENPACK_TEMPLATES",
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../templates"),
+        )
+        .output()
+        .expect("the genpack binary runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn corpus_dirs() -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/artifacts");
+    let mut dirs: Vec<PathBuf> = fs::read_dir(&root)
+        .unwrap_or_else(|e| panic!("the corpus should be at {}: {e}", root.display()))
+        .map(|entry| entry.expect("readable corpus entry").path())
+        .filter(|path| path.is_dir())
+        .collect();
+    dirs.sort();
+    assert!(dirs.len() >= 7, "expected the 7 corpus definitions");
+    dirs
+}
+
+#[test]
+fn every_corpus_definition_validates() {
+    let dirs = corpus_dirs();
+    let mut args = vec!["validate"];
+    let dir_strings: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
+    args.extend(dir_strings.iter().map(String::as_str));
+    let out = genpack(&args, Path::new("."));
+    let stdout = text(&out.stdout);
+    assert!(
+        out.status.success(),
+        "stdout:\n{stdout}\nstderr:\n{}",
+        text(&out.stderr)
+    );
+    assert_eq!(stdout.matches(": ok (").count(), dirs.len(), "{stdout}");
+}
+
+#[test]
+fn show_prints_the_effective_definition_for_every_arch_and_variant_of_the_corpus() {
+    for dir in corpus_dirs() {
+        let source = fs::read_to_string(dir.join("genpack.json5")).expect("readable corpus file");
+        let arches: Vec<&str> = ["x86_64", "aarch64", "i686", "riscv64"]
+            .into_iter()
+            .filter(|arch| source.contains(arch))
+            .collect();
+        let arches = if arches.is_empty() {
+            vec!["x86_64"]
+        } else {
+            arches
+        };
+        for arch in arches {
+            let out = genpack(&["show", "--arch", arch], &dir);
+            assert!(
+                out.status.success(),
+                "{} {arch}: {}",
+                dir.display(),
+                text(&out.stderr)
+            );
+            let value: serde_json::Value =
+                serde_json::from_slice(&out.stdout).expect("show prints JSON");
+            assert_eq!(value["arch"], arch, "{}", dir.display());
+            assert!(value["packages"].is_array(), "{}", dir.display());
+        }
+    }
+}
+
+#[test]
+fn show_applies_arch_blocks_and_variants() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(
+        dir.path().join("genpack.json5"),
+        r#"{
+  name: "demo",
+  packages: ["app-misc/a", "app-misc/b"],
+  use: { "app-misc/a": "x  y" },
+  arch: { "aarch64": { packages: ["app-misc/arm-only"] } },
+  variants: {
+    small: {
+      packages: ["-app-misc/b"],
+      arch: { "x86_64|aarch64": { packages: ["-app-misc/a"] } },
+    },
+  },
+}"#,
+    )
+    .unwrap();
+    let out = genpack(&["show", "--arch", "aarch64"], dir.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let value: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        value["packages"],
+        serde_json::json!(["app-misc/a", "app-misc/b", "app-misc/arm-only"])
+    );
+    assert_eq!(value["use"]["app-misc/a"], "x y");
+
+    let out = genpack(
+        &["show", "--arch", "aarch64", "--variant", "small"],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let value: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(value["packages"], serde_json::json!(["app-misc/arm-only"]));
+    assert_eq!(value["variant"], "small");
+
+    let out = genpack(&["show", "--variant", "nope"], dir.path());
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("small"), "{}", text(&out.stderr));
+
+    let out = genpack(
+        &["show", "--format", "json5", "--arch", "x86_64"],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("packages: ["));
+}
+
+#[test]
+fn validate_reports_file_line_and_column_and_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(
+        dir.path().join("genpack.json5"),
+        "{\n  name: \"x\",\n  pakages: [\"app-misc/a\"],\n}\n",
+    )
+    .unwrap();
+    let out = genpack(&["validate"], dir.path());
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("genpack.json5:3:3:"),
+        "location missing: {stderr}"
+    );
+    assert!(stderr.contains("packages"), "no suggestion: {stderr}");
+}
+
+#[test]
+fn validate_reports_a_syntax_error_with_its_location() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(
+        dir.path().join("genpack.json5"),
+        "{\n  name: \"x\"\n  packages: []\n}\n",
+    )
+    .unwrap();
+    let out = genpack(&["validate"], dir.path());
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    // The comma is missing right after `"x"` on line 2.
+    assert!(stderr.contains("genpack.json5:2:12:"), "{stderr}");
+    assert!(stderr.contains("expected `,`"), "{stderr}");
+}
+
+#[test]
+fn validate_without_a_definition_says_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = genpack(&["validate"], dir.path());
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("genpack.json5"));
+}
+
+#[test]
+fn new_creates_a_valid_project_from_every_template() {
+    let listing = genpack(&["templates", "--json"], Path::new("."));
+    assert!(listing.status.success(), "{}", text(&listing.stderr));
+    let templates: serde_json::Value = serde_json::from_slice(&listing.stdout).unwrap();
+    let ids: Vec<String> = templates
+        .as_array()
+        .expect("a list of templates")
+        .iter()
+        .map(|t| t["id"].as_str().expect("template id").to_string())
+        .collect();
+    assert!(ids.len() >= 14, "{ids:?}");
+
+    let parent = tempfile::tempdir().unwrap();
+    for id in &ids {
+        let name = format!("my-{id}");
+        let out = genpack(&["new", &name, "--template", id], parent.path());
+        assert!(out.status.success(), "{id}: {}", text(&out.stderr));
+        let project = parent.path().join(&name);
+        let source = fs::read_to_string(project.join("genpack.json5")).unwrap();
+        assert!(source.contains(&name), "{id}: name not set");
+        let out = genpack(&["validate"], &project);
+        assert!(out.status.success(), "{id}: {}", text(&out.stderr));
+    }
+    // A second `new` into the same folder must not overwrite the user's work.
+    let out = genpack(
+        &["new", "my-debian-minimal", "--template", "debian-minimal"],
+        parent.path(),
+    );
+    assert!(!out.status.success());
+}
+
+#[test]
+fn archive_holds_the_definition_and_its_folders() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("genpack.json5"), "{ name: \"box\" }\n").unwrap();
+    fs::create_dir_all(dir.path().join("files/etc")).unwrap();
+    fs::write(dir.path().join("files/etc/motd"), "hello\n").unwrap();
+    fs::create_dir_all(dir.path().join("work/x86_64")).unwrap();
+    fs::write(dir.path().join("work/x86_64/big"), "not archived").unwrap();
+    let out = genpack(&["archive"], dir.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let archive = dir.path().join("genpack-box.tar.gz");
+    let listing = Command::new("tar")
+        .arg("tzf")
+        .arg(&archive)
+        .output()
+        .expect("tar runs");
+    let names = text(&listing.stdout);
+    assert!(names.lines().any(|l| l == "genpack.json5"), "{names}");
+    assert!(names.lines().any(|l| l == "files/etc/motd"), "{names}");
+    assert!(!names.contains("work"), "{names}");
+}
+
+#[test]
+fn help_is_available_for_every_command() {
+    for command in ["validate", "show", "new", "templates", "archive"] {
+        let out = genpack(&[command, "--help"], Path::new("."));
+        assert!(out.status.success(), "{command}");
+        assert!(text(&out.stdout).contains("Usage"), "{command}");
+    }
+}
