@@ -169,18 +169,15 @@ pub enum CreateError {
         path: PathBuf,
     },
 
-    /// The template's definition has a `name` whose value is not a string.
-    #[error("{}: `name` is not a string, so it cannot be set to the project name", path.display())]
-    NameNotString {
+    /// The template's definition could not take the project name (it is not an object, or its
+    /// `name` is not a string).
+    #[error("{}: cannot set the project name: {source}", path.display())]
+    SetName {
         /// The template's `genpack.json5`.
         path: PathBuf,
-    },
-
-    /// The template's definition is not an object (`{ ... }`).
-    #[error("{}: the definition is not an object ({{ ... }}), so the project name cannot be set in it", path.display())]
-    DefinitionNotObject {
-        /// The template's `genpack.json5`.
-        path: PathBuf,
+        /// What the editor said.
+        #[source]
+        source: genpack_def::EditError,
     },
 
     /// A file operation failed.

@@ -4,7 +4,6 @@ use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use crate::definition::{self, SetNameError};
 use crate::error::{CreateError, NameError};
 use crate::meta::META_FILE;
 use crate::template::{Template, DEFINITION_FILE};
@@ -86,15 +85,15 @@ pub fn create_project(
 
     let definition_path = staging.path().join(DEFINITION_FILE);
     let text = fs::read_to_string(&definition_path).map_err(io_error("read", &definition_path))?;
-    let renamed = definition::set_name(&text, name).map_err(|err| match err {
-        SetNameError::NotAString => CreateError::NameNotString {
-            path: template.definition_path(),
-        },
-        SetNameError::NoObject => CreateError::DefinitionNotObject {
-            path: template.definition_path(),
-        },
-    })?;
-    write_synced(&definition_path, renamed.as_bytes())?;
+    let set_name_error = |source| CreateError::SetName {
+        path: template.definition_path(),
+        source,
+    };
+    let mut document = genpack_def::Document::parse(&text).map_err(set_name_error)?;
+    document
+        .set(&["name".into()], name.into())
+        .map_err(set_name_error)?;
+    write_synced(&definition_path, document.as_str().as_bytes())?;
     write_synced(&staging.path().join(".gitignore"), GITIGNORE.as_bytes())?;
 
     // An empty target folder is replaced by the rename; re-check right

@@ -46,8 +46,16 @@ impl Template {
                 path: definition_path.clone(),
                 source,
             })?;
-        let definition: serde_json::Value = json5::from_str(&definition_text)
-            .map_err(|err| GalleryError::from_json5(&definition_path, &err))?;
+        let parsed = genpack_def::parse_definition(&definition_text, &definition_path);
+        let definition = parsed.definition.ok_or_else(|| {
+            let first = parsed.diagnostics.into_iter().find(|d| d.is_error());
+            GalleryError::SyntaxAt {
+                path: definition_path.clone(),
+                line: first.as_ref().map_or(1, |d| d.line),
+                column: first.as_ref().map_or(1, |d| d.column),
+                message: first.map_or_else(|| "not a definition".to_string(), |d| d.message),
+            }
+        })?;
 
         let icon_svg = read_svg(&dir.join(&meta.icon))?;
         Ok(Template {

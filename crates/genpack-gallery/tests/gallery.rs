@@ -471,7 +471,7 @@ fn json5_value(text: &str) -> serde_json::Value {
 }
 
 #[test]
-fn a_template_whose_name_is_not_a_string_cannot_be_used() {
+fn a_template_whose_definition_is_not_an_object_cannot_be_used() {
     let work = tempfile::tempdir().unwrap();
     let gallery_dir = work.path().join("gallery");
     let dir = gallery_dir.join("odd");
@@ -482,11 +482,11 @@ fn a_template_whose_name_is_not_a_string_cannot_be_used() {
             base: "gentoo", arches: ["x86_64"], size: "1 MB" }"#,
     )
     .unwrap();
-    fs::write(dir.join("genpack.json5"), "{ name: 42, packages: [] }").unwrap();
+    fs::write(dir.join("genpack.json5"), "[\"app-misc/screen\"]").unwrap();
     let gallery = Gallery::open(&gallery_dir).unwrap();
     let target = work.path().join("project");
     let err = gallery.create_project("odd", "fine", &target).unwrap_err();
-    assert!(matches!(err, CreateError::NameNotString { .. }), "{err:?}");
+    assert!(matches!(err, CreateError::SetName { .. }), "{err:?}");
     assert!(err.to_string().contains("odd/genpack.json5"), "{err}");
     assert!(!target.exists());
     // The staging folder is cleaned up too.
