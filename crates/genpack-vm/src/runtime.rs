@@ -1,0 +1,345 @@
+//! The runtime folder of each VM: sockets, pid file, logs and `vm.json`.
+//!
+//! Layout: `<base>/<name>/` with `pid`, `qmp.sock`, `console.sock`, `console.log`, `vnc.sock`,
+//! `qemu.log` and `vm.json`. The base is `$XDG_RUNTIME_DIR/genpack/vm`, else `/run/genpack/vm`
+//! for root, else `/tmp/genpack-<uid>/vm`.
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::os::unix::io::AsRawFd;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Result, VmError};
+use crate::network::Forward;
+use crate::status::Accel;
+
+/// Where the runtime folders of all VMs live.
+pub fn base_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir).join("genpack/vm");
+    }
+    // SAFETY: geteuid has no preconditions.
+    let uid = unsafe { libc::geteuid() };
+    if uid == 0 {
+        PathBuf::from("/run/genpack/vm")
+    } else {
+        PathBuf::from(format!("/tmp/genpack-{uid}/vm"))
+    }
+}
+
+/// Checks that `name` is usable as a VM name (it becomes a directory name and a QEMU `-name`).
+pub fn validate_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(VmError::InvalidName {
+            name: name.to_string(),
+        })
+    }
+}
+
+/// Creates `dir` and its parents with mode 0700 (sockets inside must stay private).
+pub(crate) fn create_private_dir(dir: &Path) -> Result<()> {
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| VmError::io("cannot create", dir, e))?;
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
+        .map_err(|e| VmError::io("cannot set permissions of", dir, e))
+}
+
+/// The runtime folder of one VM.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuntimeDir {
+    name: String,
+    dir: PathBuf,
+}
+
+impl RuntimeDir {
+    /// The folder of the VM `name` under [`base_dir`].
+    pub fn for_name(name: &str) -> Result<Self> {
+        Self::under(&base_dir(), name)
+    }
+
+    /// The folder of the VM `name` under another base (tests, services).
+    pub fn under(base: &Path, name: &str) -> Result<Self> {
+        validate_name(name)?;
+        Ok(RuntimeDir {
+            name: name.to_string(),
+            dir: base.join(name),
+        })
+    }
+
+    /// The VM name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    /// The folder itself.
+    pub fn path(&self) -> &Path {
+        &self.dir
+    }
+    /// QEMU's pid file.
+    pub fn pid_file(&self) -> PathBuf {
+        self.dir.join("pid")
+    }
+    /// The QMP socket.
+    pub fn qmp_socket(&self) -> PathBuf {
+        self.dir.join("qmp.sock")
+    }
+    /// The serial console socket (one client at a time).
+    pub fn console_socket(&self) -> PathBuf {
+        self.dir.join("console.sock")
+    }
+    /// Everything the serial console printed.
+    pub fn console_log(&self) -> PathBuf {
+        self.dir.join("console.log")
+    }
+    /// The VNC socket (RFB), present when the display is VNC.
+    pub fn vnc_socket(&self) -> PathBuf {
+        self.dir.join("vnc.sock")
+    }
+    /// QEMU's own stdout and stderr.
+    pub fn qemu_log(&self) -> PathBuf {
+        self.dir.join("qemu.log")
+    }
+    /// The VM description written once QEMU is ready.
+    pub fn state_file(&self) -> PathBuf {
+        self.dir.join("vm.json")
+    }
+    /// Present while a stop is in progress.
+    pub(crate) fn stopping_marker(&self) -> PathBuf {
+        self.dir.join("stopping")
+    }
+
+    /// Reads QEMU's pid, if the pid file exists and is valid.
+    pub fn read_pid(&self) -> Option<u32> {
+        let text = fs::read_to_string(self.pid_file()).ok()?;
+        text.trim().parse().ok()
+    }
+
+    /// The pid of a live QEMU process owning this folder.
+    pub fn live_pid(&self) -> Option<u32> {
+        self.read_pid().filter(|&pid| process_alive(pid))
+    }
+
+    /// Reads `vm.json`; `None` while the VM is still starting.
+    pub fn read_state(&self) -> Result<Option<VmState>> {
+        let path = self.state_file();
+        let bytes = match fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(VmError::io("cannot read", path, e)),
+        };
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|source| VmError::State { path, source })
+    }
+
+    /// Writes `vm.json` atomically.
+    pub(crate) fn write_state(&self, state: &VmState) -> Result<()> {
+        let bytes = serde_json::to_vec_pretty(state).map_err(|source| VmError::State {
+            path: self.state_file(),
+            source,
+        })?;
+        write_atomic(&self.state_file(), &bytes)
+    }
+
+    /// Removes the folder and everything in it, and the name's start lock unless a start holds it.
+    pub fn remove(&self) -> Result<()> {
+        match fs::remove_dir_all(&self.dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(VmError::io("cannot remove", &self.dir, e)),
+        }
+        StartLock::remove_if_free(self);
+        Ok(())
+    }
+
+    fn lock_file(&self) -> PathBuf {
+        let base = self.dir.parent().unwrap_or(Path::new("/"));
+        base.join(format!(".{}.lock", self.name))
+    }
+}
+
+/// An exclusive lock on a VM name for the duration of a start, so two starts of the same name
+/// cannot race. Held through `flock` on `<base>/.<name>.lock`; released on drop.
+#[derive(Debug)]
+pub(crate) struct StartLock {
+    _file: fs::File,
+}
+
+impl StartLock {
+    /// Takes the lock, or fails with [`VmError::AlreadyRunning`] when another start holds it.
+    pub(crate) fn acquire(runtime: &RuntimeDir) -> Result<StartLock> {
+        let path = runtime.lock_file();
+        create_private_dir(path.parent().unwrap_or(Path::new("/")))?;
+        let file = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| VmError::io("cannot open", &path, e))?;
+        // SAFETY: flock on a descriptor we own.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+            return Err(VmError::AlreadyRunning {
+                name: runtime.name.clone(),
+                pid: runtime.read_pid().unwrap_or(0),
+            });
+        }
+        Ok(StartLock { _file: file })
+    }
+
+    /// Deletes the lock file of a name nobody is starting (it is recreated on the next start).
+    fn remove_if_free(runtime: &RuntimeDir) {
+        let path = runtime.lock_file();
+        let Ok(file) = fs::File::open(&path) else {
+            return;
+        };
+        // SAFETY: flock on a descriptor we own.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+            let _ = fs::remove_file(&path);
+        }
+    }
+}
+
+/// What `vm.json` records about a running VM.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VmState {
+    /// The VM name.
+    pub name: String,
+    /// The booted image (SquashFS, disk image or ISO).
+    pub image: PathBuf,
+    /// Guest memory in MiB.
+    pub memory_mib: u32,
+    /// Number of vCPUs.
+    pub cpus: u32,
+    /// The accelerator QEMU runs with.
+    pub accel: Accel,
+    /// Start time, seconds since the Unix epoch.
+    pub started_at: u64,
+    /// Host ports forwarded to the guest (user-mode network).
+    pub forwards: Vec<Forward>,
+    /// QEMU's process id.
+    pub pid: u32,
+    /// The data disk file, if any.
+    pub data_disk: Option<PathBuf>,
+    /// The vsock CID, when the VM has a vsock device.
+    pub vsock_cid: Option<u32>,
+    /// The VNC socket, when the display is VNC.
+    pub vnc_socket: Option<PathBuf>,
+    /// The QMP socket.
+    pub qmp_socket: PathBuf,
+    /// The serial console socket.
+    pub console_socket: PathBuf,
+    /// The serial console log.
+    pub console_log: PathBuf,
+}
+
+/// Whether a process exists and is not a zombie.
+pub fn process_alive(pid: u32) -> bool {
+    let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    // The state letter follows the parenthesised command name, which may contain spaces.
+    match stat.rfind(')') {
+        Some(end) => !matches!(stat[end + 1..].trim_start().chars().next(), Some('Z' | 'X')),
+        None => false,
+    }
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same folder, fsync and rename.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{file_name}.tmp-{}", std::process::id()));
+    let result = (|| {
+        let mut f = fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        fs::rename(&tmp, path)
+    })();
+    result.map_err(|e| {
+        let _ = fs::remove_file(&tmp);
+        VmError::io("cannot write", path, e)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_that_would_escape_the_base_are_rejected() {
+        for bad in ["", "../x", "a/b", ".hidden", "a b", &"x".repeat(65)] {
+            assert!(validate_name(bad).is_err(), "{bad:?} accepted");
+        }
+        for good in ["web", "my-vm_2", "vm.test"] {
+            assert!(validate_name(good).is_ok(), "{good:?} rejected");
+        }
+    }
+
+    #[test]
+    fn only_one_start_per_name_at_a_time() {
+        let base = tempfile::tempdir().unwrap();
+        let rt = RuntimeDir::under(base.path(), "web").unwrap();
+        let first = StartLock::acquire(&rt).unwrap();
+        assert!(matches!(
+            StartLock::acquire(&rt),
+            Err(VmError::AlreadyRunning { .. })
+        ));
+        let other = RuntimeDir::under(base.path(), "db").unwrap();
+        assert!(StartLock::acquire(&other).is_ok());
+        // Removing the folder while a start holds the lock keeps the lock.
+        rt.remove().unwrap();
+        assert!(rt.lock_file().exists());
+        drop(first);
+        assert!(StartLock::acquire(&rt).is_ok());
+        rt.remove().unwrap();
+        assert!(!rt.lock_file().exists());
+    }
+
+    #[test]
+    fn own_process_is_alive_and_a_free_pid_is_not() {
+        assert!(process_alive(std::process::id()));
+        assert!(!process_alive(u32::MAX - 1));
+    }
+
+    #[test]
+    fn state_round_trips_through_vm_json() {
+        let base = tempfile::tempdir().unwrap();
+        let rt = RuntimeDir::under(base.path(), "t").unwrap();
+        create_private_dir(rt.path()).unwrap();
+        assert_eq!(rt.read_state().unwrap(), None);
+        let state = VmState {
+            name: "t".into(),
+            image: "/x.squashfs".into(),
+            memory_mib: 512,
+            cpus: 2,
+            accel: Accel::Tcg,
+            started_at: 1,
+            forwards: vec![],
+            pid: 42,
+            data_disk: None,
+            vsock_cid: Some(7),
+            vnc_socket: None,
+            qmp_socket: rt.qmp_socket(),
+            console_socket: rt.console_socket(),
+            console_log: rt.console_log(),
+        };
+        rt.write_state(&state).unwrap();
+        assert_eq!(rt.read_state().unwrap(), Some(state));
+    }
+}
