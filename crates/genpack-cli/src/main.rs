@@ -9,6 +9,7 @@ mod report;
 mod show;
 mod templates;
 mod validate;
+mod vm;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -50,6 +51,8 @@ enum Command {
     Templates(templates::Args),
     /// Pack the definition and its folders into genpack-<name>.tar.gz.
     Archive(archive::Args),
+    /// Run images in QEMU and manage the running VMs.
+    Vm(vm::Args),
 }
 
 /// Options every subcommand can read.
@@ -85,6 +88,7 @@ fn main() -> ExitCode {
         Command::New(args) => new::run(&context, args),
         Command::Templates(args) => templates::run(args),
         Command::Archive(args) => archive::run(&context, args),
+        Command::Vm(args) => vm::run(args),
     };
     match outcome {
         Ok(code) => code,
