@@ -1,0 +1,185 @@
+//! The boot side of an image:
+//!
+//! - `/boot/kernel`: a relative symlink to the kernel the base installed;
+//! - `/usr/bin/genpack-init`: the PID-1 provisioner that applies system.ini, then starts
+//!   systemd (static build from the genpack-init crate);
+//! - `/usr/share/genpack/system-ini.schema.json`: the keys that provisioner understands, as
+//!   printed by the shipped binary itself;
+//! - `/boot/initramfs`: genpack's own initramfs (`/init` finds the boot partition or the
+//!   virtual disk, loops the image, sets up the overlay root) with the kernel modules it
+//!   needs taken from the image's own `/lib/modules/<version>`.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use genpack_init::{build_initramfs, BootBinaries, Compression, InitramfsSpec};
+
+use crate::command::Runner;
+use crate::error::{BuildError, Result};
+use crate::fsutil::write_atomic;
+
+/// Where the provisioner goes in the image.
+pub const GENPACK_INIT_PATH: &str = "usr/bin/genpack-init";
+/// Where the system.ini schema goes in the image (read by genpack-image and the studio).
+pub const SYSTEM_INI_SCHEMA_PATH: &str = "usr/share/genpack/system-ini.schema.json";
+
+/// Modules added to the initramfs builder's defaults: Debian kernels mount vfat with the
+/// `ascii` I/O charset (CONFIG_FAT_DEFAULT_IOCHARSET), which is a module there.
+pub const EXTRA_INITRAMFS_MODULES: [&str; 1] = ["nls_ascii"];
+
+/// What the boot step produced.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct BootReport {
+    /// The kernel `/boot/kernel` points at, inside the image.
+    pub kernel: Option<PathBuf>,
+    /// Kernel release the initramfs modules come from.
+    pub kernel_version: Option<String>,
+    /// `/boot/initramfs` was written.
+    pub initramfs: bool,
+    /// Kernel modules put into the initramfs.
+    pub initramfs_modules: usize,
+    /// Size of the initramfs in bytes.
+    pub initramfs_bytes: u64,
+    /// What is missing for the image to boot, in words (empty when complete).
+    pub missing: Vec<String>,
+}
+
+/// Installs kernel link, boot programs, schema and initramfs into `upper`. `kernel` is the
+/// kernel's path inside the image (it was copied up with its package).
+pub(crate) fn install_boot_side(
+    upper: &Path,
+    kernel: Option<&Path>,
+    runner: &Runner,
+    step: &str,
+) -> Result<BootReport> {
+    let boot = upper.join("boot");
+    std::fs::create_dir_all(&boot).map_err(BuildError::io("creating", &boot))?;
+    let mut report = BootReport {
+        kernel: None,
+        kernel_version: None,
+        initramfs: false,
+        initramfs_modules: 0,
+        initramfs_bytes: 0,
+        missing: Vec::new(),
+    };
+    let kernel = kernel.filter(|k| upper.join(k.strip_prefix("/").unwrap_or(k)).is_file());
+    let Some(kernel) = kernel else {
+        report
+            .missing
+            .push("no kernel is installed in the image".into());
+        runner.log_line(step, "warning: no kernel is installed in the image")?;
+        return Ok(report);
+    };
+    let link = boot.join("kernel");
+    let _ = std::fs::remove_file(&link);
+    let target = match kernel.parent() {
+        Some(parent) if parent == Path::new("/boot") => {
+            PathBuf::from(kernel.file_name().unwrap_or_default())
+        }
+        _ => kernel.to_path_buf(),
+    };
+    std::os::unix::fs::symlink(&target, &link).map_err(BuildError::io("creating", &link))?;
+    runner.log_line(step, &format!("/boot/kernel -> {}", target.display()))?;
+    report.kernel = Some(kernel.to_path_buf());
+    let version = kernel_version(kernel);
+    report.kernel_version = version.clone();
+
+    runner.log_line(
+        step,
+        "building the static boot programs (cached after the first build)",
+    )?;
+    let binaries = genpack_init::boot_binaries().map_err(|e| BuildError::Boot(e.to_string()))?;
+    install_binaries(upper, &binaries, runner, step)?;
+
+    let Some(version) = version else {
+        report.missing.push(format!(
+            "cannot tell the kernel version from {}",
+            kernel.display()
+        ));
+        return Ok(report);
+    };
+    let mut spec = InitramfsSpec::new(
+        binaries.initramfs_init.clone(),
+        upper.to_path_buf(),
+        version,
+    );
+    for module in EXTRA_INITRAMFS_MODULES {
+        if !spec.module_names.iter().any(|m| m == module) {
+            spec.module_names.push(module.to_string());
+        }
+    }
+    let out = boot.join("initramfs");
+    let built = build_initramfs(&spec, &out, Compression::Zstd)
+        .map_err(|e| BuildError::Boot(e.to_string()))?;
+    for (module, why) in &built.skipped {
+        runner.log_line(step, &format!("initramfs: {module} not included: {why}"))?;
+    }
+    runner.log_line(
+        step,
+        &format!(
+            "/boot/initramfs: {} modules, {} bytes",
+            built.modules.len(),
+            built.size
+        ),
+    )?;
+    report.initramfs = true;
+    report.initramfs_modules = built.modules.len();
+    report.initramfs_bytes = built.size;
+    Ok(report)
+}
+
+fn install_binaries(
+    upper: &Path,
+    binaries: &BootBinaries,
+    runner: &Runner,
+    step: &str,
+) -> Result<()> {
+    let dest = upper.join(GENPACK_INIT_PATH);
+    if let Some(parent) = dest.parent() {
+        std::fs::create_dir_all(parent).map_err(BuildError::io("creating", parent))?;
+    }
+    std::fs::copy(&binaries.genpack_init, &dest).map_err(BuildError::io("installing", &dest))?;
+    std::fs::set_permissions(&dest, std::fs::Permissions::from_mode(0o755))
+        .map_err(BuildError::io("changing mode of", &dest))?;
+    // The schema comes from the very binary that goes into the image.
+    let mut cmd = Command::new(&binaries.genpack_init);
+    cmd.arg("schema");
+    let mut schema = String::new();
+    runner.run(step, &mut cmd, "genpack-init", |line| {
+        schema.push_str(line);
+        schema.push('\n');
+    })?;
+    let schema_path = upper.join(SYSTEM_INI_SCHEMA_PATH);
+    if let Some(parent) = schema_path.parent() {
+        std::fs::create_dir_all(parent).map_err(BuildError::io("creating", parent))?;
+    }
+    write_atomic(&schema_path, schema.as_bytes())?;
+    runner.log_line(
+        step,
+        &format!("/{GENPACK_INIT_PATH} and /{SYSTEM_INI_SCHEMA_PATH} installed"),
+    )
+}
+
+/// `6.1.0-50-cloud-amd64` from `/boot/vmlinuz-6.1.0-50-cloud-amd64`.
+fn kernel_version(kernel: &Path) -> Option<String> {
+    let name = kernel.file_name()?.to_string_lossy();
+    ["vmlinuz-", "vmlinux-", "kernel-"]
+        .iter()
+        .find_map(|prefix| name.strip_prefix(prefix))
+        .map(str::to_string)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kernel_version_comes_from_the_file_name() {
+        assert_eq!(
+            kernel_version(Path::new("/boot/vmlinuz-6.1.0-50-cloud-amd64")).as_deref(),
+            Some("6.1.0-50-cloud-amd64")
+        );
+        assert_eq!(kernel_version(Path::new("/boot/bzImage")), None);
+    }
+}

@@ -1,0 +1,99 @@
+//! Typed errors of the build pipeline.
+
+use std::path::PathBuf;
+
+/// Everything that can make a build fail. Each variant names what failed so the CLI and the
+/// studio can say what to do next.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// A command of a pipeline step exited unsuccessfully.
+    #[error("step `{step}` failed: `{command}` {status}; full log: {log}\n--- last lines of the log ---\n{tail}")]
+    StepFailed {
+        /// Step name, also the log file's stem (`logs/<step>.log`).
+        step: String,
+        /// The command line, shell-quoted for reading.
+        command: String,
+        /// Exit status description (`exited with status 100`, `killed by signal 9`).
+        status: String,
+        /// Path of the full log.
+        log: PathBuf,
+        /// The last 20 lines of the log.
+        tail: String,
+    },
+    /// A program could not be started (usually not installed).
+    #[error("step `{step}`: cannot run `{program}`: {source} (is it installed? on Debian: apt-get install {package})")]
+    Spawn {
+        /// Step name.
+        step: String,
+        /// Program that failed to start.
+        program: String,
+        /// Debian package that provides it.
+        package: String,
+        /// Underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The build was cancelled through its [`crate::CancelToken`].
+    #[error("cancelled during step `{step}`")]
+    Cancelled {
+        /// Step that was running.
+        step: String,
+    },
+    /// A file system operation failed.
+    #[error("{action} {}: {source}", path.display())]
+    Io {
+        /// What was being done (`creating directory`, `copying`, ...).
+        action: &'static str,
+        /// The path involved.
+        path: PathBuf,
+        /// Underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The project's definition could not be used.
+    #[error("definition: {0}")]
+    Definition(String),
+    /// A required earlier phase has not been run.
+    #[error("{what} is missing: {hint}")]
+    Missing {
+        /// What is missing (`lower layer of work/x86_64`).
+        what: String,
+        /// What to run first.
+        hint: String,
+    },
+    /// The package database of the lower layer could not be read.
+    #[error("package database {}: {message}", path.display())]
+    PackageDb {
+        /// File that could not be parsed or read.
+        path: PathBuf,
+        /// What was wrong.
+        message: String,
+    },
+    /// No way to run a container is available.
+    #[error("no container runtime: install systemd-container (systemd-nspawn) or bubblewrap")]
+    NoContainerRuntime,
+    /// The boot side (boot programs, initramfs) could not be made.
+    #[error("boot side: {0}")]
+    Boot(String),
+    /// This base distribution is not implemented yet.
+    #[error("base `{0}` is not supported by this build of genpack")]
+    UnsupportedBase(String),
+}
+
+impl BuildError {
+    /// Shorthand for [`BuildError::Io`].
+    pub(crate) fn io(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+    ) -> impl FnOnce(std::io::Error) -> Self {
+        let path = path.into();
+        move |source| BuildError::Io {
+            action,
+            path,
+            source,
+        }
+    }
+}
+
+/// Result alias of this crate.
+pub type Result<T, E = BuildError> = std::result::Result<T, E>;

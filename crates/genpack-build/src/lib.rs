@@ -1,0 +1,54 @@
+//! The genpack build pipeline.
+//!
+//! A definition goes in, a SquashFS comes out:
+//!
+//! 1. **lower** ([`lower`]): the base system plus every package (runtime and build-time),
+//!    made by the base provider ([`base::BaseProvider`]; Debian uses mmdebstrap) in
+//!    `work/<arch>/lower/`. It is rebuilt only when its inputs change (`lower.stamp`).
+//! 2. **upper** ([`upper`]): the runtime closure read from the package database is copied up
+//!    with its metadata, then groups, users, `files/`, `build.d` scripts, setup commands and
+//!    services are applied on a lower+upper overlay inside a container, then `/.genpack`
+//!    metadata and the boot side (`/boot/kernel`, `/boot/initramfs`).
+//! 3. **pack** ([`pack`]): mksquashfs, reproducible.
+//!
+//! Every long step reports [`Progress`] events, writes `work/<arch>/logs/<step>.log`, can be
+//! cancelled with a [`CancelToken`], and fails with a [`BuildError`] naming the step, the
+//! command and the end of its log.
+//!
+//! ```no_run
+//! use genpack_build::{BuildOptions, Builder};
+//! use genpack_def::Project;
+//!
+//! let project = Project::load(std::path::Path::new("my-appliance")).unwrap();
+//! let report = Builder::new(&project, BuildOptions::default()).unwrap().build().unwrap();
+//! println!("{} ({} bytes)", report.pack.output.display(), report.pack.bytes);
+//! ```
+
+pub mod base;
+pub mod boot;
+mod builder;
+mod cancel;
+pub mod closure;
+mod command;
+pub mod container;
+pub mod copy;
+mod error;
+mod fsutil;
+pub mod lower;
+pub mod metadata;
+pub mod overlay;
+pub mod pack;
+pub mod progress;
+pub mod recipe;
+pub mod select;
+pub mod upper;
+pub mod workdir;
+
+pub use builder::{cache_root, clean, BuildOptions, BuildReport, Builder};
+pub use cancel::CancelToken;
+pub use error::{BuildError, Result};
+pub use lower::LowerReport;
+pub use pack::PackReport;
+pub use progress::{Phase, Progress, ProgressSink, Unit};
+pub use recipe::Recipe;
+pub use upper::UpperReport;

@@ -1,0 +1,317 @@
+//! End to end on the Debian base: the template is built with real mmdebstrap, nspawn and
+//! mksquashfs, inspected with backhand, and booted with QEMU (TCG) both directly and from a
+//! GPT disk image through OVMF and GRUB.
+//!
+//! These tests need root, network access to deb.debian.org and QEMU.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{boot_until, built, tail};
+use genpack_image::{EntryKind, Image};
+
+#[test]
+fn debian_template_builds_with_everything_in_place_needs_root_network() {
+    let built = built();
+    let image = Image::open(&built.image).unwrap();
+
+    let meta = image.metadata().unwrap();
+    assert_eq!(meta.artifact, "debian-minimal");
+    assert_eq!(meta.arch, "x86_64");
+    assert_eq!(meta.profile, "paravirt");
+    let ssh = meta
+        .packages
+        .iter()
+        .find(|p| p.name == "openssh-server")
+        .expect("openssh-server recorded");
+    assert!(!ssh.version.is_empty());
+    assert!(ssh.license.is_some(), "licence of openssh-server recorded");
+    assert!(!meta.packages.iter().any(|p| p.name == "mmdebstrap"));
+
+    let passwd = image.read_text("/etc/passwd").unwrap();
+    assert!(
+        passwd.lines().any(|l| l.starts_with("admin:x:1000:")),
+        "{passwd}"
+    );
+    let group = image.read_text("/etc/group").unwrap();
+    assert!(
+        group
+            .lines()
+            .any(|l| l.starts_with("sudo:") && l.ends_with("admin")),
+        "{group}"
+    );
+
+    for unit in [
+        "multi-user.target.wants/ssh.service",
+        "multi-user.target.wants/systemd-networkd.service",
+    ] {
+        let entry = image
+            .entry(&format!("/etc/systemd/system/{unit}"))
+            .unwrap_or_else(|| panic!("{unit} not enabled"));
+        assert!(
+            matches!(entry.kind, EntryKind::Symlink(_)),
+            "{unit}: {:?}",
+            entry.kind
+        );
+    }
+    let masked = image
+        .entry("/etc/systemd/system/apt-daily.timer")
+        .expect("setup_commands ran");
+    assert_eq!(masked.kind, EntryKind::Symlink("/dev/null".into()));
+
+    let template_motd = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../templates/debian-minimal/files/etc/motd"),
+    )
+    .unwrap();
+    assert_eq!(
+        image.read("/etc/motd").unwrap(),
+        template_motd,
+        "files/ merged over /"
+    );
+
+    assert_eq!(
+        image.read_text("/etc/build-d-marker").unwrap(),
+        "built by build.d for debian-minimal\n"
+    );
+    let user_mark = image
+        .entry("/home/admin/.build-d-user")
+        .expect("build.d/admin ran");
+    assert_eq!(user_mark.uid, 1000);
+    assert_eq!(
+        image.read_text("/home/admin/.build-d-user").unwrap(),
+        "admin\n"
+    );
+    assert!(
+        !image.exists("/build.d"),
+        "build.d must not reach the image"
+    );
+    assert!(
+        !image.exists("/mnt/host"),
+        "container mount point left in the image"
+    );
+    let resolv = image
+        .entry("/etc/resolv.conf")
+        .expect("systemd-resolved's resolv.conf link");
+    assert!(
+        matches!(resolv.kind, EntryKind::Symlink(ref t) if t.ends_with("stub-resolv.conf")),
+        "{:?}",
+        resolv.kind
+    );
+
+    let entries = image.entries();
+    for banned in ["/usr/share/doc/", "/usr/include/", "/var/lib/dpkg/"] {
+        assert!(
+            !entries.iter().any(|e| e.path.starts_with(banned)),
+            "{banned} is in the image"
+        );
+    }
+    assert!(
+        !entries
+            .iter()
+            .any(|e| e.path.extension().is_some_and(|x| x == "a")),
+        "static libraries in the image"
+    );
+
+    assert!(image.kernel().unwrap().len() > 1_000_000);
+    let initramfs = image.initramfs().unwrap();
+    assert!(initramfs.len() > 100_000);
+    assert!(image.exists("/usr/bin/genpack-init"));
+    let schema = image
+        .system_ini_schema()
+        .unwrap()
+        .expect("system.ini schema shipped");
+    assert!(schema.to_string().contains("hostname"));
+    assert_eq!(
+        image.read_text("/etc/hostname").unwrap().trim(),
+        "debian-minimal"
+    );
+
+    // The second build found nothing to do in the lower.
+    assert!(
+        !built.second.lower.rebuilt,
+        "second build rebuilt the lower: {:?}",
+        built.second.lower.reasons
+    );
+    assert_eq!(
+        built.second.lower.inputs_hash,
+        built.first.lower.inputs_hash
+    );
+    assert!(
+        built.second_lower_log.contains("lower layer is up to date"),
+        "{}",
+        built.second_lower_log
+    );
+}
+
+#[test]
+fn debian_image_boots_with_direct_kernel_and_fw_cfg_ini_needs_root_network_qemu() {
+    let built = built();
+    let image = Image::open(&built.image).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let kernel = dir.path().join("kernel");
+    let initramfs = dir.path().join("initramfs");
+    std::fs::write(&kernel, image.kernel().unwrap()).unwrap();
+    std::fs::write(&initramfs, image.initramfs().unwrap()).unwrap();
+    let ini = dir.path().join("system.ini");
+    std::fs::write(&ini, "hostname = directboot\n").unwrap();
+    let args: Vec<String> = vec![
+        "-kernel".into(),
+        kernel.display().to_string(),
+        "-initrd".into(),
+        initramfs.display().to_string(),
+        "-append".into(),
+        "console=ttyS0,115200 root=block: panic=-1".into(),
+        "-drive".into(),
+        format!(
+            "file={},format=raw,if=virtio,readonly=on",
+            built.image.display()
+        ),
+        "-fw_cfg".into(),
+        format!("name=opt/genpack/system.ini,file={}", ini.display()),
+    ];
+    let outcome = boot_until(&args, "directboot login:", Duration::from_secs(600));
+    assert!(
+        outcome.found,
+        "no login prompt after {:?}:\n{}",
+        outcome.elapsed,
+        tail(&outcome.console, 40)
+    );
+    eprintln!(
+        "direct boot to login prompt: {:.1} s",
+        outcome.elapsed.as_secs_f64()
+    );
+}
+
+#[test]
+fn debian_disk_image_boots_through_ovmf_and_grub_needs_root_network_qemu() {
+    let built = built();
+    let dir = tempfile::tempdir().unwrap();
+    let ini = dir.path().join("system.ini");
+    std::fs::write(&ini, "hostname = diskboot\n").unwrap();
+    let disk = dir.path().join("disk.img");
+    let options = genpack_install::InstallOptions {
+        system_ini: Some(ini),
+        ..Default::default()
+    };
+    let report = genpack_install::install_to_disk_image(&built.image, &disk, &options).unwrap();
+    assert_eq!(report.partition_offset % (1 << 20), 0);
+    let vars = dir.path().join("OVMF_VARS.fd");
+    std::fs::copy("/usr/share/OVMF/OVMF_VARS.fd", &vars).unwrap();
+    let args: Vec<String> = vec![
+        "-drive".into(),
+        "if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE.fd".into(),
+        "-drive".into(),
+        format!("if=pflash,format=raw,file={}", vars.display()),
+        "-drive".into(),
+        format!("file={},format=raw,if=virtio", disk.display()),
+    ];
+    let outcome = boot_until(&args, "diskboot login:", Duration::from_secs(600));
+    assert!(
+        outcome.found,
+        "no login prompt after {:?}:\n{}",
+        outcome.elapsed,
+        tail(&outcome.console, 40)
+    );
+    assert!(outcome
+        .console
+        .contains(&format!("root=systemimg:{}", report.volume_id)));
+    eprintln!(
+        "OVMF + GRUB boot to login prompt: {:.1} s",
+        outcome.elapsed.as_secs_f64()
+    );
+}
+
+#[test]
+fn cancelled_lower_rebuild_keeps_the_previous_lower_needs_root_network() {
+    use genpack_build::lower::{decide, LowerDecision, LowerInputs};
+    use genpack_build::{BuildError, CancelToken, Progress, ProgressSink};
+    use std::sync::Arc;
+
+    let built = built();
+    let _guard = common::work_lock();
+    let project = genpack_def::Project::load(&built.project_dir).unwrap();
+    let cancel = CancelToken::new();
+    let trigger = cancel.clone();
+    // Cancel once mmdebstrap has mounted into the new tree and is unpacking.
+    let progress: ProgressSink = Arc::new(move |event| {
+        if let Progress::Log { line, .. } = &event {
+            if line.starts_with("I: extracting archives") || line.starts_with("Unpacking ") {
+                trigger.cancel();
+            }
+        }
+    });
+    let options = genpack_build::BuildOptions {
+        cancel,
+        progress,
+        force_lower: true,
+        ..Default::default()
+    };
+    let builder = genpack_build::Builder::new(&project, options).unwrap();
+    let work = builder.work_dir().clone();
+    let stamp_before = std::fs::read(work.lower_stamp()).unwrap();
+
+    let err = builder.lower().unwrap_err();
+    assert!(matches!(err, BuildError::Cancelled { .. }), "{err}");
+
+    assert_eq!(
+        std::fs::read(work.lower_stamp()).unwrap(),
+        stamp_before,
+        "stamp changed"
+    );
+    assert!(
+        !work.lower_staging().exists(),
+        "half-built lower left behind"
+    );
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(
+        !mounts.contains(&work.root().display().to_string()),
+        "mounts left below the work folder"
+    );
+    let inputs = LowerInputs::collect(builder.provider(), builder.recipe()).unwrap();
+    assert_eq!(
+        decide(&work, &inputs, false),
+        LowerDecision::UpToDate,
+        "previous lower no longer usable"
+    );
+    assert!(
+        work.lower().join("usr/sbin/sshd").exists(),
+        "previous lower damaged"
+    );
+}
+
+#[test]
+fn shells_run_in_the_lower_with_nspawn_and_bubblewrap_needs_root_network() {
+    use genpack_build::container::{Container, Runtime};
+
+    let built = built();
+    let project = genpack_def::Project::load(&built.project_dir).unwrap();
+    let builder = genpack_build::Builder::new(&project, Default::default()).unwrap();
+    // `genpack bash CMD`: runs in the lower, with the download cache bound for apt.
+    let status = builder
+        .bash(&[
+            "grep -q bookworm /etc/os-release && test -d /var/cache/apt/archives && exit 7".into(),
+        ])
+        .unwrap();
+    assert_eq!(status.code(), Some(7));
+
+    // The bubblewrap fallback runs the same kind of command in the same tree.
+    let lower = builder.work_dir().lower();
+    let output = Container::new(Runtime::Bubblewrap, &lower)
+        .env("ARTIFACT", "demo")
+        .command(
+            &["/bin/sh", "-c", "cat /etc/debian_version; echo $ARTIFACT"],
+            false,
+        )
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.starts_with("12."), "{stdout}");
+    assert!(stdout.trim_end().ends_with("demo"), "{stdout}");
+}

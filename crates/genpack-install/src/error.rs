@@ -1,0 +1,70 @@
+//! Errors of installing an image.
+
+use std::path::PathBuf;
+
+/// Why an installation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum InstallError {
+    /// The system image is not a usable genpack image.
+    #[error("{} cannot be installed: {reason}", image.display())]
+    BadImage {
+        /// The image.
+        image: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The target is too small.
+    #[error("{} is {have} bytes but at least {need} bytes are needed; use a larger disk or a new file", disk.display())]
+    TooSmall {
+        /// The target.
+        disk: PathBuf,
+        /// Its size.
+        have: u64,
+        /// The minimum size.
+        need: u64,
+    },
+    /// A file operation failed.
+    #[error("{action} {}: {source}", path.display())]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The file involved.
+        path: PathBuf,
+        /// Underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Writing the partition table failed.
+    #[error("writing the partition table of {}: {message}", disk.display())]
+    PartitionTable {
+        /// The target.
+        disk: PathBuf,
+        /// What the GPT writer reported.
+        message: String,
+    },
+    /// grub-mkimage failed or is missing.
+    #[error("making the GRUB loader failed: {0} (on Debian: apt-get install grub-efi-amd64-bin grub-common)")]
+    Grub(String),
+    /// An image file does not fit in FAT32.
+    #[error("{} is {size} bytes; a FAT32 boot partition holds files up to 4 GiB - 1", path.display())]
+    FileTooLarge {
+        /// The file.
+        path: PathBuf,
+        /// Its size.
+        size: u64,
+    },
+}
+
+impl InstallError {
+    pub(crate) fn io(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+    ) -> impl FnOnce(std::io::Error) -> Self {
+        let path = path.into();
+        move |source| InstallError::Io {
+            action,
+            path,
+            source,
+        }
+    }
+}
