@@ -1,0 +1,115 @@
+//! Typed errors. Every variant names the device or file it is about.
+
+use std::io;
+use std::path::PathBuf;
+
+use crate::drives::Refusal;
+
+/// Why listing or probing drives failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DriveError {
+    /// libudev could not be used (no sysfs, out of memory).
+    #[error("cannot query udev for block devices: {source}")]
+    Udev {
+        #[source]
+        source: io::Error,
+    },
+    /// A path given as a drive is not a whole-disk block device.
+    #[error("{path}: not a whole-disk block device ({why})")]
+    NotADisk { path: PathBuf, why: String },
+    /// A system file (mountinfo, sysfs attribute) could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// Why opening, writing, verifying or restoring a drive failed.
+#[derive(Debug, thiserror::Error)]
+pub enum FlashError {
+    /// Discovery failed while re-checking the drive before opening it.
+    #[error(transparent)]
+    Drive(#[from] DriveError),
+    /// The drive may not be written (holds the running system, is mounted, read-only...).
+    #[error("{device}: refusing to write: {reason}")]
+    Refused { device: PathBuf, reason: Refusal },
+    /// The drive at the confirmed path is not the one the user confirmed.
+    #[error("{device}: this is not the drive that was confirmed ({what} was {confirmed}, is now {now}); pick the drive again")]
+    ConfirmationMismatch {
+        device: PathBuf,
+        what: &'static str,
+        confirmed: String,
+        now: String,
+    },
+    /// Exclusive open failed: something (a mount, another program) holds the drive.
+    #[error("{device} is in use by another program or a mount; unmount it (or close the program using it) and try again")]
+    Busy { device: PathBuf },
+    /// The kernel refused access (not root and no UDisks2 route).
+    #[error("{device}: permission denied; run as root or let UDisks2 (polkit) grant access")]
+    PermissionDenied { device: PathBuf },
+    /// The UDisks2 route over the system D-Bus failed.
+    #[error("{device}: cannot open through UDisks2 ({step}): {message}; run as root, or start udisks2 and the system D-Bus")]
+    UDisks {
+        device: PathBuf,
+        step: &'static str,
+        message: String,
+    },
+    /// The image file could not be opened or read.
+    #[error("{path}: cannot read the image: {source}")]
+    Image {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    /// The image does not fit on the drive.
+    #[error(
+        "{device}: the image ({image_len} bytes) is larger than the drive ({device_len} bytes)"
+    )]
+    ImageTooLarge {
+        device: PathBuf,
+        image_len: u64,
+        device_len: u64,
+    },
+    /// Reading or writing the device failed.
+    #[error("{device}: {op} at byte {offset} failed: {source}")]
+    Io {
+        device: PathBuf,
+        op: &'static str,
+        offset: u64,
+        #[source]
+        source: io::Error,
+    },
+    /// The device returned fewer bytes than asked for (it shrank or was unplugged).
+    #[error("{device}: short {op} at byte {offset}: the drive may have been unplugged")]
+    Short {
+        device: PathBuf,
+        op: &'static str,
+        offset: u64,
+    },
+    /// Read-back found different bytes than were written. The partition table was not written.
+    #[error("{device}: verification failed: the drive returned different data at byte {offset}; the drive or its reader may be faulty, try another port or stick")]
+    Mismatch { device: PathBuf, offset: u64 },
+    /// The image changed on disk while it was being written.
+    #[error("{path}: the image changed while it was being written (bytes at {offset} differ between the two reads)")]
+    SourceChanged { path: PathBuf, offset: u64 },
+    /// The user cancelled. The drive holds no partition table (first MiB zeroed).
+    #[error(
+        "{device}: cancelled after {bytes_written} bytes; the drive has no partition table now"
+    )]
+    Cancelled { device: PathBuf, bytes_written: u64 },
+    /// The user cancelled a verification. Nothing was written.
+    #[error("{device}: verification cancelled; nothing was written")]
+    VerificationCancelled { device: PathBuf },
+    /// Formatting the restore partition failed.
+    #[error("{device}: formatting FAT32 failed: {source}")]
+    Format {
+        device: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    /// The drive is too small or too large for the requested layout.
+    #[error("{device}: {why}")]
+    Unsupported { device: PathBuf, why: String },
+}

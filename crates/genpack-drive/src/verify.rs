@@ -1,0 +1,89 @@
+//! Reading a drive back and comparing it with an image.
+
+use std::path::Path;
+
+use crate::device::{Access, Device, OpenMethod};
+use crate::drives;
+use crate::error::FlashError;
+use crate::flash::{first_difference, FlashOptions, BLOCK_LEN};
+use crate::image::Image;
+use crate::pipeline::{self, Flow};
+use crate::progress::{Meter, Phase};
+
+/// The result of comparing a drive with an image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "verdict", rename_all = "snake_case")]
+pub enum Verdict {
+    /// The drive starts with exactly the image's bytes.
+    Verified,
+    /// The first differing byte, counted from the start of the drive.
+    Mismatch { offset: u64 },
+}
+
+/// Compares the drive at `path` with `image` without writing: opens it read-only and
+/// uncached (root: directly; otherwise through UDisks2). No confirmation is needed.
+pub fn verify_drive(
+    path: impl AsRef<Path>,
+    image: &Image,
+    mut options: FlashOptions,
+) -> Result<Verdict, FlashError> {
+    let drive = drives::probe(path.as_ref())?;
+    let device = Device::open(
+        &drive.path,
+        Access::Read,
+        OpenMethod::Auto,
+        drive.size,
+        drive.logical_sector_size,
+    )?;
+    let mut sink = options.progress.take();
+    let mut meter = Meter::new(sink.as_mut());
+    compare(&device, image, &options, &mut meter)
+}
+
+/// Reads the first `image.len()` bytes of `device` (uncached, in the background) and
+/// compares them with the image, block by block.
+pub(crate) fn compare(
+    device: &Device,
+    image: &Image,
+    options: &FlashOptions,
+    meter: &mut Meter,
+) -> Result<Verdict, FlashError> {
+    let padded = image.len().div_ceil(device.block) * device.block;
+    if padded > device.size {
+        return Ok(Verdict::Mismatch {
+            offset: device.size,
+        });
+    }
+    meter.phase(Phase::Verifying, image.len());
+    let extents = pipeline::chunks(0, padded, BLOCK_LEN);
+    let mut expected = vec![0u8; BLOCK_LEN];
+    let mut verdict = Verdict::Verified;
+    pipeline::run(
+        &extents,
+        BLOCK_LEN,
+        |buf, offset| device.read_at(buf, offset),
+        |offset, on_drive, ()| {
+            if options
+                .cancel
+                .as_ref()
+                .is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed))
+            {
+                return Err(FlashError::VerificationCancelled {
+                    device: device.path.clone(),
+                });
+            }
+            // Only the image's own bytes count, not the sector padding after its end.
+            let len = (image.len() - offset).min(on_drive.len() as u64) as usize;
+            image.read_padded(&mut expected[..len], offset)?;
+            if let Some(i) = first_difference(&expected[..len], &on_drive[..len]) {
+                verdict = Verdict::Mismatch {
+                    offset: offset + i as u64,
+                };
+                return Ok(Flow::Stop);
+            }
+            meter.advance(len as u64);
+            Ok(Flow::Continue)
+        },
+    )?;
+    Ok(verdict)
+}

@@ -1,0 +1,495 @@
+//! Flashing loop devices that stand in for USB sticks (root: losetup, mount).
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use common::*;
+use genpack_drive::{
+    drives, verify, Confirmation, FlashError, FlashOptions, Flasher, Image, Phase, Refusal, Verdict,
+};
+
+fn flasher_for(lo: &Loop) -> Flasher {
+    let drive = drives::probe(&lo.device).unwrap();
+    Flasher::open(&lo.device, Confirmation::for_drive(&drive)).unwrap()
+}
+
+#[test]
+fn write_and_verify_64mib_gpt_image_loop_needs_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let image_path = dir.path().join("appliance.img");
+    disk_image(&image_path, 64 * MIB, "gpt", 1);
+    // The stick is larger and carries an old GPT (its backup sits in the last MiB).
+    let stick = dir.path().join("stick");
+    filled_file(&stick, 96 * MIB, 0xaa);
+    partition(&stick, "label: gpt\nstart=2048, type=linux\n");
+    let lo = Loop::attach(&stick, &[]);
+
+    let phases = Arc::new(Mutex::new(Vec::new()));
+    let log = Arc::clone(&phases);
+    // While the image body is checked, neither partition table may be on the stick yet.
+    let blank_while_verifying = Arc::new(Mutex::new(None));
+    let blank = Arc::clone(&blank_while_verifying);
+    let device = lo.device.clone();
+    let options = FlashOptions {
+        cancel: None,
+        progress: Some(Box::new(move |p| {
+            if p.phase == Phase::Verifying && blank.lock().unwrap().is_none() {
+                let head = read_bytes(&device, 0, MIB as usize);
+                let backup = read_bytes(&device, 64 * MIB - 512, 512);
+                let zero = head.iter().chain(&backup).all(|&b| b == 0);
+                *blank.lock().unwrap() = Some(zero);
+            }
+            log.lock().unwrap().push(p.clone())
+        })),
+    };
+    let image = Image::open(&image_path).unwrap();
+    assert!(image.gpt_backup().is_some());
+    let report = flasher_for(&lo).write_image(&image, options).unwrap();
+
+    // Byte-identical, as cmp sees it through the device node.
+    ok(
+        "cmp",
+        &[
+            "-n",
+            &(64 * MIB).to_string(),
+            image_path.to_str().unwrap(),
+            lo.path(),
+        ],
+    );
+    let table = ok("sfdisk", &["-d", lo.path()]);
+    assert!(table.contains("label: gpt"), "{table}");
+    // The old backup GPT at the end of the stick is gone.
+    assert!(read_bytes(&lo.device, 95 * MIB, MIB as usize)
+        .iter()
+        .all(|&b| b == 0));
+    // Only the image and the wiped ends were written, not the whole stick.
+    assert_eq!(report.image_len, 64 * MIB);
+    // Image + wiped first and last MiB + wiped backup GPT place (33 sectors).
+    assert_eq!(report.bytes_written, 64 * MIB + 2 * MIB + 33 * 512);
+    assert_eq!(report.bytes_verified, 64 * MIB);
+
+    assert_eq!(*blank_while_verifying.lock().unwrap(), Some(true));
+    let phases = phases.lock().unwrap();
+    let mut order: Vec<Phase> = phases.iter().map(|p| p.phase).collect();
+    order.dedup();
+    assert_eq!(
+        order,
+        [
+            Phase::Preparing,
+            Phase::Writing,
+            Phase::Verifying,
+            Phase::Finishing
+        ]
+    );
+    let last_write = phases.iter().rfind(|p| p.phase == Phase::Writing).unwrap();
+    assert_eq!(last_write.bytes_done, last_write.bytes_total);
+}
+
+#[test]
+fn cancel_mid_write_leaves_no_partition_table_loop_needs_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let image_path = dir.path().join("appliance.img");
+    disk_image(&image_path, 64 * MIB, "dos", 2);
+    let stick = dir.path().join("stick");
+    filled_file(&stick, 64 * MIB, 0);
+    partition(&stick, "label: dos\nstart=2048, type=c\n");
+    let lo = Loop::attach(&stick, &[]);
+    assert!(run("sfdisk", &["-d", lo.path()]).status.success());
+
+    let cancel = Arc::new(AtomicBool::new(false));
+    let trigger = Arc::clone(&cancel);
+    let options = FlashOptions {
+        cancel: Some(Arc::clone(&cancel)),
+        progress: Some(Box::new(move |p| {
+            if p.phase == Phase::Writing && p.bytes_done >= 8 * MIB {
+                trigger.store(true, Ordering::Relaxed);
+            }
+        })),
+    };
+    let image = Image::open(&image_path).unwrap();
+    let err = flasher_for(&lo).write_image(&image, options).unwrap_err();
+    match err {
+        // Stopped at the next block: the wiped first and last MiB plus 8 MiB of image.
+        FlashError::Cancelled { bytes_written, .. } => assert_eq!(bytes_written, 10 * MIB),
+        other => panic!("expected a cancel, got {other}"),
+    }
+    assert!(read_bytes(&lo.device, 0, MIB as usize)
+        .iter()
+        .all(|&b| b == 0));
+    let dump = run("sfdisk", &["-d", lo.path()]);
+    assert!(!dump.status.success(), "a partition table is still visible");
+    // The drive reads as "not the image" from the image's first non-zero byte on.
+    let first_non_zero = read_bytes(&image_path, 0, 512).iter().position(|&b| b != 0);
+    let verdict = verify::verify_drive(&lo.device, &image, FlashOptions::default()).unwrap();
+    assert_eq!(
+        verdict,
+        Verdict::Mismatch {
+            offset: first_non_zero.unwrap() as u64
+        }
+    );
+}
+
+#[test]
+fn mismatch_while_writing_leaves_no_partition_table_loop_needs_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let image_path = dir.path().join("appliance.img");
+    disk_image(&image_path, 64 * MIB, "dos", 5);
+    let stick = dir.path().join("stick");
+    filled_file(&stick, 64 * MIB, 0);
+    let lo = Loop::attach(&stick, &[]);
+    // A faulty stick: one byte changes between writing and reading back.
+    let offset = 40 * MIB + 7;
+    let (device, file) = (lo.device.clone(), lo.file.clone());
+    let mut flipped = false;
+    let options = FlashOptions {
+        cancel: None,
+        progress: Some(Box::new(move |p| {
+            if p.phase == Phase::Verifying && !flipped {
+                flip_byte(&device, &file, offset);
+                flipped = true;
+            }
+        })),
+    };
+    let image = Image::open(&image_path).unwrap();
+    let err = flasher_for(&lo).write_image(&image, options).unwrap_err();
+    match &err {
+        FlashError::Mismatch { device, offset: at } => {
+            assert_eq!(device, &lo.device);
+            assert_eq!(*at, offset);
+        }
+        other => panic!("expected a mismatch, got {other}"),
+    }
+    assert!(read_bytes(&lo.device, 0, MIB as usize)
+        .iter()
+        .all(|&b| b == 0));
+    assert!(!run("sfdisk", &["-d", lo.path()]).status.success());
+}
+
+#[test]
+fn flipped_byte_fails_verification_at_its_offset_loop_needs_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let image_path = dir.path().join("appliance.img");
+    disk_image(&image_path, 64 * MIB, "dos", 3);
+    let stick = dir.path().join("stick");
+    filled_file(&stick, 64 * MIB, 0);
+    let lo = Loop::attach(&stick, &[]);
+    let image = Image::open(&image_path).unwrap();
+    let mut flasher = flasher_for(&lo);
+    flasher
+        .write_image(&image, FlashOptions::default())
+        .unwrap();
+    assert_eq!(
+        flasher
+            .verify_only(&image, FlashOptions::default())
+            .unwrap(),
+        Verdict::Verified
+    );
+
+    let offset = 37 * MIB + 12_345;
+    flip_byte(&lo.device, &lo.file, offset);
+    assert_eq!(
+        flasher
+            .verify_only(&image, FlashOptions::default())
+            .unwrap(),
+        Verdict::Mismatch { offset }
+    );
+    // A byte in the partition-table region counts the same.
+    flip_byte(&lo.device, &lo.file, 446);
+    assert_eq!(
+        verify::verify_drive(&lo.device, &image, FlashOptions::default()).unwrap(),
+        Verdict::Mismatch { offset: 446 }
+    );
+}
+
+#[test]
+fn image_larger_than_the_stick_is_refused_before_writing_loop_needs_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let image_path = dir.path().join("big.img");
+    disk_image(&image_path, 16 * MIB, "dos", 4);
+    let stick = dir.path().join("stick");
+    filled_file(&stick, 8 * MIB, 0x77);
+    let lo = Loop::attach(&stick, &[]);
+    let image = Image::open(&image_path).unwrap();
+    let err = flasher_for(&lo)
+        .write_image(&image, FlashOptions::default())
+        .unwrap_err();
+    assert!(matches!(err, FlashError::ImageTooLarge { .. }), "{err}");
+    assert!(
+        read_bytes(&lo.device, 0, 4096).iter().all(|&b| b == 0x77),
+        "untouched"
+    );
+}
+
+#[test]
+fn mounted_drive_is_refused_loop_needs_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ext4");
+    filled_file(&file, 32 * MIB, 0);
+    ok("mkfs.ext4", &["-q", "-F", file.to_str().unwrap()]);
+    let lo = Loop::attach(&file, &[]);
+    let mountpoint = dir.path().join("mnt");
+    std::fs::create_dir(&mountpoint).unwrap();
+    ok("mount", &[lo.path(), mountpoint.to_str().unwrap()]);
+    let _mounted = Mounted(mountpoint.clone());
+
+    let drive = drives::probe(&lo.device).unwrap();
+    assert_eq!(
+        drive.refusal(true),
+        Some(Refusal::Mounted {
+            device: lo.device.clone(),
+            mountpoint: mountpoint.clone()
+        })
+    );
+    assert_eq!(
+        drive.filesystem.as_ref().map(|f| f.fs_type.as_str()),
+        Some("ext4")
+    );
+    let err = Flasher::open(&lo.device, Confirmation::for_drive(&drive))
+        .err()
+        .unwrap();
+    assert!(
+        matches!(
+            err,
+            FlashError::Refused {
+                reason: Refusal::Mounted { .. },
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains(lo.path()),
+        "names the device: {err}"
+    );
+}
+
+#[test]
+fn drive_held_by_another_program_is_busy_loop_needs_root() {
+    use std::os::unix::fs::OpenOptionsExt;
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("stick");
+    filled_file(&file, 8 * MIB, 0);
+    let lo = Loop::attach(&file, &[]);
+    let drive = drives::probe(&lo.device).unwrap();
+    // Another program holds the device exclusively, as a mount would.
+    let _holder = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_EXCL)
+        .open(&lo.device)
+        .unwrap();
+    let err = Flasher::open(&lo.device, Confirmation::for_drive(&drive))
+        .err()
+        .unwrap();
+    match &err {
+        FlashError::Busy { device } => assert_eq!(device, &lo.device),
+        other => panic!("expected busy, got {other}"),
+    }
+    assert!(err.to_string().contains("in use"), "{err}");
+}
+
+#[test]
+fn root_disk_is_refused() {
+    let root = drives::list()
+        .unwrap()
+        .into_iter()
+        .find(|d| d.holds_root)
+        .expect("the disk holding / is listed");
+    assert!(drives::root_disks().unwrap().contains(&root.name));
+    assert!(!root.is_offerable(true));
+    assert_eq!(root.refusal(true), Some(Refusal::HoldsRoot));
+    let err = Flasher::open(&root.path, Confirmation::for_drive(&root))
+        .err()
+        .unwrap();
+    assert!(
+        matches!(
+            err,
+            FlashError::Refused {
+                reason: Refusal::HoldsRoot,
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn read_only_drive_is_refused_loop_needs_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("locked");
+    filled_file(&file, 8 * MIB, 0);
+    let lo = Loop::attach(&file, &["-r"]);
+    let drive = drives::probe(&lo.device).unwrap();
+    assert!(drive.read_only);
+    assert_eq!(drive.refusal(true), Some(Refusal::ReadOnly));
+    let err = Flasher::open(&lo.device, Confirmation::for_drive(&drive))
+        .err()
+        .unwrap();
+    assert!(
+        matches!(
+            err,
+            FlashError::Refused {
+                reason: Refusal::ReadOnly,
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn confirmation_of_another_size_is_refused_loop_needs_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("stick");
+    filled_file(&file, 8 * MIB, 0);
+    let lo = Loop::attach(&file, &[]);
+    let confirmed = Confirmation::new(&lo.device, 16 * MIB, false);
+    let err = Flasher::open(&lo.device, confirmed).err().unwrap();
+    match &err {
+        FlashError::ConfirmationMismatch { device, what, .. } => {
+            assert_eq!(device, &lo.device);
+            assert_eq!(*what, "size");
+        }
+        other => panic!("expected a mismatch, got {other}"),
+    }
+    // Confirming one device and opening another is refused too.
+    let other_file = dir.path().join("other");
+    filled_file(&other_file, 8 * MIB, 0);
+    let other = Loop::attach(&other_file, &[]);
+    let drive = drives::probe(&lo.device).unwrap();
+    let err = Flasher::open(&other.device, Confirmation::for_drive(&drive))
+        .err()
+        .unwrap();
+    assert!(
+        matches!(err, FlashError::ConfirmationMismatch { what: "path", .. }),
+        "{err}"
+    );
+}
+
+#[test]
+fn another_medium_at_the_confirmed_path_is_refused_loop_needs_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = dir.path().join("first");
+    let second = dir.path().join("second");
+    filled_file(&first, 8 * MIB, 0);
+    filled_file(&second, 8 * MIB, 0);
+    let lo = Loop::attach(&first, &[]);
+    let drive = drives::probe(&lo.device).unwrap();
+    let confirmation = Confirmation::for_drive(&drive);
+    // The stick is pulled and another one of the same size appears at the same path.
+    ok("losetup", &["-d", lo.path()]);
+    ok("losetup", &[lo.path(), second.to_str().unwrap()]);
+    let err = Flasher::open(&lo.device, confirmation).err().unwrap();
+    assert!(
+        matches!(
+            err,
+            FlashError::ConfirmationMismatch {
+                what: "medium" | "model",
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn restore_makes_one_fat32_partition_loop_needs_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let stick = dir.path().join("stick");
+    filled_file(&stick, 128 * MIB, 0x5c);
+    partition(&stick, "label: gpt\nstart=2048, size=8192, type=uefi\n");
+    let lo = Loop::attach(&stick, &[]);
+    let report = flasher_for(&lo).restore().unwrap();
+    assert_eq!(report.partition_start, MIB);
+    assert_eq!(report.partition_size, 127 * MIB);
+    assert_eq!(report.label, "USB");
+
+    let table = ok("sfdisk", &["-d", lo.path()]);
+    assert!(table.contains("label: dos"), "{table}");
+    let parts: Vec<&str> = table.lines().filter(|l| l.starts_with("/dev/")).collect();
+    assert_eq!(parts.len(), 1, "{table}");
+    assert!(parts[0].contains("start=        2048"), "{table}");
+    assert!(parts[0].contains("type=c"), "{table}");
+    // No trace of the old GPT (wipefs would find its backup at the end).
+    assert!(ok("wipefs", &["-n", lo.path()])
+        .lines()
+        .all(|l| !l.contains("gpt")));
+
+    // The FAT32 filesystem checks clean and carries the label and serial.
+    let at_1m = format!("{}@@1M", stick.display());
+    let info = ok("minfo", &["-i", &at_1m, "::"]);
+    assert!(info.contains("USB"), "{info}");
+    assert!(
+        info.contains(&format!("serial number: {:08X}", report.volume_id)),
+        "{info}"
+    );
+    ok("mdir", &["-i", &at_1m, "::"]);
+    let part = Loop::attach(&stick, &["-o", "1048576"]);
+    let fsck = run("fsck.vfat", &["-n", part.path()]);
+    assert!(
+        fsck.status.success(),
+        "{}",
+        String::from_utf8_lossy(&fsck.stdout)
+    );
+    let probe = ok("blkid", &["-p", "-o", "export", part.path()]);
+    assert!(
+        probe.contains("TYPE=vfat") && probe.contains("VERSION=FAT32"),
+        "{probe}"
+    );
+}
+
+#[test]
+fn discovery_lists_loop_devices_with_size_and_backing_file_loop_needs_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("listed");
+    filled_file(&file, 24 * MIB, 0);
+    let lo = Loop::attach(&file, &[]);
+    let all = drives::list().unwrap();
+    let drive = all.iter().find(|d| d.path == lo.device).expect("listed");
+    assert_eq!(drive.size, 24 * MIB);
+    assert_eq!(drive.bus, genpack_drive::Bus::Loop);
+    assert_eq!(drive.backing_file.as_deref(), Some(file.as_path()));
+    assert_eq!(drive.model.as_deref(), Some(file.to_str().unwrap()));
+    assert_eq!(drive.logical_sector_size, 512);
+    assert!(drive.is_offerable(false), "{:?}", drive.refusal(false));
+    assert!(drive.description().contains("24.0 MiB"));
+    // Unattached loop devices and zram are not drives.
+    assert!(all
+        .iter()
+        .all(|d| d.size > 0 && !d.name.starts_with("zram")));
+}
+
+#[test]
+fn watcher_reports_attach_and_detach_loop_needs_root() {
+    use genpack_drive::{DriveEvent, Watcher};
+    use std::time::{Duration, Instant};
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("hotplug");
+    filled_file(&file, 8 * MIB, 0);
+    let (watcher, events) = Watcher::start().unwrap();
+    let lo = Loop::attach(&file, &[]);
+    let wait_for = |want: &dyn Fn(&DriveEvent) -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(event) = events.recv_timeout(Duration::from_millis(200)) {
+                if want(&event) {
+                    return true;
+                }
+            }
+        }
+        false
+    };
+    let device = lo.device.clone();
+    assert!(wait_for(&|e| matches!(
+        e,
+        DriveEvent::Added(d) | DriveEvent::Changed(d) if d.path == device && d.size == 8 * MIB
+    )));
+    drop(lo);
+    assert!(wait_for(
+        &|e| matches!(e, DriveEvent::Removed { path } if *path == device)
+    ));
+    drop(watcher);
+}
