@@ -4,6 +4,8 @@
 //! dispatches, and turns errors into messages for people.
 
 mod archive;
+mod build;
+mod install;
 mod new;
 mod report;
 mod show;
@@ -51,6 +53,22 @@ enum Command {
     Templates(templates::Args),
     /// Pack the definition and its folders into genpack-<name>.tar.gz.
     Archive(archive::Args),
+    /// Build the image: base layer (when its inputs changed), image tree, SquashFS.
+    Build(build::BuildArgs),
+    /// Rebuild the base layer (every package, in a container), even when up to date.
+    Lower(build::BuildArgs),
+    /// Rebuild the image tree from the base layer.
+    Upper(build::BuildArgs),
+    /// Pack the image tree into <name>[-<variant>]-<arch>.squashfs.
+    Pack(build::BuildArgs),
+    /// A shell (or a command) in the base layer's container.
+    Bash(build::ShellArgs),
+    /// A shell (or a command) on the base layer with the image tree on top.
+    UpperBash(build::ShellArgs),
+    /// Delete the project's work folder (base layer and image tree).
+    Clean,
+    /// Write an image to a disk image file, bootable through UEFI.
+    Install(install::Args),
     /// Run images in QEMU and manage the running VMs.
     Vm(vm::Args),
 }
@@ -88,6 +106,14 @@ fn main() -> ExitCode {
         Command::New(args) => new::run(&context, args),
         Command::Templates(args) => templates::run(args),
         Command::Archive(args) => archive::run(&context, args),
+        Command::Build(args) => build::run(&context, build::Step::Build, args),
+        Command::Lower(args) => build::run(&context, build::Step::Lower, args),
+        Command::Upper(args) => build::run(&context, build::Step::Upper, args),
+        Command::Pack(args) => build::run(&context, build::Step::Pack, args),
+        Command::Bash(args) => build::shell(&context, false, args),
+        Command::UpperBash(args) => build::shell(&context, true, args),
+        Command::Clean => build::clean(&context),
+        Command::Install(args) => install::run(args),
         Command::Vm(args) => vm::run(args),
     };
     match outcome {

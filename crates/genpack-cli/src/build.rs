@@ -1,0 +1,281 @@
+//! `genpack build|lower|upper|pack|bash|upper-bash|clean`: the build pipeline from a terminal.
+
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use genpack_build::{BuildError, BuildOptions, Builder, CancelToken, Progress, Unit};
+use genpack_def::Project;
+
+use crate::report::{print_diagnostics, Failure};
+use crate::Context;
+
+#[derive(Debug, clap::Args)]
+pub struct BuildArgs {
+    /// Print every line the build tools write (they are always in work/<arch>/logs/).
+    #[arg(short, long)]
+    verbose: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ShellArgs {
+    /// A command to run instead of an interactive shell (fails when the command fails).
+    command: Vec<String>,
+}
+
+/// Which part of the pipeline to run.
+#[derive(Debug, Clone, Copy)]
+pub enum Step {
+    Build,
+    Lower,
+    Upper,
+    Pack,
+}
+
+impl From<BuildError> for Failure {
+    fn from(error: BuildError) -> Self {
+        let hint = match &error {
+            BuildError::Cancelled { .. } => {
+                "the work folder is left usable; run the same command again to go on"
+            }
+            BuildError::StepFailed { .. } => "the full log is in work/<arch>/logs/",
+            _ => "run `genpack clean` to start from scratch if the work folder looks damaged",
+        };
+        Failure::new(error).hint(hint)
+    }
+}
+
+pub fn run(context: &Context, step: Step, args: BuildArgs) -> Result<ExitCode, Failure> {
+    let project = load(context)?;
+    let cancel = CancelToken::new();
+    cancel_on_interrupt(&cancel)?;
+    let builder = Builder::new(
+        &project,
+        BuildOptions {
+            arch: context.arch,
+            variant: context.variant.clone(),
+            cancel,
+            progress: progress_printer(args.verbose),
+            force_lower: matches!(step, Step::Lower),
+        },
+    )?;
+    let started = std::time::Instant::now();
+    match step {
+        Step::Build => {
+            let report = builder.build()?;
+            finish_line();
+            println!(
+                "Built {} ({}, {} packages) in {:.1} s.",
+                report.pack.output.display(),
+                human_bytes(report.pack.bytes),
+                report.upper.closure_packages,
+                started.elapsed().as_secs_f64()
+            );
+            if !report.lower.rebuilt {
+                println!("The base layer was up to date.");
+            }
+        }
+        Step::Lower => {
+            let report = builder.lower()?;
+            finish_line();
+            println!(
+                "Base layer ready ({} packages downloaded).",
+                report.downloaded_packages
+            );
+        }
+        Step::Upper => {
+            let report = builder.upper()?;
+            finish_line();
+            println!(
+                "Image tree ready: {} packages, {} copied.",
+                report.closure_packages,
+                human_bytes(report.bytes_copied)
+            );
+        }
+        Step::Pack => {
+            let report = builder.pack()?;
+            finish_line();
+            println!(
+                "Packed {} ({}).",
+                report.output.display(),
+                human_bytes(report.bytes)
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn shell(context: &Context, upper: bool, args: ShellArgs) -> Result<ExitCode, Failure> {
+    let project = load(context)?;
+    let builder = Builder::new(
+        &project,
+        BuildOptions {
+            arch: context.arch,
+            variant: context.variant.clone(),
+            ..BuildOptions::default()
+        },
+    )?;
+    let status = if upper {
+        builder.upper_bash(&args.command)?
+    } else {
+        builder.bash(&args.command)?
+    };
+    Ok(match status.code() {
+        Some(0) => ExitCode::SUCCESS,
+        Some(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+        None => ExitCode::FAILURE,
+    })
+}
+
+pub fn clean(context: &Context) -> Result<ExitCode, Failure> {
+    genpack_build::clean(&context.project_dir)?;
+    println!("Removed {}.", context.project_dir.join("work").display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn load(context: &Context) -> Result<Project, Failure> {
+    let project = Project::load(&context.project_dir)?;
+    if project.has_errors() {
+        print_diagnostics(&project.diagnostics, &project.source);
+        return Err(Failure::new(format!(
+            "{} has errors, so it cannot be built",
+            project.file.display()
+        ))
+        .hint("fix the errors above (`genpack validate` lists them)"));
+    }
+    Ok(project)
+}
+
+/// Ctrl-C asks the build to stop; it kills its tools and leaves the work folder usable.
+fn cancel_on_interrupt(cancel: &CancelToken) -> Result<(), Failure> {
+    let mut signals = signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+    ])
+    .map_err(|error| Failure::new(format!("cannot watch for Ctrl-C: {error}")))?;
+    let cancel = cancel.clone();
+    std::thread::spawn(move || {
+        if signals.forever().next().is_some() {
+            eprintln!("\nStopping: ending the running step…");
+            cancel.cancel();
+        }
+    });
+    Ok(())
+}
+
+/// Renders progress events on stderr: phases and steps as lines, amounts as one line that is
+/// redrawn in place on a terminal.
+fn progress_printer(verbose: bool) -> genpack_build::ProgressSink {
+    let terminal = std::io::stderr().is_terminal();
+    let last_amount = Arc::new(Mutex::new(String::new()));
+    Arc::new(move |event: Progress| {
+        let mut err = std::io::stderr().lock();
+        let Ok(mut pending) = last_amount.lock() else {
+            return;
+        };
+        let line = match event {
+            Progress::Phase {
+                phase,
+                index,
+                count,
+            } => Some(format!("==> {phase:?} ({index} of {count})")),
+            Progress::Step {
+                name, index, count, ..
+            } => Some(format!("  -> {name} ({index} of {count})")),
+            Progress::Note { message, .. } => Some(format!("     {message}")),
+            Progress::Log { step, line } => verbose.then(|| format!("     [{step}] {line}")),
+            Progress::Amount {
+                unit,
+                done,
+                total,
+                rate,
+                eta,
+                ..
+            } => {
+                let text = amount(unit, done, total, rate, eta);
+                if terminal {
+                    let _ = write!(err, "\r\x1b[2K     {text}");
+                    *pending = text;
+                }
+                None
+            }
+        };
+        if let Some(line) = line {
+            if terminal && !pending.is_empty() {
+                let _ = writeln!(err);
+                pending.clear();
+            }
+            let _ = writeln!(err, "{line}");
+        }
+    })
+}
+
+fn finish_line() {
+    if std::io::stderr().is_terminal() {
+        eprintln!();
+    }
+}
+
+fn amount(
+    unit: Unit,
+    done: u64,
+    total: Option<u64>,
+    rate: Option<f64>,
+    eta: Option<Duration>,
+) -> String {
+    let value = |n: u64| match unit {
+        Unit::Bytes => human_bytes(n),
+        Unit::Percent => format!("{n}%"),
+        Unit::Packages => format!("{n} package steps"),
+        Unit::Files => format!("{n} files"),
+    };
+    let mut text = match total {
+        Some(total) if unit != Unit::Percent => format!("{} of {}", value(done), value(total)),
+        _ => value(done),
+    };
+    if let (Unit::Bytes, Some(rate)) = (unit, rate) {
+        text.push_str(&format!(", {}/s", human_bytes(rate as u64)));
+    }
+    if let Some(eta) = eta {
+        text.push_str(&format!(", about {} s left", eta.as_secs()));
+    }
+    text
+}
+
+pub fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amounts_read_like_sentences() {
+        assert_eq!(human_bytes(512), "512 B");
+        assert_eq!(human_bytes(3 * 1024 * 1024 / 2), "1.5 MiB");
+        assert_eq!(
+            amount(
+                Unit::Bytes,
+                1024,
+                Some(4096),
+                Some(1024.0),
+                Some(Duration::from_secs(3))
+            ),
+            "1.0 KiB of 4.0 KiB, 1.0 KiB/s, about 3 s left"
+        );
+        assert_eq!(amount(Unit::Percent, 40, Some(100), None, None), "40%");
+    }
+}

@@ -1,0 +1,138 @@
+//! The Debian starter template, built and run with `genpack vm run --detach` as a user would:
+//! it boots to a login prompt with the system.ini applied, shows up in `vm list`, answers a
+//! screenshot, and `vm stop` leaves nothing running. Needs root, Debian's package mirror
+//! and QEMU (TCG).
+
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+fn genpack(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_genpack"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env(
+            "GENPACK_TEMPLATES",
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../templates"),
+        )
+        .output()
+        .expect("the genpack binary runs")
+}
+
+fn ok(out: Output, what: &str) -> String {
+    assert!(
+        out.status.success(),
+        "{what} failed:\nstdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn debian_template_runs_in_a_vm_needs_root_network_qemu() {
+    let parent = tempfile::tempdir().unwrap();
+    ok(
+        genpack(
+            &["new", "vmtest", "--template", "debian-minimal"],
+            parent.path(),
+        ),
+        "new",
+    );
+    let project = parent.path().join("vmtest");
+    ok(genpack(&["build", "--arch", "x86_64"], &project), "build");
+    let image = project.join("vmtest-x86_64.squashfs");
+    assert!(image.is_file(), "no image at {}", image.display());
+
+    let ini = project.join("vm-system.ini");
+    fs::write(&ini, "hostname = cli-vm\ntimezone = Europe/Paris\n").unwrap();
+    let name = format!("clitest-{}", std::process::id());
+    ok(
+        genpack(
+            &[
+                "vm",
+                "run",
+                image.to_str().unwrap(),
+                "--name",
+                &name,
+                "--system-ini",
+                ini.to_str().unwrap(),
+                "-m",
+                "1024",
+                "--detach",
+            ],
+            &project,
+        ),
+        "vm run",
+    );
+    let guard = StopOnDrop(name.clone(), project.clone());
+
+    let listed = ok(genpack(&["vm", "list", "--json"], &project), "vm list");
+    let vms: serde_json::Value = serde_json::from_str(&listed).unwrap();
+    assert!(
+        vms.as_array()
+            .unwrap()
+            .iter()
+            .any(|vm| vm["name"] == name.as_str()),
+        "{listed}"
+    );
+    let shown: serde_json::Value =
+        serde_json::from_str(&ok(genpack(&["vm", "show", &name], &project), "vm show")).unwrap();
+    let runtime_dir = Path::new(shown["runtime_dir"].as_str().unwrap()).to_path_buf();
+    let pid = shown["details"]["pid"].as_u64().unwrap();
+
+    // The serial console reaches the login prompt, named by the system.ini's hostname.
+    let console_log = runtime_dir.join("console.log");
+    let deadline = Instant::now() + Duration::from_secs(600);
+    loop {
+        let text = fs::read_to_string(&console_log).unwrap_or_default();
+        if text.contains("cli-vm login:") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no login prompt on the serial console:\n{text}"
+        );
+        std::thread::sleep(Duration::from_secs(2));
+    }
+
+    let shot = project.join("shot.png");
+    ok(
+        genpack(
+            &["vm", "screenshot", &name, "-o", shot.to_str().unwrap()],
+            &project,
+        ),
+        "vm screenshot",
+    );
+    let decoder = png::Decoder::new(std::io::BufReader::new(fs::File::open(&shot).unwrap()));
+    let mut reader = decoder.read_info().unwrap();
+    let mut pixels = vec![0; reader.output_buffer_size().unwrap()];
+    let frame = reader.next_frame(&mut pixels).unwrap();
+    let pixels = &pixels[..frame.buffer_size()];
+    let first = &pixels[..3];
+    assert!(
+        pixels.chunks(3).any(|p| p != first),
+        "the guest screen is blank"
+    );
+
+    ok(genpack(&["vm", "stop", &name], &project), "vm stop");
+    drop(guard);
+    let listed = ok(genpack(&["vm", "list", "--json"], &project), "vm list");
+    assert!(!listed.contains(&name), "{listed}");
+    assert!(!runtime_dir.exists(), "runtime folder left behind");
+    let alive = fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|stat| !stat.contains(") Z "))
+        .unwrap_or(false);
+    assert!(!alive, "QEMU (pid {pid}) still running");
+}
+
+/// Forces the VM off if the test fails half-way, so no QEMU outlives it.
+struct StopOnDrop(String, std::path::PathBuf);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        let _ = genpack(&["vm", "stop", "-f", &self.0], &self.1);
+    }
+}
