@@ -63,7 +63,7 @@ pub fn allocate(path: &Path, size_bytes: u64) -> Result<Allocation> {
         file.set_len(size_bytes)
             .map_err(|e| VmError::io("cannot size", &tmp, e))?;
         drop(file);
-        let formatted = format_btrfs(&tmp)?;
+        let formatted = format_btrfs(&tmp, size_bytes)?;
         fs::rename(&tmp, path).map_err(|e| VmError::io("cannot rename into", path, e))?;
         Ok(if formatted {
             Allocation::CreatedBtrfs
@@ -85,13 +85,20 @@ fn temp_name(path: &Path) -> PathBuf {
     path.with_file_name(format!(".{name}.partial-{}", std::process::id()))
 }
 
+/// Below this size btrfs needs its mixed data/metadata mode (plain mode wants about 110 MiB).
+const BTRFS_MIXED_BELOW: u64 = 1 << 30;
+
 /// Formats `file` with btrfs; `false` when mkfs.btrfs is not installed.
-fn format_btrfs(file: &Path) -> Result<bool> {
+fn format_btrfs(file: &Path, size_bytes: u64) -> Result<bool> {
     let Some(mkfs) = find_program("mkfs.btrfs") else {
         return Ok(false);
     };
-    let out = Command::new(&mkfs)
-        .args(["-q", "-f", "-L", "data"])
+    let mut command = Command::new(&mkfs);
+    command.args(["-q", "-f", "-L", "data"]);
+    if size_bytes < BTRFS_MIXED_BELOW {
+        command.arg("--mixed");
+    }
+    let out = command
         .arg(file)
         .output()
         .map_err(|e| VmError::io("cannot run", &mkfs, e))?;

@@ -1,0 +1,66 @@
+//! The commands the window calls. Each is a thin layer over an engine crate: it converts
+//! arguments, calls the engine and maps its errors to [`CommandError`](crate::error::CommandError).
+
+pub mod definition;
+pub mod gallery;
+pub mod system_ini;
+
+use crate::error::CommandResult;
+use crate::recents::RecentProject;
+use crate::Studio;
+use serde::Serialize;
+use std::path::PathBuf;
+use tauri::State;
+
+/// Registers every command with the window.
+pub fn handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static {
+    tauri::generate_handler![
+        startup,
+        recent_list,
+        recent_remove,
+        gallery::gallery_templates,
+        gallery::gallery_create_project,
+        definition::project_open,
+        definition::definition_schema,
+        definition::definition_analyze,
+        definition::definition_edit,
+        definition::definition_effective,
+        definition::definition_save,
+        definition::definition_profiles,
+        definition::check_atom,
+        definition::check_use_flags,
+        system_ini::ini_schema,
+        system_ini::ini_timezones,
+        system_ini::ini_open,
+        system_ini::ini_analyze,
+        system_ini::ini_edit,
+        system_ini::ini_save,
+    ]
+}
+
+/// What the window needs when it starts.
+#[derive(Debug, Serialize)]
+pub struct Startup {
+    /// The project named on the command line, to open instead of the start page.
+    pub project: Option<PathBuf>,
+    /// The recent projects for the start page.
+    pub recents: Vec<RecentProject>,
+}
+
+#[tauri::command]
+pub fn startup(studio: State<'_, Studio>) -> Startup {
+    Startup {
+        project: studio.startup_project.clone(),
+        recents: studio.recents.list(),
+    }
+}
+
+#[tauri::command]
+pub fn recent_list(studio: State<'_, Studio>) -> Vec<RecentProject> {
+    studio.recents.list()
+}
+
+#[tauri::command]
+pub fn recent_remove(studio: State<'_, Studio>, dir: PathBuf) -> CommandResult<Vec<RecentProject>> {
+    studio.recents.remove(&dir)
+}

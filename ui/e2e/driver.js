@@ -1,0 +1,108 @@
+// Starts tauri-driver and opens WebDriver sessions on the real studio binary.
+// scripts/e2e sets the environment: STUDIO_BIN, TAURI_DRIVER, SCREENSHOT_DIR, DISPLAY and a
+// throw-away HOME / XDG_CONFIG_HOME.
+
+import { spawn } from 'node:child_process';
+import { mkdirSync, openSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { remote } from 'webdriverio';
+
+/** @param {string} name */
+function required(name) {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set; run the end-to-end tests through scripts/e2e`);
+  return value;
+}
+
+/** A TCP port nobody listens on right now. */
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** @param {number} port */
+async function waitForPort(port) {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const open = await new Promise((resolve) => {
+      const socket = net.connect(port, '127.0.0.1');
+      socket.once('connect', () => (socket.destroy(), resolve(true)));
+      socket.once('error', () => resolve(false));
+    });
+    if (open) return;
+    await new Promise((resume) => setTimeout(resume, 100));
+  }
+  throw new Error(`tauri-driver did not listen on port ${port}`);
+}
+
+/** Starts tauri-driver; returns a function that stops it. */
+export async function startDriver() {
+  const port = await freePort();
+  const nativePort = await freePort();
+  // The driver and the apps it starts write to a log file, never to the test runner's pipes:
+  // a window that outlives its session must not keep the runner waiting for end of output.
+  const logDir = required('SCREENSHOT_DIR');
+  mkdirSync(logDir, { recursive: true });
+  const log = openSync(path.join(logDir, '..', 'tauri-driver.log'), 'a');
+  const child = spawn(required('TAURI_DRIVER'), ['--port', String(port), '--native-port', String(nativePort)], {
+    stdio: ['ignore', log, log],
+  });
+  await waitForPort(port);
+  return {
+    port,
+    stop: () => {
+      if (child.exitCode === null) child.kill('SIGTERM');
+    },
+  };
+}
+
+/**
+ * Opens the studio in a new window.
+ * @param {number} port
+ * @param {string[]} args command-line arguments for genpack-studio
+ */
+export async function openStudio(port, args = []) {
+  const browser = await remote({
+    hostname: '127.0.0.1',
+    port,
+    logLevel: 'error',
+    connectionRetryCount: 0,
+    capabilities: {
+      // @ts-expect-error tauri-driver's own capability
+      'tauri:options': { application: required('STUDIO_BIN'), args },
+      'wdio:enforceWebDriverClassic': true,
+    },
+  });
+  await browser.setTimeout({ implicit: 0 });
+  return browser;
+}
+
+/**
+ * Saves a screenshot of the window under SCREENSHOT_DIR.
+ * @param {WebdriverIO.Browser} browser
+ * @param {string} name
+ */
+export async function screenshot(browser, name) {
+  const dir = required('SCREENSHOT_DIR');
+  mkdirSync(dir, { recursive: true });
+  const theme = process.env.STUDIO_THEME === 'dark' ? '-dark' : '';
+  // Only the picture waits for painting to settle; no assertion depends on this pause.
+  await browser.pause(400);
+  await browser.saveScreenshot(path.join(dir, `${name}${theme}.png`));
+}
+
+/**
+ * The element for a data-testid.
+ * @param {WebdriverIO.Browser} browser
+ * @param {string} id
+ */
+export function byTestId(browser, id) {
+  return browser.$(`[data-testid="${id}"]`);
+}

@@ -1,0 +1,165 @@
+// Shapes of the data the studio's Tauri commands exchange with the window.
+// They mirror the serde types of src-tauri and the engine crates (genpack-def, genpack-gallery,
+// genpack-ini); keep both sides in step.
+
+/** Every command fails with this: a stable `kind` and a message meant for the user. */
+export interface CommandError {
+  kind: string;
+  message: string;
+}
+
+export type Severity = 'error' | 'warning' | 'info';
+
+/** One finding about a genpack.json5, located in the text. Lines and columns count from 1. */
+export interface Diagnostic {
+  severity: Severity;
+  message: string;
+  file?: string | null;
+  line: number;
+  column: number;
+  end_line?: number | null;
+  end_column?: number | null;
+  /** Where in the definition it applies, e.g. "packages[2]" or ["packages", 2]. */
+  path?: string | (string | number)[] | null;
+  help?: string | null;
+}
+
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+export type JsonObject = { [key: string]: JsonValue };
+
+/** A location inside the definition: object keys and array indexes. */
+export type JsonPath = (string | number)[];
+
+/** One change the form asks the engine's lossless editor to make. */
+export type EditOp =
+  | { op: 'set'; path: JsonPath; value: JsonValue }
+  | { op: 'append'; path: JsonPath; value: JsonValue }
+  | { op: 'remove'; path: JsonPath };
+
+/** The engine's reading of a definition text. */
+export interface Analysis {
+  /** The document as plain data (null when the text cannot be read at all). */
+  value: JsonObject | null;
+  /** The typed definition (null when the text is not a valid definition). */
+  definition: JsonObject | null;
+  diagnostics: Diagnostic[];
+  arches: string[];
+  variants: string[];
+}
+
+/** The result of applying form edits: the new text and its reading. */
+export interface EditResult extends Analysis {
+  text: string;
+}
+
+/** An opened project. */
+export interface ProjectView extends Analysis {
+  dir: string;
+  file: string;
+  name: string;
+  text: string;
+  /** The project's system.ini, when it has one. */
+  system_ini: string | null;
+}
+
+export interface TemplateMeta {
+  title: string;
+  summary: string;
+  description: string;
+  category: string;
+  tags: string[];
+  icon?: string | null;
+  base: string;
+  arches: string[];
+  size?: string | null;
+}
+
+export interface Template {
+  id: string;
+  dir: string;
+  meta: TemplateMeta;
+  package_count: number;
+  icon_svg?: string | null;
+}
+
+export interface RecentProject {
+  dir: string;
+  name: string;
+  exists: boolean;
+}
+
+export interface Startup {
+  project: string | null;
+  recents: RecentProject[];
+}
+
+/** The merged definition for one architecture and variant, as the builder sees it. */
+export type Effective = JsonObject;
+
+// ---- system.ini -------------------------------------------------------------------------
+
+/** The type of a system.ini value (genpack_ini::Kind, tagged by `type`). */
+export interface IniKind {
+  /** "bool", "string", "password", "int", "enum", "timezone", "locale", "ssh_keys", "hostname", ... */
+  type: string;
+  values?: string[];
+  min?: number | null;
+  max?: number | null;
+}
+
+/** One key the image's boot-time modules read (genpack_ini::KeySpec). */
+export interface IniKeySpec {
+  section: string;
+  key: string;
+  title: string;
+  kind: IniKind;
+  default?: string | null;
+  help: string;
+  module: string;
+  applied_every_boot: boolean;
+  group: string;
+}
+
+export interface IniSchema {
+  keys: IniKeySpec[];
+}
+
+export interface IniEntry {
+  key: string;
+  value: string;
+  line: number;
+}
+
+export interface IniSection {
+  name: string;
+  entries: IniEntry[];
+}
+
+export interface IniIssue {
+  severity: Severity;
+  message: string;
+  line?: number | null;
+  section?: string | null;
+  key?: string | null;
+}
+
+export interface IniAnalysis {
+  sections: IniSection[];
+  issues: IniIssue[];
+}
+
+export interface IniView extends IniAnalysis {
+  path: string;
+  text: string;
+}
+
+export interface IniEditResult extends IniAnalysis {
+  text: string;
+}
+
+/** Set `key` in `section` to `value`, or remove it when `value` is null. */
+export interface IniEdit {
+  section: string;
+  key: string;
+  value: string | null;
+}

@@ -1,0 +1,87 @@
+import { describe, expect, it } from 'vitest';
+import { boolValue, buildIniGroups, editFor, fieldKind, labelFor, otherSettings, valueOf } from '../src/lib/ini-form';
+import type { IniKeySpec, IniSchema, IniSection } from '../src/lib/types';
+
+function spec(key: string, type: string, group: string, extra: Partial<IniKeySpec> = {}): IniKeySpec {
+  return { section: '_default', key, title: '', kind: { type }, help: `help for ${key}`, module: 'm', applied_every_boot: true, group, ...extra };
+}
+
+const schema: IniSchema = {
+  keys: [
+    spec('wifi_ssid', 'string', 'Wi-Fi'),
+    spec('hostname', 'hostname', 'System', { title: 'Host name' }),
+    spec('ssh_pubkey', 'ssh_keys', 'Access'),
+    spec('timezone', 'timezone', 'System'),
+    spec('wifi_key', 'password', 'Wi-Fi'),
+    spec('wifi_wpa3', 'bool', 'Wi-Fi', { default: 'no' }),
+    spec('wifi_sae_pwe', 'enum', 'Wi-Fi', { kind: { type: 'enum', values: ['0', '1', '2'] } }),
+    spec('address', 'ipv4_cidr', 'Network'),
+    spec('swapfile', 'int', 'Storage'),
+  ],
+};
+
+const sections: IniSection[] = [
+  {
+    name: '_default',
+    entries: [
+      { key: 'Hostname', value: 'box', line: 2 },
+      { key: 'my_key', value: 'kept', line: 5 },
+    ],
+  },
+  { name: 'custom', entries: [{ key: 'answer', value: '42', line: 8 }] },
+];
+
+describe('system.ini form', () => {
+  it('groups keys in page order: System, Access, Network, Wi-Fi, then the rest', () => {
+    const groups = buildIniGroups(schema);
+    expect(groups.map((group) => group.name)).toEqual(['System', 'Access', 'Network', 'Wi-Fi', 'Storage']);
+    expect(groups[0].fields.map((field) => field.spec.key)).toEqual(['hostname', 'timezone']);
+  });
+
+  it('chooses the editor from the kind', () => {
+    const kinds = Object.fromEntries(schema.keys.map((key) => [key.key, fieldKind(key)]));
+    expect(kinds).toMatchObject({
+      hostname: 'text',
+      ssh_pubkey: 'multiline',
+      timezone: 'timezone',
+      wifi_key: 'secret',
+      wifi_wpa3: 'bool',
+      wifi_sae_pwe: 'choice',
+      swapfile: 'number',
+    });
+    const pwe = buildIniGroups(schema).find((group) => group.name === 'Wi-Fi')?.fields.find((field) => field.spec.key === 'wifi_sae_pwe');
+    expect(pwe?.choices).toEqual(['0', '1', '2']);
+  });
+
+  it('labels fields with the schema title, or readable words', () => {
+    expect(buildIniGroups(schema)[0].fields[0].label).toBe('Host name');
+    expect(labelFor('wifi_ssid')).toBe('Wi-Fi SSID');
+    expect(labelFor('ssh_pubkey')).toBe('SSH public keys');
+  });
+
+  it('reads values without regard to key case, as the machine does', () => {
+    expect(valueOf(sections, '_default', 'hostname')).toBe('box');
+    expect(valueOf(sections, 'custom', 'ANSWER')).toBe('42');
+    expect(valueOf(sections, '_default', 'timezone')).toBeUndefined();
+  });
+
+  it('keeps every key the schema does not know in Other settings', () => {
+    expect(otherSettings(sections, schema)).toEqual([
+      { section: '_default', key: 'my_key', value: 'kept', line: 5 },
+      { section: 'custom', key: 'answer', value: '42', line: 8 },
+    ]);
+  });
+
+  it('makes no edit for an unchanged value and removes emptied keys', () => {
+    expect(editFor(sections, '_default', 'hostname', 'box')).toBeNull();
+    expect(editFor(sections, '_default', 'hostname', 'other')).toEqual({ section: '_default', key: 'hostname', value: 'other' });
+    expect(editFor(sections, '_default', 'hostname', '')).toEqual({ section: '_default', key: 'hostname', value: null });
+    expect(editFor(sections, '_default', 'timezone', '')).toBeNull();
+  });
+
+  it('reads yes/no words like the boot-time reader', () => {
+    expect(['yes', 'On', '1', 'true'].map(boolValue)).toEqual([true, true, true, true]);
+    expect(['no', 'OFF', '0', 'false'].map(boolValue)).toEqual([false, false, false, false]);
+    expect(boolValue('maybe')).toBeUndefined();
+  });
+});
