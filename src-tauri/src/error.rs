@@ -32,6 +32,15 @@ pub enum CommandError {
     /// The definition cannot be merged for the chosen architecture and variant.
     #[error("{0}")]
     Effective(String),
+    /// The build failed; the message names the step, the command and the end of its log.
+    #[error("{0}")]
+    Build(String),
+    /// The operation was cancelled during the named step.
+    #[error("cancelled during {0}")]
+    Cancelled(String),
+    /// The virtual machine could not be started, queried or stopped.
+    #[error("{0}")]
+    Vm(String),
 }
 
 impl CommandError {
@@ -58,6 +67,9 @@ impl CommandError {
             CommandError::Invalid(_) => "invalid",
             CommandError::Gallery(_) => "gallery",
             CommandError::Effective(_) => "effective",
+            CommandError::Build(_) => "build",
+            CommandError::Cancelled(_) => "cancelled",
+            CommandError::Vm(_) => "vm",
         }
     }
 }

@@ -1,6 +1,7 @@
 //! genpack studio: the desktop app.
 //!
-//! Thin Tauri commands over the engine crates (`genpack-def`, `genpack-gallery`, `genpack-ini`);
+//! Thin Tauri commands over the engine crates (`genpack-def`, `genpack-gallery`, `genpack-ini`,
+//! `genpack-build`, `genpack-vm`);
 //! the window's web front end lives in `ui/`.
 
 // Keeps a console window from opening next to the app on Windows release builds.
@@ -80,6 +81,7 @@ fn main() -> ExitCode {
                     eprintln!("genpack-studio: cannot remember {}: {error}", dir.display());
                 }
             }
+            app.manage(std::sync::Arc::new(commands::build::Builds::default()));
             app.manage(Studio {
                 recents,
                 startup_project: startup_project.clone(),

@@ -1,9 +1,11 @@
 //! The commands the window calls. Each is a thin layer over an engine crate: it converts
 //! arguments, calls the engine and maps its errors to [`CommandError`](crate::error::CommandError).
 
+pub mod build;
 pub mod definition;
 pub mod gallery;
 pub mod system_ini;
+pub mod vm;
 
 use crate::error::CommandResult;
 use crate::recents::RecentProject;
@@ -35,6 +37,17 @@ pub fn handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static 
         system_ini::ini_analyze,
         system_ini::ini_edit,
         system_ini::ini_save,
+        build::build_choices,
+        build::build_output,
+        build::build_start,
+        build::build_cancel,
+        vm::vm_target,
+        vm::vm_start,
+        vm::vm_status,
+        vm::vm_stop,
+        vm::vm_screenshot,
+        vm::vm_console_tail,
+        vm::vm_console_send,
     ]
 }
 

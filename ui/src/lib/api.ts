@@ -1,8 +1,12 @@
 // Typed wrappers over the studio's Tauri commands: the only place the window calls Rust.
 
-import { invoke } from '@tauri-apps/api/core';
+import { invoke, type Channel } from '@tauri-apps/api/core';
 import type {
   Analysis,
+  BuildChoices,
+  BuildOutput,
+  BuildProgress,
+  BuildResult,
   CommandError,
   EditOp,
   EditResult,
@@ -17,6 +21,9 @@ import type {
   RecentProject,
   Startup,
   Template,
+  VmStarted,
+  VmStatus,
+  VmTarget,
 } from './types';
 
 /** Turns whatever a failed command threw into a message for the user. */
@@ -56,6 +63,28 @@ export const api = {
   iniAnalyze: (text: string) => invoke<IniAnalysis>('ini_analyze', { text }),
   iniEdit: (text: string, edits: IniEdit[]) => invoke<IniEditResult>('ini_edit', { text, edits }),
   iniSave: (path: string, text: string) => invoke<void>('ini_save', { path, text }),
+
+  buildChoices: (dir: string) => invoke<BuildChoices>('build_choices', { dir }),
+  buildOutput: (dir: string, arch: string, variant: string | null) =>
+    invoke<BuildOutput>('build_output', { dir, arch, variant }),
+  buildStart: (
+    dir: string,
+    arch: string,
+    variant: string | null,
+    forceLower: boolean,
+    progress: Channel<BuildProgress>,
+  ) => invoke<BuildResult>('build_start', { dir, arch, variant, forceLower, progress }),
+  buildCancel: (dir: string) => invoke<boolean>('build_cancel', { dir }),
+
+  vmTarget: (dir: string, arch: string, variant: string | null) =>
+    invoke<VmTarget>('vm_target', { dir, arch, variant }),
+  vmStart: (dir: string, arch: string, variant: string | null, volatile: boolean) =>
+    invoke<VmStarted>('vm_start', { dir, arch, variant, volatile }),
+  vmStatus: (name: string) => invoke<VmStatus>('vm_status', { name }),
+  vmStop: (name: string, force: boolean) => invoke<string>('vm_stop', { name, force }),
+  vmScreenshot: (name: string) => invoke<string>('vm_screenshot', { name }),
+  vmConsoleTail: (name: string, kib: number) => invoke<string>('vm_console_tail', { name, kib }),
+  vmConsoleSend: (name: string, text: string) => invoke<void>('vm_console_send', { name, text }),
 };
 
 export type Api = typeof api;

@@ -163,3 +163,65 @@ export interface IniEdit {
   key: string;
   value: string | null;
 }
+
+/** A phase of a build. */
+export type BuildPhase = 'lower' | 'upper' | 'pack';
+
+/** One progress event of a build, as the engine sends it (tagged by `kind`). */
+export type BuildProgress =
+  | { kind: 'phase'; phase: BuildPhase; index: number; count: number }
+  | { kind: 'step'; phase: BuildPhase; name: string; index: number; count: number }
+  | {
+      kind: 'amount';
+      phase: BuildPhase;
+      unit: 'packages' | 'files' | 'bytes' | 'percent';
+      done: number;
+      total: number | null;
+      rate: number | null;
+      eta: { secs: number; nanos: number } | null;
+    }
+  | { kind: 'log'; step: string; line: string }
+  | { kind: 'note'; phase: BuildPhase; message: string };
+
+export interface BuildChoices {
+  arches: string[];
+  host_arch: string | null;
+  variants: string[];
+  default_variant: string | null;
+}
+
+export interface BuildOutput {
+  image: string;
+  exists: boolean;
+  bytes: number | null;
+}
+
+export interface BuildResult {
+  image: string;
+  bytes: number;
+  seconds: number;
+  packages: number;
+  lower_rebuilt: boolean;
+}
+
+export interface VmTarget {
+  name: string;
+  image: string;
+  built: boolean;
+  system_ini: string | null;
+  data_disk: string;
+}
+
+export interface VmStarted {
+  name: string;
+  accel_reason: string;
+}
+
+export interface VmStatus {
+  state: 'starting' | 'running' | 'stopping' | 'stopped';
+  accel: 'kvm' | 'tcg' | null;
+  memory_mib: number | null;
+  cpus: number | null;
+  started_at: number | null;
+  uptime_secs: number | null;
+}
