@@ -1,7 +1,8 @@
 //! The Debian starter template, built and run with `genpack vm run --detach` as a user would:
-//! it boots to a login prompt with the system.ini applied, shows up in `vm list`, answers a
-//! screenshot, and `vm stop` leaves nothing running. Needs root, Debian's package mirror
-//! and QEMU (TCG).
+//! it boots to a login prompt with the system.ini applied (hostname, time zone, SSH key), shows
+//! up in `vm list`, answers a screenshot, and `vm stop` leaves nothing running. Then a data disk
+//! keeps what genpack-init wrote across boots, where the transient first boot kept nothing.
+//! Needs root, Debian's package mirror and QEMU (TCG).
 
 use std::fs;
 use std::path::Path;
@@ -47,26 +48,13 @@ fn debian_template_runs_in_a_vm_needs_root_network_qemu() {
     assert!(image.is_file(), "no image at {}", image.display());
 
     let ini = project.join("vm-system.ini");
-    fs::write(&ini, "hostname = cli-vm\ntimezone = Europe/Paris\n").unwrap();
+    fs::write(
+        &ini,
+        format!("hostname = cli-vm\ntimezone = Europe/Paris\nssh_pubkey = {SSH_KEY}\n"),
+    )
+    .unwrap();
     let name = format!("clitest-{}", std::process::id());
-    ok(
-        genpack(
-            &[
-                "vm",
-                "run",
-                image.to_str().unwrap(),
-                "--name",
-                &name,
-                "--system-ini",
-                ini.to_str().unwrap(),
-                "-m",
-                "1024",
-                "--detach",
-            ],
-            &project,
-        ),
-        "vm run",
-    );
+    run_detached(&project, &image, &ini, &name, None);
     let guard = StopOnDrop(name.clone(), project.clone());
 
     let listed = ok(genpack(&["vm", "list", "--json"], &project), "vm list");
@@ -83,20 +71,17 @@ fn debian_template_runs_in_a_vm_needs_root_network_qemu() {
     let runtime_dir = Path::new(shown["runtime_dir"].as_str().unwrap()).to_path_buf();
     let pid = shown["details"]["pid"].as_u64().unwrap();
 
-    // The serial console reaches the login prompt, named by the system.ini's hostname.
-    let console_log = runtime_dir.join("console.log");
-    let deadline = Instant::now() + Duration::from_secs(600);
-    loop {
-        let text = fs::read_to_string(&console_log).unwrap_or_default();
-        if text.contains("cli-vm login:") {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no login prompt on the serial console:\n{text}"
-        );
-        std::thread::sleep(Duration::from_secs(2));
-    }
+    // The serial console reaches the login prompt, named by the system.ini's hostname, and
+    // genpack-init reports the time zone and the SSH key it applied.
+    let console = wait_for_login(&runtime_dir.join("console.log"));
+    assert!(
+        console.contains("20timezone: link /etc/localtime") && console.contains("Europe/Paris"),
+        "time zone not applied:\n{console}"
+    );
+    assert!(
+        console.contains(KEY_ADDED_FOR_ROOT),
+        "SSH key not applied:\n{console}"
+    );
 
     let shot = project.join("shot.png");
     ok(
@@ -126,6 +111,66 @@ fn debian_template_runs_in_a_vm_needs_root_network_qemu() {
         .map(|stat| !stat.contains(") Z "))
         .unwrap_or(false);
     assert!(!alive, "QEMU (pid {pid}) still running");
+
+    // With a data disk, what genpack-init wrote on the first boot is still there on the second:
+    // the key is already in authorized_keys, so nothing is added.
+    let data = project.join("data.img");
+    for boot in 1..=2 {
+        let name = format!("clitest-data{boot}-{}", std::process::id());
+        run_detached(&project, &image, &ini, &name, Some(&data));
+        let guard = StopOnDrop(name.clone(), project.clone());
+        let shown: serde_json::Value =
+            serde_json::from_str(&ok(genpack(&["vm", "show", &name], &project), "vm show"))
+                .unwrap();
+        let runtime_dir = Path::new(shown["runtime_dir"].as_str().unwrap()).to_path_buf();
+        let console = wait_for_login(&runtime_dir.join("console.log"));
+        assert_eq!(
+            console.contains(KEY_ADDED_FOR_ROOT),
+            boot == 1,
+            "boot {boot} with a data disk:\n{console}"
+        );
+        ok(genpack(&["vm", "stop", &name], &project), "vm stop");
+        drop(guard);
+    }
+}
+
+const SSH_KEY: &str =
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJh2O6xGZFp57d+ZC8ugP7dFzFlZVto1kH9x4QytLAwE test@genpack";
+const KEY_ADDED_FOR_ROOT: &str = "1 key(s) added for root";
+
+fn run_detached(project: &Path, image: &Path, ini: &Path, name: &str, data: Option<&Path>) {
+    let mut args = vec![
+        "vm",
+        "run",
+        image.to_str().unwrap(),
+        "--name",
+        name,
+        "--system-ini",
+        ini.to_str().unwrap(),
+        "-m",
+        "1024",
+        "--detach",
+    ];
+    if let Some(data) = data {
+        args.extend(["--data", data.to_str().unwrap(), "--data-size", "512M"]);
+    }
+    ok(genpack(&args, project), "vm run");
+}
+
+/// Waits for the login prompt on the serial console and returns what the console printed.
+fn wait_for_login(console_log: &Path) -> String {
+    let deadline = Instant::now() + Duration::from_secs(600);
+    loop {
+        let text = fs::read_to_string(console_log).unwrap_or_default();
+        if text.contains("cli-vm login:") {
+            return text;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no login prompt on the serial console:\n{text}"
+        );
+        std::thread::sleep(Duration::from_secs(2));
+    }
 }
 
 /// Forces the VM off if the test fails half-way, so no QEMU outlives it.

@@ -14,8 +14,9 @@ use crate::recipe::{Arch, Base, Recipe};
 pub const DEFAULT_MIRROR: &str = "http://deb.debian.org/debian";
 
 /// Packages every Debian-based image carries, whatever the profile: init, device manager,
-/// message bus, module loading, networking basics and account tools.
-pub const COMMON_PACKAGES: [&str; 8] = [
+/// message bus, module loading, networking basics, account tools and the time zone database
+/// (system.ini's `timezone` links /etc/localtime into it).
+pub const COMMON_PACKAGES: [&str; 9] = [
     "systemd",
     "systemd-sysv",
     "udev",
@@ -24,6 +25,7 @@ pub const COMMON_PACKAGES: [&str; 8] = [
     "iproute2",
     "passwd",
     "netbase",
+    "tzdata",
 ];
 
 /// The Debian base provider.
