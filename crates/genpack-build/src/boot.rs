@@ -162,12 +162,20 @@ fn install_binaries(
 }
 
 /// `6.1.0-50-cloud-amd64` from `/boot/vmlinuz-6.1.0-50-cloud-amd64`.
+/// The kernel release, from the file name (`/boot/vmlinuz-<release>`, Debian and Gentoo's
+/// installkernel) or from the folder (`/lib/modules/<release>/vmlinuz`, Gentoo's dist-kernels).
 fn kernel_version(kernel: &Path) -> Option<String> {
     let name = kernel.file_name()?.to_string_lossy();
-    ["vmlinuz-", "vmlinux-", "kernel-"]
+    if let Some(release) = ["vmlinuz-", "vmlinux-", "kernel-"]
         .iter()
         .find_map(|prefix| name.strip_prefix(prefix))
-        .map(str::to_string)
+    {
+        return Some(release.to_string());
+    }
+    let folder = kernel.parent()?;
+    let in_modules = folder.parent()?.file_name()? == "modules";
+    let release = folder.file_name()?.to_string_lossy();
+    (in_modules && !release.is_empty()).then(|| release.to_string())
 }
 
 #[cfg(test)]
@@ -180,6 +188,11 @@ mod tests {
             kernel_version(Path::new("/boot/vmlinuz-6.1.0-50-cloud-amd64")).as_deref(),
             Some("6.1.0-50-cloud-amd64")
         );
+        assert_eq!(
+            kernel_version(Path::new("/lib/modules/6.6.52-gentoo-dist/vmlinuz")).as_deref(),
+            Some("6.6.52-gentoo-dist")
+        );
         assert_eq!(kernel_version(Path::new("/boot/bzImage")), None);
+        assert_eq!(kernel_version(Path::new("/usr/src/linux/vmlinuz")), None);
     }
 }

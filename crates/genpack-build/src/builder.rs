@@ -7,7 +7,8 @@ use std::process::{ExitStatus, Stdio};
 use genpack_def::{Arch, Base, Project};
 
 use crate::base::debian::Debian;
-use crate::base::BaseProvider;
+use crate::base::gentoo::{default_mirror, Gentoo, GentooSources};
+use crate::base::{BaseProvider, PrepareContext};
 use crate::command::Runner;
 use crate::container::{Container, Runtime, HOST_MOUNT};
 use crate::error::{BuildError, Result};
@@ -58,6 +59,29 @@ impl std::fmt::Debug for BuildOptions {
     }
 }
 
+/// Where base systems come from and where their downloads are cached. The defaults suit
+/// everyday use; tests and offline setups point them at a local mirror and cache.
+#[derive(Debug, Clone)]
+pub struct BaseSettings {
+    /// Gentoo mirror (`https://`, `http://` or `file://`): `GENPACK_GENTOO_MIRROR`, else the
+    /// Gentoo distfiles mirror.
+    pub gentoo_mirror: String,
+    /// genpack's Gentoo overlay (see [`crate::base::gentoo::default_overlay`]).
+    pub gentoo_overlay: PathBuf,
+    /// Cache folder shared by every project ([`cache_root`]).
+    pub cache_root: PathBuf,
+}
+
+impl Default for BaseSettings {
+    fn default() -> Self {
+        Self {
+            gentoo_mirror: default_mirror(),
+            gentoo_overlay: crate::base::gentoo::default_overlay(),
+            cache_root: cache_root(),
+        }
+    }
+}
+
 /// What a full build did.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct BuildReport {
@@ -78,26 +102,52 @@ pub struct Builder {
     runtime: Runtime,
     force_lower: bool,
     cache_dir: PathBuf,
+    cancel: CancelToken,
 }
 
 impl Builder {
     /// A builder for `project`. Fails when the definition has errors, the variant does not
     /// exist, the base is not supported or no container runtime is installed.
     pub fn new(project: &Project, options: BuildOptions) -> Result<Self> {
+        Self::with_settings(project, options, BaseSettings::default())
+    }
+
+    /// [`Builder::new`] with explicit base settings (mirror, overlay, cache).
+    pub fn with_settings(
+        project: &Project,
+        options: BuildOptions,
+        settings: BaseSettings,
+    ) -> Result<Self> {
         let arch = match options.arch {
             Some(arch) => arch,
             None => Arch::host()
                 .ok_or_else(|| BuildError::Definition("unsupported host architecture".into()))?,
         };
         let recipe = Recipe::from_project(project, arch, options.variant.as_deref())?;
-        Self::from_recipe(recipe, options)
+        Self::from_recipe_with_settings(recipe, options, settings)
     }
 
     /// A builder for an already merged recipe.
     pub fn from_recipe(recipe: Recipe, options: BuildOptions) -> Result<Self> {
+        Self::from_recipe_with_settings(recipe, options, BaseSettings::default())
+    }
+
+    /// [`Builder::from_recipe`] with explicit base settings.
+    pub fn from_recipe_with_settings(
+        recipe: Recipe,
+        options: BuildOptions,
+        settings: BaseSettings,
+    ) -> Result<Self> {
         let provider: Box<dyn BaseProvider> = match &recipe.base {
             Base::Debian { suite } => Box::new(Debian::new(suite)),
-            other => return Err(BuildError::UnsupportedBase(other.to_string())),
+            Base::Gentoo => {
+                let mut sources = GentooSources::new(
+                    &settings.gentoo_mirror,
+                    &settings.cache_root.join("gentoo"),
+                );
+                sources.overlay = settings.gentoo_overlay.clone();
+                Box::new(Gentoo::new(sources))
+            }
         };
         let work = WorkDir::new(
             &recipe.project_dir,
@@ -109,7 +159,7 @@ impl Builder {
             options.cancel.clone(),
             options.progress.clone(),
         );
-        let cache_dir = cache_root().join(provider.name()).join("archives");
+        let cache_dir = settings.cache_root.join(provider.name()).join("archives");
         Ok(Self {
             recipe,
             work,
@@ -118,6 +168,7 @@ impl Builder {
             runtime: Runtime::detect()?,
             force_lower: options.force_lower,
             cache_dir,
+            cancel: options.cancel,
         })
     }
 
@@ -188,6 +239,11 @@ impl Builder {
     }
 
     fn run_lower(&self) -> Result<LowerReport> {
+        self.provider.prepare(&PrepareContext {
+            recipe: &self.recipe,
+            cancel: &self.cancel,
+            runner: &self.runner,
+        })?;
         ensure_lower(
             self.provider.as_ref(),
             &self.recipe,

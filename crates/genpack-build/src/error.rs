@@ -75,9 +75,17 @@ pub enum BuildError {
     /// The boot side (boot programs, initramfs) could not be made.
     #[error("boot side: {0}")]
     Boot(String),
-    /// This base distribution is not implemented yet.
-    #[error("base `{0}` is not supported by this build of genpack")]
-    UnsupportedBase(String),
+    /// A file could not be downloaded.
+    #[error("downloading {url}: {message}")]
+    Download {
+        /// The URL (or local path) being fetched.
+        url: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// Portage data (checksums, configuration, the package database) was unusable.
+    #[error(transparent)]
+    Portage(#[from] genpack_portage::Error),
 }
 
 impl BuildError {

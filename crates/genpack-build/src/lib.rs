@@ -3,7 +3,8 @@
 //! A definition goes in, a SquashFS comes out:
 //!
 //! 1. **lower** ([`lower`]): the base system plus every package (runtime and build-time),
-//!    made by the base provider ([`base::BaseProvider`]; Debian uses mmdebstrap) in
+//!    made by the base provider ([`base::BaseProvider`]; Debian uses mmdebstrap, Gentoo a
+//!    stage3 plus the emerge pipeline in a container) in
 //!    `work/<arch>/lower/`. It is rebuilt only when its inputs change (`lower.stamp`).
 //! 2. **upper** ([`upper`]): the runtime closure read from the package database is copied up
 //!    with its metadata, then groups, users, `files/`, `build.d` scripts, setup commands and
@@ -32,6 +33,7 @@ pub mod closure;
 mod command;
 pub mod container;
 pub mod copy;
+pub mod download;
 mod error;
 mod fsutil;
 pub mod lower;
@@ -44,7 +46,7 @@ pub mod select;
 pub mod upper;
 pub mod workdir;
 
-pub use builder::{cache_root, clean, BuildOptions, BuildReport, Builder};
+pub use builder::{cache_root, clean, BaseSettings, BuildOptions, BuildReport, Builder};
 pub use cancel::CancelToken;
 pub use error::{BuildError, Result};
 pub use lower::LowerReport;

@@ -45,6 +45,50 @@ pub struct Recipe {
     /// Timestamp written into the image (seconds since the epoch): `SOURCE_DATE_EPOCH` when
     /// set, else the definition file's modification time.
     pub source_date_epoch: u64,
+    /// What only the Gentoo base reads: Portage configuration and the emerge run.
+    pub portage: PortageRecipe,
+}
+
+/// The part of the definition that only Portage acts on.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct PortageRecipe {
+    /// Sets, `package.*` files and repositories to write under `/etc/portage`.
+    pub config: genpack_portage::config::PortageConfigInput,
+    /// Circular dependency breakers and the build-time-first pass.
+    pub plan: genpack_portage::emerge::PlanInput,
+    /// Packages never taken from, nor stored into, the binary package cache.
+    pub binpkg_excludes: Vec<String>,
+    /// Keep binary packages in the lower instead of the shared per-architecture cache.
+    pub independent_binpkgs: bool,
+}
+
+impl PortageRecipe {
+    fn from_effective(project_dir: &Path, effective: &Effective) -> Self {
+        Self {
+            config: genpack_portage::config::PortageConfigInput {
+                profile: effective.profile.clone(),
+                packages: effective.packages.clone(),
+                buildtime_packages: effective.buildtime_packages.clone(),
+                use_flags: effective.use_flags.clone(),
+                accept_keywords: effective.accept_keywords.clone(),
+                license: effective.license.clone(),
+                env: effective.env.clone(),
+                mask: effective.mask.clone(),
+                local_overlay: project_dir.join("overlay").is_dir(),
+            },
+            plan: genpack_portage::emerge::PlanInput {
+                circulardep_breaker: effective.circulardep_breaker.as_ref().map(|breaker| {
+                    genpack_portage::emerge::CircularDepBreaker {
+                        packages: breaker.packages.clone(),
+                        use_flags: breaker.use_flags.clone(),
+                    }
+                }),
+                buildtime_packages_first: effective.buildtime_packages_first,
+            },
+            binpkg_excludes: effective.binpkg_excludes.clone(),
+            independent_binpkgs: effective.independent_binpkgs,
+        }
+    }
 }
 
 impl Recipe {
@@ -67,7 +111,9 @@ impl Recipe {
         definition_file: &Path,
         effective: Effective,
     ) -> Self {
+        let portage = PortageRecipe::from_effective(project_dir, &effective);
         Self {
+            portage,
             project_dir: project_dir.to_path_buf(),
             name: effective.name,
             base: effective.base,

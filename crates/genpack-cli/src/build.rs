@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use genpack_build::{BuildError, BuildOptions, Builder, CancelToken, Progress, Unit};
+use genpack_build::{BaseSettings, BuildError, BuildOptions, Builder, CancelToken, Progress, Unit};
 use genpack_def::Project;
 
 use crate::report::{print_diagnostics, Failure};
@@ -16,6 +16,10 @@ pub struct BuildArgs {
     /// Print every line the build tools write (they are always in work/<arch>/logs/).
     #[arg(short, long)]
     verbose: bool,
+    /// Gentoo mirror for the stage3 and the Portage snapshot (https://, http:// or file://);
+    /// default: $GENPACK_GENTOO_MIRROR, else the Gentoo distfiles mirror.
+    #[arg(long, value_name = "URL")]
+    mirror: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -50,7 +54,11 @@ pub fn run(context: &Context, step: Step, args: BuildArgs) -> Result<ExitCode, F
     let project = load(context)?;
     let cancel = CancelToken::new();
     cancel_on_interrupt(&cancel)?;
-    let builder = Builder::new(
+    let mut settings = BaseSettings::default();
+    if let Some(mirror) = args.mirror {
+        settings.gentoo_mirror = mirror;
+    }
+    let builder = Builder::with_settings(
         &project,
         BuildOptions {
             arch: context.arch,
@@ -59,6 +67,7 @@ pub fn run(context: &Context, step: Step, args: BuildArgs) -> Result<ExitCode, F
             progress: progress_printer(args.verbose),
             force_lower: matches!(step, Step::Lower),
         },
+        settings,
     )?;
     let started = std::time::Instant::now();
     match step {

@@ -5,12 +5,15 @@
 
 pub mod debian;
 pub mod dpkg;
+pub mod gentoo;
+pub mod vardb;
 
 use std::path::{Path, PathBuf};
 
 use crate::command::Runner;
 use crate::error::Result;
 use crate::recipe::Recipe;
+use crate::CancelToken;
 
 /// One installed package as the package database records it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -71,6 +74,16 @@ pub struct LowerContext<'a> {
     pub(crate) runner: &'a Runner,
 }
 
+/// Inputs of [`BaseProvider::prepare`].
+pub struct PrepareContext<'a> {
+    /// The definition being built.
+    pub recipe: &'a Recipe,
+    /// Cancellation flag for long downloads.
+    pub cancel: &'a CancelToken,
+    /// Logs decisions and reports progress.
+    pub(crate) runner: &'a Runner,
+}
+
 /// A base distribution (mkosi-style: one interface every distribution implements).
 pub trait BaseProvider {
     /// Short name used for caches and messages (`debian`).
@@ -87,6 +100,14 @@ pub trait BaseProvider {
 
     /// Packages every image of this base and profile contains (kernel, init, udev...).
     fn base_packages(&self, recipe: &Recipe) -> Vec<String>;
+
+    /// Fetches (or checks the freshness of) what the lower is made from, before its inputs are
+    /// compared with the stamp: a changed download then shows in
+    /// [`BaseProvider::lower_identity`] and rebuilds the lower. Nothing to do by default.
+    fn prepare(&self, ctx: &PrepareContext<'_>) -> Result<()> {
+        let _ = ctx;
+        Ok(())
+    }
 
     /// Builds the lower into `ctx.target`: base system, [`BaseProvider::base_packages`], the
     /// definition's packages and buildtime packages.
