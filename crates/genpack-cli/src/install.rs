@@ -1,81 +1,204 @@
-//! `genpack install`: put an image on a disk image file.
+//! `genpack install`: put an image on a disk, a disk image file, an ISO or a ZIP.
 
 use std::io::{BufRead, IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use genpack_install::{install_to_disk_image, InstallError, InstallOptions};
+use genpack_install::layout::PartitionTable;
+use genpack_install::{
+    install_to_disk_image, make_iso, make_zip, InstallError, InstallOptions, IsoOptions, Layout,
+    ZipOptions,
+};
 
 use crate::build::human_bytes;
 use crate::report::Failure;
 
 #[derive(Debug, clap::Args)]
+#[command(group(
+    clap::ArgGroup::new("target").required(true).multiple(true).args(["disk", "cdrom", "zip"])
+))]
+#[command(group(clap::ArgGroup::new("layout").args(["gpt", "mbr", "superfloppy"])))]
 pub struct Args {
     /// The image to install (a .squashfs built by `genpack build`).
     image: PathBuf,
-    /// Disk image file to write: an existing file keeps its size, a new one is sized to fit.
-    #[arg(long, value_name = "FILE")]
-    disk: PathBuf,
-    /// system.ini to put on the boot partition.
+    /// Disk to write: a block device, an existing disk image file (keeps its size) or a new
+    /// file (sized to fit).
+    #[arg(long, value_name = "DEVICE|FILE")]
+    disk: Option<PathBuf>,
+    /// Also (or instead) write a hybrid ISO that boots as a CD and from a USB stick.
+    #[arg(long, value_name = "OUT.iso")]
+    cdrom: Option<PathBuf>,
+    /// Also (or instead) write a ZIP to unpack onto a FAT-formatted stick.
+    #[arg(long, value_name = "OUT.zip")]
+    zip: Option<PathBuf>,
+    /// system.ini to put next to the image.
     #[arg(long, value_name = "FILE")]
     system_ini: Option<PathBuf>,
-    /// Size of a new disk image, in MiB.
+    /// system.cfg (a GRUB script that may set LINUX_ARGS) to put next to the image.
+    #[arg(long, value_name = "FILE")]
+    system_cfg: Option<PathBuf>,
+    /// GPT partition table (default: MBR up to 2 TiB, GPT above).
+    #[arg(long)]
+    gpt: bool,
+    /// MBR partition table.
+    #[arg(long)]
+    mbr: bool,
+    /// No partition table: FAT32 over the whole disk (UEFI boot only).
+    #[arg(long)]
+    superfloppy: bool,
+    /// Add a btrfs data partition for the writable layer (always added for images of
+    /// 4 GiB or more, which are stored there).
+    #[arg(long)]
+    data_partition: bool,
+    /// Size of a new disk image file, in MiB.
     #[arg(long, value_name = "MIB")]
     size_mib: Option<u64>,
-    /// Boot partition label (at most 11 characters).
+    /// Boot partition label (at most 11 characters) or ISO volume id.
     #[arg(long)]
     label: Option<String>,
-    /// Do not ask before overwriting an existing file.
+    /// Do not ask before overwriting an existing disk or file.
     #[arg(short = 'y', long)]
     yes: bool,
 }
 
 impl From<InstallError> for Failure {
     fn from(error: InstallError) -> Self {
-        Failure::new(error)
+        let hint = match &error {
+            InstallError::TooSmall { .. } => {
+                Some("use a larger disk, or for a new image file a larger --size-mib")
+            }
+            InstallError::FileTooLarge { .. } => Some("use --mbr or --gpt (not --superfloppy)"),
+            InstallError::BadImage { .. } => Some("build the image with `genpack build` first"),
+            InstallError::Io { .. } => Some("check the path, free space and permissions"),
+            InstallError::PartitionTable { .. } => Some("check that the disk is writable"),
+            _ => None,
+        };
+        let failure = Failure::new(&error);
+        match hint {
+            Some(hint) => failure.hint(hint),
+            None => failure,
+        }
     }
 }
 
 pub fn run(args: Args) -> Result<ExitCode, Failure> {
-    if args.disk.exists() && !args.yes && !confirm_overwrite(&args.disk)? {
-        eprintln!("Nothing was written.");
-        return Ok(ExitCode::FAILURE);
+    if args.label.as_ref().is_some_and(|l| l.len() > 11) {
+        return Err(Failure::new("--label takes at most 11 characters")
+            .hint("FAT volume labels are short, e.g. --label GENPACK"));
     }
+    for out in [&args.disk, &args.cdrom, &args.zip].into_iter().flatten() {
+        if out.exists() && !args.yes && !confirm_overwrite(out)? {
+            eprintln!("Nothing was written.");
+            return Ok(ExitCode::FAILURE);
+        }
+    }
+    if let Some(disk) = &args.disk {
+        write_disk(&args, disk)?;
+    }
+    if let Some(iso) = &args.cdrom {
+        let report = make_iso(
+            &args.image,
+            iso,
+            &IsoOptions {
+                system_ini: args.system_ini.clone(),
+                system_cfg: args.system_cfg.clone(),
+                label: args.label.clone(),
+            },
+        )?;
+        println!(
+            "Wrote {} ({}): boots as a CD and, written to a USB stick, as a disk (BIOS and UEFI).",
+            report.iso.display(),
+            human_bytes(report.size)
+        );
+    }
+    if let Some(zip) = &args.zip {
+        let report = make_zip(
+            &args.image,
+            zip,
+            &ZipOptions {
+                system_ini: args.system_ini.clone(),
+                system_cfg: args.system_cfg.clone(),
+            },
+        )?;
+        println!(
+            "Wrote {} ({}): unpack it onto a FAT32 stick to boot it through UEFI.",
+            report.archive.display(),
+            human_bytes(report.size)
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn write_disk(args: &Args, disk: &Path) -> Result<(), Failure> {
+    let layout = if args.gpt {
+        Layout::Gpt
+    } else if args.mbr {
+        Layout::Mbr
+    } else if args.superfloppy {
+        Layout::Superfloppy
+    } else {
+        Layout::Auto
+    };
     let report = install_to_disk_image(
         &args.image,
-        &args.disk,
+        disk,
         &InstallOptions {
-            system_ini: args.system_ini,
+            system_ini: args.system_ini.clone(),
+            system_cfg: args.system_cfg.clone(),
             size: args.size_mib.map(|mib| mib * 1024 * 1024),
-            label: args.label,
+            label: args.label.clone(),
+            layout,
+            data_partition: args.data_partition,
         },
     )?;
+    let table = match report.table {
+        Some(PartitionTable::Mbr) => "MBR",
+        Some(PartitionTable::Gpt) => "GPT",
+        None => "superfloppy",
+    };
     println!(
-        "Wrote {} ({}): boot partition {} at offset {}.",
+        "Wrote {} ({}, {table}): boot partition {} at offset {}.",
         report.disk.display(),
         human_bytes(report.disk_size),
         report.volume_id,
         report.partition_offset
     );
+    if let (Some(data), Some(label)) = (report.data_partition, &report.data_label) {
+        println!(
+            "Data partition {label}: {} at offset {}.",
+            human_bytes(data.size),
+            data.offset
+        );
+    }
+    if report.system_on_data {
+        println!(
+            "The image is 4 GiB or larger, too large for FAT32: it is stored on the data partition as `system`."
+        );
+    }
+    let boots = if report.bios_boot {
+        "BIOS and UEFI"
+    } else {
+        "UEFI"
+    };
     println!(
-        "Try it: genpack vm run {} --firmware uefi",
+        "Boots with {boots}. Try it: genpack vm run {} --firmware uefi",
         report.disk.display()
     );
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 /// Asks on the terminal; without one, refuses (pass -y in scripts).
-fn confirm_overwrite(disk: &std::path::Path) -> Result<bool, Failure> {
+fn confirm_overwrite(target: &Path) -> Result<bool, Failure> {
     if !std::io::stdin().is_terminal() {
         return Err(Failure::new(format!(
             "{} exists and would be overwritten",
-            disk.display()
+            target.display()
         ))
         .hint("pass -y to confirm"));
     }
     eprint!(
         "{} exists. Overwrite everything on it? [y/N] ",
-        disk.display()
+        target.display()
     );
     let _ = std::io::stderr().flush();
     let mut answer = String::new();

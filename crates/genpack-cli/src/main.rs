@@ -5,11 +5,13 @@
 
 mod archive;
 mod build;
+mod ini;
 mod install;
 mod new;
 mod report;
 mod show;
 mod templates;
+mod update;
 mod validate;
 mod vm;
 
@@ -67,8 +69,12 @@ enum Command {
     UpperBash(build::ShellArgs),
     /// Delete the project's work folder (base layer and image tree).
     Clean,
-    /// Write an image to a disk image file, bootable through UEFI.
+    /// Write an image to a stick, disk, disk image file, ISO or ZIP (BIOS and UEFI).
     Install(install::Args),
+    /// Install a new image on this running system (or go back with --rollback).
+    SelfUpdate(update::Args),
+    /// Read or change system.ini on a stick, disk or disk image without mounting it.
+    Ini(ini::Args),
     /// Run images in QEMU and manage the running VMs.
     Vm(vm::Args),
 }
@@ -114,6 +120,8 @@ fn main() -> ExitCode {
         Command::UpperBash(args) => build::shell(&context, true, args),
         Command::Clean => build::clean(&context),
         Command::Install(args) => install::run(args),
+        Command::SelfUpdate(args) => update::run(args),
+        Command::Ini(args) => ini::run(args),
         Command::Vm(args) => vm::run(args),
     };
     match outcome {

@@ -1,232 +1,256 @@
-//! Disk images: GPT with one FAT32 boot partition aligned to 1 MiB.
+//! Installing to a disk (a block device or a disk image file): partition table, FAT32 boot
+//! partition, optional btrfs data partition, GRUB for UEFI and BIOS.
 
+use std::fs::File;
+use std::io::{Seek, SeekFrom};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use gpt::disk::LogicalBlockSize;
-use gpt::mbr::ProtectiveMBR;
-
+use crate::bios::install_bios_loader;
+use crate::data::write_data_partition;
 use crate::error::InstallError;
 use crate::fat::{write_boot_fs, Content, VolumeId};
-use crate::grub::{grub_cfg, make_efi_loader};
+use crate::grub::{grub_cfg, CONFIG_PATH};
+use crate::layout::{plan, DiskPlan, Extent, Layout, PartitionTable, PlanInput, MIB};
+use crate::loaders::{LoaderOrigin, Loaders};
+use crate::system::{check_image, scratch_dir_for, Companions};
+use crate::table::{write_gpt, write_mbr};
 use crate::Result;
 
 /// Partition alignment (and the space before the first partition).
-pub const PARTITION_ALIGNMENT: u64 = 1 << 20;
-/// Smallest boot partition: FAT32 needs enough clusters.
-const MIN_PARTITION: u64 = 64 << 20;
-/// Room left on the boot partition besides its files (FAT tables, directories, updates).
-const HEADROOM: u64 = 16 << 20;
-/// Largest file FAT32 can hold.
-const FAT32_MAX_FILE: u64 = (4 << 30) - 1;
-const SECTOR: u64 = 512;
+pub const PARTITION_ALIGNMENT: u64 = MIB;
 
 /// Options of [`install_to_disk_image`].
 #[derive(Debug, Clone, Default)]
 pub struct InstallOptions {
     /// A system.ini copied to the boot partition.
     pub system_ini: Option<PathBuf>,
+    /// A system.cfg (GRUB script, may set `LINUX_ARGS`) copied to the boot partition.
+    pub system_cfg: Option<PathBuf>,
     /// Size of a new disk image in bytes (rounded up to whole MiB); by default just large
-    /// enough. An existing file keeps its size.
+    /// enough. An existing file or a device keeps its size.
     pub size: Option<u64>,
     /// FAT volume label (at most 11 characters); `GENPACK` by default.
     pub label: Option<String>,
+    /// MBR, GPT or superfloppy; by default MBR up to 2 TiB, GPT above.
+    pub layout: Layout,
+    /// Add a btrfs data partition after the boot partition (implied for images of 4 GiB
+    /// or more, which go there as `system`).
+    pub data_partition: bool,
 }
 
 /// What [`install_to_disk_image`] wrote.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InstallReport {
-    /// The disk image.
+    /// The disk or disk image.
     pub disk: PathBuf,
     /// Its size in bytes.
     pub disk_size: u64,
+    /// The partition table, `None` for a superfloppy.
+    pub table: Option<PartitionTable>,
     /// Byte offset of the boot partition.
     pub partition_offset: u64,
     /// Size of the boot partition in bytes.
     pub partition_size: u64,
+    /// The data partition, when there is one.
+    pub data_partition: Option<Extent>,
+    /// Label of the data partition (`data-<volume id>`).
+    pub data_label: Option<String>,
+    /// The system image went to the data partition as `system` (it is 4 GiB or larger).
+    pub system_on_data: bool,
     /// The boot file system's volume id (`root=systemimg:<id>`).
     pub volume_id: VolumeId,
+    /// GRUB for BIOS was installed (every partitioned layout).
+    pub bios_boot: bool,
+    /// Where the UEFI loader came from.
+    pub efi_loader: LoaderOrigin,
 }
 
-/// Writes a bootable GPT disk image to `disk` from the genpack image `image`.
+/// Writes a bootable disk to `disk` (a block device, an existing file, or a new file) from
+/// the genpack image `image`.
 ///
-/// An existing `disk` keeps its size (it must be large enough); a new one is created with
-/// `options.size` or just large enough. The boot partition is filled first and the partition
-/// table written last, so an interrupted run never leaves a disk that looks bootable.
+/// An existing target keeps its size (it must be large enough); a new file is created with
+/// `options.size` or just large enough. Partitions are filled first and the partition table
+/// and boot sector written last, so an interrupted run never leaves a disk that looks
+/// bootable.
 pub fn install_to_disk_image(
     image: &Path,
     disk: &Path,
     options: &InstallOptions,
 ) -> Result<InstallReport> {
-    check_image(image)?;
-    let image_size = std::fs::metadata(image)
-        .map_err(InstallError::io("reading", image))?
-        .len();
-    if image_size > FAT32_MAX_FILE {
-        return Err(InstallError::FileTooLarge {
-            path: image.to_path_buf(),
-            size: image_size,
-        });
-    }
-    let ini = match &options.system_ini {
-        Some(path) => Some(std::fs::read(path).map_err(InstallError::io("reading", path))?),
+    let image_size = check_image(image)?;
+    refuse_mounted(disk)?;
+    let companions =
+        Companions::read(options.system_ini.as_deref(), options.system_cfg.as_deref())?;
+    let scratch = scratch_dir_for(disk)?;
+    let loaders = Loaders::new(image, scratch.path());
+    let (efi_loader, efi_origin) = loaders.efi_x64()?;
+
+    let existing_size = existing_size(disk)?;
+    let plan = plan(
+        disk,
+        &PlanInput {
+            image_size,
+            boot_files_size: efi_loader.len() as u64 + 64 * 1024 + companions.size(),
+            layout: options.layout,
+            data_partition: options.data_partition,
+            existing_size,
+            requested_size: options.size,
+        },
+    )?;
+    // Loaders first: a missing grub-pc-bin must fail before anything is written.
+    let bios = match plan.table {
+        Some(table) => {
+            let core = loaders.bios_core(table == PartitionTable::Gpt)?;
+            Some((loaders.bios_boot_sector()?, core))
+        }
         None => None,
     };
 
-    let scratch = tempdir_near(disk)?;
-    let loader_path = scratch.join("BOOTX64.EFI");
-    let loader = make_efi_loader(&loader_path).and_then(|()| {
-        std::fs::read(&loader_path).map_err(InstallError::io("reading", &loader_path))
-    });
-    let _ = std::fs::remove_dir_all(&scratch);
-    let loader = loader?;
-
-    let content_size =
-        image_size + loader.len() as u64 + ini.as_ref().map_or(0, |i| i.len() as u64);
-    let wanted_partition = round_up(
-        content_size + HEADROOM + content_size / 32,
-        PARTITION_ALIGNMENT,
-    )
-    .max(MIN_PARTITION);
-    let minimum_disk = PARTITION_ALIGNMENT + wanted_partition + PARTITION_ALIGNMENT;
-
-    let existing = std::fs::metadata(disk).ok().map(|m| m.len());
-    let disk_size = match existing {
-        Some(size) if size > 0 => size,
-        _ => round_up(
-            options.size.unwrap_or(minimum_disk).max(minimum_disk),
-            PARTITION_ALIGNMENT,
-        ),
-    };
-    if disk_size < minimum_disk {
-        return Err(InstallError::TooSmall {
-            disk: disk.to_path_buf(),
-            have: disk_size,
-            need: minimum_disk,
-        });
-    }
-    // The partition takes the whole disk but the alignment gap and room for the backup GPT.
-    let partition_offset = PARTITION_ALIGNMENT;
-    let partition_size = round_down(
-        disk_size - PARTITION_ALIGNMENT - (34 * SECTOR),
-        PARTITION_ALIGNMENT,
-    );
-
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(disk)
-        .map_err(InstallError::io("opening", disk))?;
-    if existing.unwrap_or(0) == 0 {
-        file.set_len(disk_size)
-            .map_err(InstallError::io("sizing", disk))?;
-    }
-    // Wipe the first MiB: an old partition table must not survive a failed write.
-    write_zeros(&file, 0, PARTITION_ALIGNMENT).map_err(InstallError::io("clearing", disk))?;
-    drop(file);
+    prepare_target(disk, &plan, existing_size.is_none())?;
 
     let volume_id = VolumeId::random().map_err(InstallError::io("reading", "/dev/urandom"))?;
     let cfg = grub_cfg(volume_id);
     let mut files: Vec<(&str, Content<'_>)> = vec![
-        ("EFI/BOOT/BOOTX64.EFI", Content::Bytes(&loader)),
-        ("EFI/BOOT/grub.cfg", Content::Bytes(cfg.as_bytes())),
+        ("EFI/BOOT/BOOTX64.EFI", Content::Bytes(&efi_loader)),
+        (CONFIG_PATH, Content::Bytes(cfg.as_bytes())),
     ];
-    if let Some(ini) = &ini {
-        files.push(("system.ini", Content::Bytes(ini)));
+    for (name, bytes) in companions.files() {
+        files.push((name, Content::Bytes(bytes)));
     }
-    files.push(("system.img", Content::File(image)));
+    if !plan.system_on_data {
+        files.push(("system.img", Content::File(image)));
+    }
     let label = options.label.as_deref().unwrap_or("GENPACK");
     write_boot_fs(
         disk,
-        partition_offset,
-        partition_offset + partition_size,
+        plan.boot.offset,
+        plan.boot.end(),
         label,
         volume_id,
         &files,
     )?;
 
-    write_gpt(disk, disk_size, partition_offset, partition_size)?;
+    let data_label = plan.data.map(|_| format!("data-{volume_id}"));
+    if let (Some(extent), Some(data_label)) = (plan.data, &data_label) {
+        let system = plan.system_on_data.then_some(image);
+        write_data_partition(disk, extent, data_label, system, scratch.path())?;
+    }
+
+    match plan.table {
+        Some(PartitionTable::Mbr) => write_mbr(disk, &plan)?,
+        Some(PartitionTable::Gpt) => write_gpt(disk, &plan, "genpack boot")?,
+        None => {}
+    }
+    if let (Some((boot_sector, core)), Some(place)) = (&bios, plan.bios_core) {
+        install_bios_loader(disk, boot_sector, core, place)?;
+    }
+
     Ok(InstallReport {
         disk: disk.to_path_buf(),
-        disk_size,
-        partition_offset,
-        partition_size,
+        disk_size: plan.disk_size,
+        table: plan.table,
+        partition_offset: plan.boot.offset,
+        partition_size: plan.boot.size,
+        data_partition: plan.data,
+        data_label,
+        system_on_data: plan.system_on_data,
         volume_id,
+        bios_boot: bios.is_some(),
+        efi_loader: efi_origin,
     })
 }
 
-fn write_gpt(disk: &Path, disk_size: u64, offset: u64, size: u64) -> Result<()> {
-    let table_err = |e: &dyn std::fmt::Display| InstallError::PartitionTable {
-        disk: disk.to_path_buf(),
-        message: e.to_string(),
+/// A block device must not be mounted, nor any of its partitions.
+fn refuse_mounted(disk: &Path) -> Result<()> {
+    use std::os::unix::fs::FileTypeExt;
+    let is_block = std::fs::metadata(disk).is_ok_and(|m| m.file_type().is_block_device());
+    if !is_block {
+        return Ok(());
+    }
+    let canonical = std::fs::canonicalize(disk).map_err(InstallError::io("resolving", disk))?;
+    let device = canonical.to_string_lossy().to_string();
+    let mounts = std::fs::read_to_string("/proc/mounts")
+        .map_err(InstallError::io("reading", "/proc/mounts"))?;
+    for line in mounts.lines() {
+        let mut fields = line.split_whitespace();
+        let (Some(source), Some(target)) = (fields.next(), fields.next()) else {
+            continue;
+        };
+        if !source.starts_with("/dev/") {
+            continue;
+        }
+        let source_path = std::fs::canonicalize(source).unwrap_or_else(|_| source.into());
+        let source = source_path.to_string_lossy();
+        if is_same_or_partition(&device, &source) {
+            return Err(InstallError::InUse {
+                disk: disk.to_path_buf(),
+                mount: format!("{source} on {target}"),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// `/dev/sdb1` and `/dev/nvme0n1p2` are partitions of `/dev/sdb` and `/dev/nvme0n1`.
+fn is_same_or_partition(disk: &str, device: &str) -> bool {
+    let Some(rest) = device.strip_prefix(disk) else {
+        return false;
     };
-    let mut file = std::fs::OpenOptions::new()
+    let rest = rest.strip_prefix('p').unwrap_or(rest);
+    rest.chars().all(|c| c.is_ascii_digit())
+}
+
+/// The size of an existing target: a block device, or a non-empty file.
+fn existing_size(disk: &Path) -> Result<Option<u64>> {
+    let Ok(meta) = std::fs::metadata(disk) else {
+        return Ok(None);
+    };
+    if meta.is_file() {
+        return Ok((meta.len() > 0).then_some(meta.len()));
+    }
+    let mut file = File::open(disk).map_err(InstallError::io("opening", disk))?;
+    let size = file
+        .seek(SeekFrom::End(0))
+        .map_err(InstallError::io("measuring", disk))?;
+    Ok(Some(size))
+}
+
+/// Creates and sizes a new file; wipes the first and the last MiB (old partition tables
+/// must not survive a failed write).
+fn prepare_target(disk: &Path, plan: &DiskPlan, new: bool) -> Result<()> {
+    let file = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
+        .create(new)
+        .truncate(false)
         .open(disk)
         .map_err(InstallError::io("opening", disk))?;
-    let sectors = disk_size / SECTOR;
-    let mbr = ProtectiveMBR::with_lb_size(u32::try_from(sectors - 1).unwrap_or(u32::MAX));
-    mbr.overwrite_lba0(&mut file).map_err(|e| table_err(&e))?;
-    let mut gpt = gpt::GptConfig::new()
-        .writable(true)
-        .logical_block_size(LogicalBlockSize::Lb512)
-        .create_from_device(file, None)
-        .map_err(|e| table_err(&e))?;
-    gpt.update_partitions(std::collections::BTreeMap::new())
-        .map_err(|e| table_err(&e))?;
-    gpt.add_partition_at(
-        "GENPACK boot",
-        1,
-        offset / SECTOR,
-        size / SECTOR,
-        gpt::partition_types::EFI,
-        0,
-    )
-    .map_err(|e| table_err(&e))?;
-    let file = gpt.write().map_err(|e| table_err(&e))?;
+    if new {
+        file.set_len(plan.disk_size)
+            .map_err(InstallError::io("sizing", disk))?;
+    }
+    let wipe = MIB.min(plan.disk_size);
+    let zeros = vec![0u8; wipe as usize];
+    file.write_all_at(&zeros, 0)
+        .map_err(InstallError::io("clearing", disk))?;
+    file.write_all_at(&zeros, plan.disk_size - wipe)
+        .map_err(InstallError::io("clearing", disk))?;
     file.sync_all()
         .map_err(InstallError::io("flushing", disk))?;
     Ok(())
 }
 
-/// The image must be a genpack image with a kernel and an initramfs.
-fn check_image(image: &Path) -> Result<()> {
-    let bad = |reason: String| InstallError::BadImage {
-        image: image.to_path_buf(),
-        reason,
-    };
-    let opened = genpack_image::Image::open(image).map_err(|e| bad(e.to_string()))?;
-    opened.metadata().map_err(|e| bad(e.to_string()))?;
-    for path in ["/boot/kernel", "/boot/initramfs"] {
-        opened
-            .resolve(path)
-            .map_err(|_| bad(format!("{path} is missing")))?;
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partitions_are_recognised_by_name() {
+        assert!(is_same_or_partition("/dev/sdb", "/dev/sdb"));
+        assert!(is_same_or_partition("/dev/sdb", "/dev/sdb1"));
+        assert!(is_same_or_partition("/dev/nvme0n1", "/dev/nvme0n1p2"));
+        assert!(!is_same_or_partition("/dev/sdb", "/dev/sdba1"));
+        assert!(!is_same_or_partition("/dev/sda", "/dev/sdb1"));
     }
-    Ok(())
-}
-
-fn tempdir_near(disk: &Path) -> Result<PathBuf> {
-    let parent = disk
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let dir = parent.join(format!(".genpack-install.{}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(InstallError::io("creating", &dir))?;
-    Ok(dir)
-}
-
-fn write_zeros(file: &std::fs::File, offset: u64, len: u64) -> std::io::Result<()> {
-    use std::os::unix::fs::FileExt;
-    let zeros = vec![0u8; len as usize];
-    file.write_all_at(&zeros, offset)
-}
-
-fn round_up(value: u64, to: u64) -> u64 {
-    value.div_ceil(to) * to
-}
-
-fn round_down(value: u64, to: u64) -> u64 {
-    value / to * to
 }

@@ -43,7 +43,7 @@ pub enum InstallError {
         message: String,
     },
     /// grub-mkimage failed or is missing.
-    #[error("making the GRUB loader failed: {0} (on Debian: apt-get install grub-efi-amd64-bin grub-common)")]
+    #[error("making the GRUB loader failed: {0} (on Debian: apt-get install grub-efi-amd64-bin grub-pc-bin grub-common)")]
     Grub(String),
     /// An image file does not fit in FAT32.
     #[error("{} is {size} bytes; a FAT32 boot partition holds files up to 4 GiB - 1", path.display())]
@@ -52,6 +52,50 @@ pub enum InstallError {
         path: PathBuf,
         /// Its size.
         size: u64,
+    },
+    /// The requested layout does not work for this disk or image.
+    #[error("cannot lay out {}: {message}", disk.display())]
+    Layout {
+        /// The target.
+        disk: PathBuf,
+        /// What is wrong and what to use instead.
+        message: String,
+    },
+    /// An external tool (mkfs.btrfs, xorriso) failed or is missing.
+    #[error("{program} failed while writing {}: {message} ({hint})", target.display())]
+    Tool {
+        /// The program.
+        program: &'static str,
+        /// The file being written.
+        target: PathBuf,
+        /// Its error output.
+        message: String,
+        /// What to do next.
+        hint: &'static str,
+    },
+    /// A boot loader file is unusable (too large for its place, or malformed).
+    #[error("boot loader {name}: {message}")]
+    Loader {
+        /// The loader file, e.g. `core.img`.
+        name: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The target disk (or one of its partitions) is mounted.
+    #[error("{} is in use: {mount} is mounted; unmount it first (or pick another disk)", disk.display())]
+    InUse {
+        /// The target.
+        disk: PathBuf,
+        /// The mounted device and where.
+        mount: String,
+    },
+    /// Writing the ZIP archive failed.
+    #[error("writing the ZIP archive {}: {message}", archive.display())]
+    Zip {
+        /// The archive.
+        archive: PathBuf,
+        /// What the ZIP writer reported.
+        message: String,
     },
 }
 

@@ -1,20 +1,40 @@
 //! Installing genpack images.
 //!
-//! [`install_to_disk_image`] writes a bootable GPT disk image: one FAT32 boot partition,
-//! written entirely in user space (no mount, no loop device), holding a UEFI GRUB
-//! (`EFI/BOOT/BOOTX64.EFI` with its `grub.cfg`), the system image as `system.img` and,
-//! optionally, `system.ini`. GRUB loop-mounts `system.img` and boots the kernel and
-//! initramfs inside it with `root=systemimg:<volume id>`; a second menu entry boots in
-//! transient mode (`genpack.transient=1`, changes kept in memory only).
+//! [`install_to_disk_image`] lays an image out on a disk or disk image file: MBR, GPT or
+//! superfloppy, a FAT32 boot partition written entirely in user space (no mount, no loop
+//! device) holding GRUB for UEFI and BIOS, `system.img` and `system.ini`/`system.cfg`, and an
+//! optional btrfs data partition (which holds the image as `system` when it is 4 GiB or more).
+//! GRUB loop-mounts the image and boots the kernel and initramfs inside it with
+//! `root=systemimg:<volume id>`; a second menu entry boots in transient mode.
+//! [`make_iso`] writes a hybrid ISO (CD and USB disk, BIOS and UEFI), [`make_zip`] a ZIP of the
+//! boot files. [`update`] replaces the image of a running system atomically, and
+//! [`boot_ini`] reads and edits `system.ini` on a stick or disk image without mounting it.
 
+mod archive;
+mod bios;
+pub mod boot_ini;
+pub mod boot_partition;
+mod data;
 mod disk;
 mod error;
 mod fat;
 pub mod grub;
+mod iso;
+pub mod layout;
+pub mod loaders;
+mod system;
+mod table;
+pub mod update;
 
+pub use archive::{make_zip, ZipOptions, ZipReport};
+pub use boot_partition::{BootPartition, BootPartitionError, PartitionLocation};
 pub use disk::{install_to_disk_image, InstallOptions, InstallReport, PARTITION_ALIGNMENT};
 pub use error::InstallError;
 pub use fat::VolumeId;
+pub use iso::{make_iso, IsoOptions, IsoReport};
+pub use layout::Layout;
+pub use loaders::LoaderOrigin;
+pub use update::{rollback, self_update, Progress, Step, UpdateError, UpdateOptions, UpdateReport};
 
 /// Result alias of this crate.
 pub type Result<T, E = InstallError> = std::result::Result<T, E>;

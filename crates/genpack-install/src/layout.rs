@@ -1,0 +1,339 @@
+//! Disk layouts and the sizing rules that place the boot and data partitions.
+//!
+//! - **MBR** (the default for disks up to 2 TiB): partition 1 is the FAT32 boot partition
+//!   (type 0xEF, active) from 1 MiB; partition 2, when present, is the btrfs data partition
+//!   (type 0x83) up to 1 MiB before the end. GRUB's BIOS loader lives in the MBR and in the
+//!   gap before 1 MiB.
+//! - **GPT** (forced, or for disks above 2 TiB): the same two partitions (EFI system
+//!   partition, Linux filesystem) plus a BIOS boot partition in the gap before 1 MiB that
+//!   holds GRUB's BIOS loader.
+//! - **Superfloppy**: one FAT32 file system over the whole disk, no partition table, UEFI only.
+//!
+//! Sizing (S = size of the system image): images of 4 GiB or more do not fit in FAT32, so
+//! they go to the data partition as `system` and the boot partition is 1 GiB. Otherwise the
+//! boot partition holds `system.img`; with a data partition and a disk of at least 1.5 ×
+//! `need` GiB, where `need` = max(4, ⌊3S / GiB⌋ + 1), the boot partition is `need` GiB (room
+//! for two images during an update); on smaller disks it is just large enough. Without a
+//! data partition the boot partition fills the disk.
+
+use std::path::Path;
+
+use crate::error::InstallError;
+use crate::Result;
+
+/// One MiB: partition alignment and the gap before the first partition.
+pub const MIB: u64 = 1 << 20;
+/// One GiB.
+pub const GIB: u64 = 1 << 30;
+/// Largest disk an MBR partition table with 512-byte sectors can describe.
+pub const MBR_MAX_DISK: u64 = 2 << 40;
+/// Largest file FAT32 can hold: larger images go to the data partition.
+pub const FAT32_MAX_FILE: u64 = (4 << 30) - 1;
+/// Largest disk formatted as a superfloppy.
+pub const SUPERFLOPPY_MAX_DISK: u64 = (16 << 40) - (16 << 10);
+/// Sector size this crate writes partition tables for.
+pub const SECTOR: u64 = 512;
+/// First sector of the GPT BIOS boot partition (right after the 32 sectors of entries).
+pub const BIOS_BOOT_FIRST_LBA: u64 = 34;
+
+/// Smallest boot partition: FAT32 needs enough clusters.
+const MIN_BOOT: u64 = 64 * MIB;
+/// Smallest data partition a fresh btrfs is comfortable with.
+const MIN_DATA: u64 = 256 * MIB;
+/// Room on the boot partition besides its files.
+const HEADROOM: u64 = 16 * MIB;
+
+/// The layout asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Layout {
+    /// MBR up to 2 TiB, GPT above.
+    #[default]
+    Auto,
+    /// An MBR partition table.
+    Mbr,
+    /// A GUID partition table.
+    Gpt,
+    /// No partition table: FAT32 over the whole disk (UEFI boot only).
+    Superfloppy,
+}
+
+/// The partition table written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PartitionTable {
+    /// MBR (msdos).
+    Mbr,
+    /// GPT.
+    Gpt,
+}
+
+/// A byte range of the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Extent {
+    /// First byte.
+    pub offset: u64,
+    /// Length in bytes.
+    pub size: u64,
+}
+
+impl Extent {
+    /// One past the last byte.
+    pub fn end(&self) -> u64 {
+        self.offset + self.size
+    }
+}
+
+/// Where everything goes on the disk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiskPlan {
+    /// Size of the whole disk.
+    pub disk_size: u64,
+    /// The partition table, `None` for a superfloppy.
+    pub table: Option<PartitionTable>,
+    /// The FAT32 boot partition (the whole disk for a superfloppy).
+    pub boot: Extent,
+    /// The btrfs data partition.
+    pub data: Option<Extent>,
+    /// Where GRUB's BIOS core image goes: the MBR gap or the GPT BIOS boot partition.
+    pub bios_core: Option<Extent>,
+    /// The system image goes to the data partition as `system` (it is 4 GiB or larger).
+    pub system_on_data: bool,
+}
+
+/// What is to be placed, as [`plan`] needs it.
+#[derive(Debug, Clone, Copy)]
+pub struct PlanInput {
+    /// Size of the system image.
+    pub image_size: u64,
+    /// Size of the other boot partition files (loaders, grub.cfg, system.ini, system.cfg).
+    pub boot_files_size: u64,
+    /// The layout asked for.
+    pub layout: Layout,
+    /// A data partition was asked for.
+    pub data_partition: bool,
+    /// Size of the target when it already has one (a device or an existing file).
+    pub existing_size: Option<u64>,
+    /// Size asked for a new disk image file.
+    pub requested_size: Option<u64>,
+}
+
+/// Places the partitions on `disk` following the rules in the module documentation.
+pub fn plan(disk: &Path, input: &PlanInput) -> Result<DiskPlan> {
+    let image = input.image_size;
+    let large = image > FAT32_MAX_FILE;
+    if large && input.layout == Layout::Superfloppy {
+        return Err(InstallError::Layout {
+            disk: disk.to_path_buf(),
+            message: format!(
+                "the image is {image} bytes; a superfloppy holds files up to 4 GiB - 1, so \
+                 images this large need a partitioned disk (drop --superfloppy)"
+            ),
+        });
+    }
+    if input.layout == Layout::Superfloppy && input.data_partition {
+        return Err(InstallError::Layout {
+            disk: disk.to_path_buf(),
+            message: "a superfloppy has no room for a data partition; use --mbr or --gpt".into(),
+        });
+    }
+    let with_data = input.data_partition || large;
+    let on_boot = input.boot_files_size + if large { 0 } else { image };
+    let boot_min = round_up(on_boot + on_boot / 32 + HEADROOM, MIB).max(MIN_BOOT);
+    let data_min = if large {
+        // btrfs allocates in chunks and keeps metadata twice: leave it a quarter and 1 GiB.
+        round_up(image + image / 4 + GIB, MIB)
+    } else {
+        MIN_DATA
+    };
+    let minimum = if input.layout == Layout::Superfloppy {
+        boot_min
+    } else {
+        MIB + boot_min + if with_data { data_min } else { 0 } + MIB
+    };
+    let disk_size = match input.existing_size {
+        Some(size) => size,
+        None => round_up(input.requested_size.unwrap_or(minimum).max(minimum), MIB),
+    };
+    if disk_size < minimum {
+        return Err(InstallError::TooSmall {
+            disk: disk.to_path_buf(),
+            have: disk_size,
+            need: minimum,
+        });
+    }
+
+    if input.layout == Layout::Superfloppy {
+        if disk_size > SUPERFLOPPY_MAX_DISK {
+            return Err(InstallError::Layout {
+                disk: disk.to_path_buf(),
+                message: "disks above 16 TiB cannot be a FAT32 superfloppy; use --gpt".into(),
+            });
+        }
+        return Ok(DiskPlan {
+            disk_size,
+            table: None,
+            boot: Extent {
+                offset: 0,
+                size: round_down(disk_size, SECTOR),
+            },
+            data: None,
+            bios_core: None,
+            system_on_data: false,
+        });
+    }
+
+    let table = match input.layout {
+        Layout::Gpt => PartitionTable::Gpt,
+        Layout::Mbr if disk_size > MBR_MAX_DISK => {
+            return Err(InstallError::Layout {
+                disk: disk.to_path_buf(),
+                message: "an MBR partition table addresses at most 2 TiB; use --gpt".into(),
+            })
+        }
+        Layout::Mbr => PartitionTable::Mbr,
+        _ if disk_size > MBR_MAX_DISK => PartitionTable::Gpt,
+        _ => PartitionTable::Mbr,
+    };
+    let usable_end = round_down(disk_size - MIB, MIB);
+    let (boot, data) = if with_data {
+        let need = (3 * image / GIB + 1).max(4);
+        let preferred = if large { GIB } else { need * GIB };
+        let roomy = disk_size / GIB >= need * 3 / 2
+            && MIB + preferred.max(boot_min) + data_min <= usable_end;
+        let boot_size = if roomy {
+            preferred.max(boot_min)
+        } else {
+            boot_min
+        };
+        let boot = Extent {
+            offset: MIB,
+            size: boot_size,
+        };
+        let data = Extent {
+            offset: boot.end(),
+            size: usable_end - boot.end(),
+        };
+        (boot, Some(data))
+    } else {
+        (
+            Extent {
+                offset: MIB,
+                size: usable_end - MIB,
+            },
+            None,
+        )
+    };
+    let bios_core = Some(match table {
+        PartitionTable::Mbr => Extent {
+            offset: SECTOR,
+            size: MIB - SECTOR,
+        },
+        PartitionTable::Gpt => Extent {
+            offset: BIOS_BOOT_FIRST_LBA * SECTOR,
+            size: MIB - BIOS_BOOT_FIRST_LBA * SECTOR,
+        },
+    });
+    Ok(DiskPlan {
+        disk_size,
+        table: Some(table),
+        boot,
+        data,
+        bios_core,
+        system_on_data: large,
+    })
+}
+
+pub(crate) fn round_up(value: u64, to: u64) -> u64 {
+    value.div_ceil(to) * to
+}
+
+pub(crate) fn round_down(value: u64, to: u64) -> u64 {
+    value / to * to
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(image_size: u64) -> PlanInput {
+        PlanInput {
+            image_size,
+            boot_files_size: 4 * MIB,
+            layout: Layout::Auto,
+            data_partition: false,
+            existing_size: None,
+            requested_size: None,
+        }
+    }
+
+    #[test]
+    fn new_file_is_just_large_enough_with_mbr() {
+        let p = plan(Path::new("x"), &input(100 * MIB)).unwrap();
+        assert_eq!(p.table, Some(PartitionTable::Mbr));
+        assert_eq!(p.boot.offset, MIB);
+        assert!(p.boot.size >= 104 * MIB && p.boot.size < 140 * MIB);
+        assert_eq!(p.disk_size, p.boot.end() + MIB);
+        assert_eq!(p.data, None);
+        assert!(!p.system_on_data);
+    }
+
+    #[test]
+    fn large_disks_get_gpt_and_mbr_is_refused_there() {
+        let mut i = input(100 * MIB);
+        i.existing_size = Some(3 << 40);
+        assert_eq!(
+            plan(Path::new("x"), &i).unwrap().table,
+            Some(PartitionTable::Gpt)
+        );
+        i.layout = Layout::Mbr;
+        assert!(matches!(
+            plan(Path::new("x"), &i),
+            Err(InstallError::Layout { .. })
+        ));
+    }
+
+    #[test]
+    fn roomy_disk_with_data_gets_need_gib_boot_partition() {
+        let mut i = input(GIB);
+        i.data_partition = true;
+        i.existing_size = Some(16 * GIB);
+        let p = plan(Path::new("x"), &i).unwrap();
+        // need = max(4, 3 + 1) = 4 GiB; 16 GiB >= 6 GiB.
+        assert_eq!(p.boot.size, 4 * GIB);
+        let data = p.data.unwrap();
+        assert_eq!(data.offset, MIB + 4 * GIB);
+        assert_eq!(data.end(), 16 * GIB - MIB);
+    }
+
+    #[test]
+    fn images_of_4_gib_go_to_the_data_partition() {
+        let mut i = input(5 * GIB);
+        i.existing_size = Some(64 * GIB);
+        let p = plan(Path::new("x"), &i).unwrap();
+        assert!(p.system_on_data);
+        assert_eq!(p.boot.size, GIB);
+        assert!(p.data.unwrap().size > 5 * GIB);
+        i.layout = Layout::Superfloppy;
+        assert!(plan(Path::new("x"), &i).is_err());
+    }
+
+    #[test]
+    fn too_small_disks_are_refused_with_the_size_needed() {
+        let mut i = input(500 * MIB);
+        i.existing_size = Some(100 * MIB);
+        match plan(Path::new("x"), &i) {
+            Err(InstallError::TooSmall { need, .. }) => assert!(need > 500 * MIB),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn superfloppy_covers_the_whole_disk() {
+        let mut i = input(100 * MIB);
+        i.layout = Layout::Superfloppy;
+        let p = plan(Path::new("x"), &i).unwrap();
+        assert_eq!(p.table, None);
+        assert_eq!(p.boot.offset, 0);
+        assert_eq!(p.boot.size, p.disk_size);
+        assert_eq!(p.bios_core, None);
+    }
+}

@@ -1,0 +1,112 @@
+//! The system image and its companions `system.ini` and `system.cfg`, as every target kind
+//! (disk, ISO, ZIP) takes them.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::InstallError;
+use crate::Result;
+
+/// Files that go next to the system image.
+#[derive(Debug, Clone, Default)]
+pub struct Companions {
+    /// `system.ini`: settings applied at boot.
+    pub system_ini: Option<Vec<u8>>,
+    /// `system.cfg`: a GRUB script read before the menu (may set `LINUX_ARGS`).
+    pub system_cfg: Option<Vec<u8>>,
+}
+
+impl Companions {
+    /// Reads the files given (either may be absent).
+    pub fn read(system_ini: Option<&Path>, system_cfg: Option<&Path>) -> Result<Self> {
+        let read = |path: Option<&Path>| -> Result<Option<Vec<u8>>> {
+            path.map(|p| std::fs::read(p).map_err(InstallError::io("reading", p)))
+                .transpose()
+        };
+        Ok(Self {
+            system_ini: read(system_ini)?,
+            system_cfg: read(system_cfg)?,
+        })
+    }
+
+    /// `(name, bytes)` of the files present.
+    pub fn files(&self) -> Vec<(&'static str, &[u8])> {
+        let mut files = Vec::new();
+        if let Some(ini) = &self.system_ini {
+            files.push(("system.ini", ini.as_slice()));
+        }
+        if let Some(cfg) = &self.system_cfg {
+            files.push(("system.cfg", cfg.as_slice()));
+        }
+        files
+    }
+
+    /// Their total size.
+    pub fn size(&self) -> u64 {
+        self.files().iter().map(|(_, b)| b.len() as u64).sum()
+    }
+}
+
+/// Checks that `image` is a genpack image with a kernel and an initramfs and returns its
+/// size.
+pub fn check_image(image: &Path) -> Result<u64> {
+    let bad = |reason: String| InstallError::BadImage {
+        image: image.to_path_buf(),
+        reason,
+    };
+    let opened = genpack_image::Image::open(image).map_err(|e| bad(e.to_string()))?;
+    opened.metadata().map_err(|e| bad(e.to_string()))?;
+    for path in ["/boot/kernel", "/boot/initramfs"] {
+        opened
+            .resolve(path)
+            .map_err(|_| bad(format!("{path} is missing")))?;
+    }
+    if let Some(name) = compression_grub_cannot_read(image)? {
+        return Err(bad(format!(
+            "it is compressed with {name}, which GRUB cannot read; rebuild it with \
+             compression gzip, xz or lzo"
+        )));
+    }
+    Ok(std::fs::metadata(image)
+        .map_err(InstallError::io("reading", image))?
+        .len())
+}
+
+/// GRUB's SquashFS reader handles gzip, xz and lzo; the name of any other compression.
+fn compression_grub_cannot_read(image: &Path) -> Result<Option<&'static str>> {
+    use std::os::unix::fs::FileExt;
+    let file = std::fs::File::open(image).map_err(InstallError::io("reading", image))?;
+    let mut superblock = [0u8; 22];
+    file.read_exact_at(&mut superblock, 0)
+        .map_err(InstallError::io("reading", image))?;
+    Ok(match u16::from_le_bytes([superblock[20], superblock[21]]) {
+        2 => Some("lzma"),
+        5 => Some("lz4"),
+        6 => Some("zstd"),
+        _ => None,
+    })
+}
+
+/// A scratch directory for temporary files of writing `target`: next to it when it is a
+/// regular file or a new one (same file system, so room is where the output goes), else the
+/// system's temporary directory.
+pub fn scratch_dir_for(target: &Path) -> Result<tempfile::TempDir> {
+    let is_device = std::fs::metadata(target)
+        .map(|m| !m.is_file())
+        .unwrap_or(false);
+    let parent: PathBuf = if is_device {
+        std::env::temp_dir()
+    } else {
+        target
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .to_path_buf()
+    };
+    tempfile::Builder::new()
+        .prefix(".genpack-install.")
+        .tempdir_in(&parent)
+        .map_err(InstallError::io(
+            "creating a temporary directory in",
+            parent,
+        ))
+}

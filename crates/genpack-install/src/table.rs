@@ -1,0 +1,158 @@
+//! Partition tables: MBR written directly, GPT with the gpt crate.
+
+use std::fs::File;
+use std::io::Read;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+
+use gpt::disk::LogicalBlockSize;
+use gpt::mbr::ProtectiveMBR;
+
+use crate::error::InstallError;
+use crate::layout::{DiskPlan, Extent, BIOS_BOOT_FIRST_LBA, MIB, SECTOR};
+use crate::Result;
+
+/// MBR type of the boot partition: EFI system partition.
+pub const MBR_TYPE_ESP: u8 = 0xef;
+/// MBR type of the data partition: Linux.
+pub const MBR_TYPE_LINUX: u8 = 0x83;
+
+/// Writes the MBR partition table of `plan` to `disk`, keeping the boot code area.
+pub fn write_mbr(disk: &Path, plan: &DiskPlan) -> Result<()> {
+    let file = open(disk)?;
+    let mut sector = [0u8; 512];
+    file.read_exact_at(&mut sector, 0)
+        .map_err(InstallError::io("reading the MBR of", disk))?;
+    let mut signature = [0u8; 4];
+    File::open("/dev/urandom")
+        .and_then(|mut r| r.read_exact(&mut signature))
+        .map_err(InstallError::io("reading", "/dev/urandom"))?;
+    sector[440..444].copy_from_slice(&signature);
+    sector[444..446].fill(0);
+    sector[446..510].fill(0);
+    let mut entries = vec![(plan.boot, MBR_TYPE_ESP, true)];
+    if let Some(data) = plan.data {
+        entries.push((data, MBR_TYPE_LINUX, false));
+    }
+    for (i, (extent, kind, active)) in entries.into_iter().enumerate() {
+        let entry = mbr_entry(disk, extent, kind, active)?;
+        sector[446 + 16 * i..446 + 16 * (i + 1)].copy_from_slice(&entry);
+    }
+    sector[510] = 0x55;
+    sector[511] = 0xaa;
+    file.write_all_at(&sector, 0)
+        .map_err(InstallError::io("writing the MBR of", disk))?;
+    file.sync_all()
+        .map_err(InstallError::io("flushing", disk))?;
+    Ok(())
+}
+
+fn mbr_entry(disk: &Path, extent: Extent, kind: u8, active: bool) -> Result<[u8; 16]> {
+    let too_far = || InstallError::PartitionTable {
+        disk: disk.to_path_buf(),
+        message: "a partition lies beyond what MBR can address; use --gpt".into(),
+    };
+    let start = u32::try_from(extent.offset / SECTOR).map_err(|_| too_far())?;
+    let count = u32::try_from(extent.size / SECTOR).map_err(|_| too_far())?;
+    let mut entry = [0u8; 16];
+    entry[0] = if active { 0x80 } else { 0 };
+    entry[1..4].copy_from_slice(&chs(start));
+    entry[4] = kind;
+    entry[5..8].copy_from_slice(&chs(start.saturating_add(count - 1)));
+    entry[8..12].copy_from_slice(&start.to_le_bytes());
+    entry[12..16].copy_from_slice(&count.to_le_bytes());
+    Ok(entry)
+}
+
+/// Cylinder/head/sector of `lba` with the usual 255 heads × 63 sectors geometry, or the
+/// "beyond CHS" marker.
+fn chs(lba: u32) -> [u8; 3] {
+    const HEADS: u32 = 255;
+    const SECTORS: u32 = 63;
+    let cylinder = lba / (HEADS * SECTORS);
+    if cylinder > 1023 {
+        return [0xfe, 0xff, 0xff];
+    }
+    let head = (lba / SECTORS) % HEADS;
+    let sector = lba % SECTORS + 1;
+    [
+        head as u8,
+        (sector as u8) | (((cylinder >> 8) as u8) << 6),
+        cylinder as u8,
+    ]
+}
+
+/// Writes a protective MBR and the GPT of `plan` to `disk`: partition 1 the EFI system
+/// partition, 2 the data partition (when planned), 3 the BIOS boot partition in the gap
+/// before 1 MiB.
+pub fn write_gpt(disk: &Path, plan: &DiskPlan, boot_name: &str) -> Result<()> {
+    let table_err = |e: &dyn std::fmt::Display| InstallError::PartitionTable {
+        disk: disk.to_path_buf(),
+        message: e.to_string(),
+    };
+    let mut file = open(disk)?;
+    let sectors = plan.disk_size / SECTOR;
+    let mbr = ProtectiveMBR::with_lb_size(u32::try_from(sectors - 1).unwrap_or(u32::MAX));
+    mbr.overwrite_lba0(&mut file).map_err(|e| table_err(&e))?;
+    let mut gpt = gpt::GptConfig::new()
+        .writable(true)
+        .logical_block_size(LogicalBlockSize::Lb512)
+        .create_from_device(file, None)
+        .map_err(|e| table_err(&e))?;
+    gpt.update_partitions(std::collections::BTreeMap::new())
+        .map_err(|e| table_err(&e))?;
+    gpt.add_partition_at(
+        boot_name,
+        1,
+        plan.boot.offset / SECTOR,
+        plan.boot.size / SECTOR,
+        gpt::partition_types::EFI,
+        0,
+    )
+    .map_err(|e| table_err(&e))?;
+    if let Some(data) = plan.data {
+        gpt.add_partition_at(
+            "genpack data",
+            2,
+            data.offset / SECTOR,
+            data.size / SECTOR,
+            gpt::partition_types::LINUX_FS,
+            0,
+        )
+        .map_err(|e| table_err(&e))?;
+    }
+    if plan.bios_core.is_some() {
+        gpt.add_partition_at(
+            "BIOS boot",
+            3,
+            BIOS_BOOT_FIRST_LBA,
+            MIB / SECTOR - BIOS_BOOT_FIRST_LBA,
+            gpt::partition_types::BIOS,
+            0,
+        )
+        .map_err(|e| table_err(&e))?;
+    }
+    let file = gpt.write().map_err(|e| table_err(&e))?;
+    file.sync_all()
+        .map_err(InstallError::io("flushing", disk))?;
+    Ok(())
+}
+
+fn open(disk: &Path) -> Result<File> {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(disk)
+        .map_err(InstallError::io("opening", disk))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chs_follows_the_usual_geometry() {
+        assert_eq!(chs(2048), [32, 33, 0]);
+        assert_eq!(chs(u32::MAX), [0xfe, 0xff, 0xff]);
+    }
+}
