@@ -1,7 +1,7 @@
 //! genpack studio: the desktop app.
 //!
 //! Thin Tauri commands over the engine crates (`genpack-def`, `genpack-gallery`, `genpack-ini`,
-//! `genpack-build`, `genpack-vm`);
+//! `genpack-build`, `genpack-vm`, `genpack-drive`, `genpack-install`);
 //! the window's web front end lives in `ui/`.
 
 // Keeps a console window from opening next to the app on Windows release builds.
@@ -82,6 +82,8 @@ fn main() -> ExitCode {
                 }
             }
             app.manage(std::sync::Arc::new(commands::build::Builds::default()));
+            app.manage(std::sync::Arc::new(commands::vm::VmSessions::default()));
+            app.manage(std::sync::Arc::new(commands::flash::Flashes::default()));
             app.manage(Studio {
                 recents,
                 startup_project: startup_project.clone(),
@@ -89,10 +91,21 @@ fn main() -> ExitCode {
             Ok(())
         })
         .invoke_handler(commands::handler())
-        .run(tauri::generate_context!());
+        .build(tauri::generate_context!());
 
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(app) => {
+            app.run(|app, event| {
+                if let tauri::RunEvent::Exit = event {
+                    if let Some(sessions) =
+                        app.try_state::<std::sync::Arc<commands::vm::VmSessions>>()
+                    {
+                        sessions.stop_all();
+                    }
+                }
+            });
+            ExitCode::SUCCESS
+        }
         Err(error) => {
             eprintln!("genpack-studio: the window could not start: {error}");
             eprintln!("A display is needed: run it on a desktop, or under Xvfb (scripts/run-studio does that).");

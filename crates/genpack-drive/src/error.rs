@@ -113,3 +113,14 @@ pub enum FlashError {
     #[error("{device}: {why}")]
     Unsupported { device: PathBuf, why: String },
 }
+
+/// Why ejecting a drive through UDisks2 failed. The drive was flushed before; only the
+/// "safe to pull out" signal to the hardware is missing.
+#[derive(Debug, thiserror::Error)]
+#[error("{device}: cannot eject through UDisks2 ({step}): {message}; the data is written, so unplug the drive once its light stops blinking")]
+pub struct EjectError {
+    pub device: PathBuf,
+    /// What was being done: "connect to the system bus", "eject the medium"...
+    pub step: &'static str,
+    pub message: String,
+}

@@ -10,6 +10,7 @@
 //!   partition table behind.
 //! - [`verify`]: compare a drive with an image ([`Flasher::verify_only`],
 //!   [`verify::verify_drive`]).
+//! - [`eject`]: eject and power off a written drive through UDisks2 ([`eject::eject`]).
 //! - [`restore`]: give a stick back its full size as one FAT32 partition
 //!   ([`Flasher::restore`]).
 //!
@@ -55,6 +56,7 @@
 mod buffer;
 mod device;
 pub mod drives;
+pub mod eject;
 mod error;
 pub mod flash;
 mod image;
@@ -65,7 +67,8 @@ pub mod verify;
 
 pub use device::OpenMethod;
 pub use drives::{Bus, Drive, DriveEvent, Filesystem, Partition, Refusal, Watcher};
-pub use error::{DriveError, FlashError};
+pub use eject::Ejected;
+pub use error::{DriveError, EjectError, FlashError};
 pub use flash::{Confirmation, FlashOptions, Flasher, WriteReport, HEAD_LEN};
 pub use image::Image;
 pub use progress::{Phase, Progress, ProgressSink};

@@ -37,4 +37,10 @@ fn udisks_route_without_a_bus_says_what_failed_loop_needs_root() {
         message.contains(lo.path()) && message.contains("UDisks2"),
         "{message}"
     );
+
+    // Ejecting takes the same route and says so the same way.
+    let err = genpack_drive::eject::eject(&lo.device).unwrap_err();
+    assert_eq!(err.device, lo.device);
+    assert_eq!(err.step, "connect to the system bus");
+    assert!(err.to_string().contains("unplug"), "{err}");
 }

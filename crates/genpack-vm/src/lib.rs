@@ -6,7 +6,8 @@
 //! - Each VM has a private runtime folder ([`RuntimeDir`]) with its QMP, serial console and VNC
 //!   sockets and `vm.json`; [`list`], [`show`], [`status`], [`stop`], [`screenshot`], [`expand`]
 //!   and [`cid`] work from the name alone, from any process.
-//! - [`console::attach`] relays a terminal to the serial console; [`ViewerBridge`] relays one
+//! - [`console::attach`] relays a terminal to the serial console, [`ConsoleLog`] follows its
+//!   output and [`ConsoleInput`] types into it; [`ViewerBridge`] relays one
 //!   noVNC session over a loopback WebSocket guarded by a one-time token.
 //! - [`run_service`] runs a VM folder described by `vm.ini` in the foreground.
 
@@ -31,6 +32,7 @@ pub mod vsock;
 pub use accel::{AccelPolicy, AccelVerdict};
 pub use boot_files::Arch;
 pub use bridge::ViewerBridge;
+pub use console::{ConsoleInput, ConsoleLog};
 pub use disk::{allocate, Allocation};
 pub use error::{Result, VmError};
 pub use firmware::{Firmware, FirmwareKind};
@@ -41,7 +43,7 @@ pub use service::{load_service, run_foreground, run_service, ServiceOptions};
 pub use spec::{Boot, DataDisk, Display, Share, VmSpec};
 pub use status::{Accel, RunState, VmStatus};
 pub use vm::{
-    cid, expand, launch, launch_with_progress, list, qmp, screenshot, show, status, stop,
+    cid, expand, launch, launch_with_progress, list, qmp, reset, screenshot, show, status, stop,
     ResizedDisk, StartEvent, StartPhase, StopOptions, StopOutcome, VmHandle, VmInfo,
     DEFAULT_STOP_TIMEOUT, MONITOR_TIMEOUT,
 };

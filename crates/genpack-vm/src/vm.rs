@@ -663,6 +663,12 @@ pub async fn qmp(name: &str) -> Result<QmpClient> {
     QmpClient::connect(&runtime.qmp_socket()).await
 }
 
+/// Resets VM `name` like its reset button: the guest restarts at once, without shutting down.
+pub async fn reset(name: &str) -> Result<()> {
+    qmp(name).await?.execute("system_reset", None).await?;
+    Ok(())
+}
+
 /// A PNG of the VM's screen (QMP `screendump` with `format: png`).
 pub async fn screenshot(name: &str) -> Result<Vec<u8>> {
     let runtime = RuntimeDir::for_name(name)?;

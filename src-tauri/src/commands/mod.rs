@@ -3,6 +3,7 @@
 
 pub mod build;
 pub mod definition;
+pub mod flash;
 pub mod gallery;
 pub mod system_ini;
 pub mod vm;
@@ -48,6 +49,23 @@ pub fn handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static 
         vm::vm_screenshot,
         vm::vm_console_tail,
         vm::vm_console_send,
+        vm::vm_reset,
+        vm::vm_viewer,
+        vm::vm_console_open,
+        vm::vm_console_close,
+        vm::vm_save_thumbnail,
+        vm::project_thumbnail,
+        flash::flash_drives,
+        flash::flash_watch_drives,
+        flash::flash_unwatch_drives,
+        flash::flash_settings_draft,
+        flash::flash_export_formats,
+        flash::flash_write,
+        flash::flash_cancel,
+        flash::flash_export,
+        flash::flash_eject,
+        flash::stick_ini_open,
+        flash::stick_ini_write,
     ]
 }
 

@@ -1,17 +1,123 @@
 //! The Run step: boots the project's built image in QEMU through `genpack-vm` and shows its
-//! screen and serial console.
+//! screen (noVNC through a one-time-token WebSocket bridge) and serial console (streamed
+//! through a channel).
 
 use crate::commands::build::image_path;
 use crate::error::{CommandError, CommandResult};
 use base64::Engine as _;
-use genpack_vm::{Boot, DataDisk, RuntimeDir, StopOptions, VmError, VmSpec, VmStatus};
+use genpack_vm::{
+    Boot, ConsoleInput, ConsoleLog, DataDisk, RunState, RuntimeDir, StopOptions, ViewerBridge,
+    VmError, VmSpec, VmStatus,
+};
 use serde::Serialize;
+use std::collections::HashMap;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tauri::ipc::Channel;
 
 /// Size of the per-project data disk made on first start.
 const DATA_DISK_BYTES: u64 = 4 << 30;
+
+/// How much of the console's past a newly opened console view shows.
+const CONSOLE_HISTORY_BYTES: u64 = 256 * 1024;
+
+/// How often the console log is checked for new output.
+const CONSOLE_POLL: Duration = Duration::from_millis(100);
+
+/// The project's thumbnail: the guest's screen, saved with "Use as thumbnail".
+const THUMBNAIL_FILE: &str = "work/thumbnail.png";
+
+/// The window's live connections to the VMs it shows, by VM name: the console follower, the
+/// console input and the screen's WebSocket bridge.
+#[derive(Default)]
+pub struct VmSessions {
+    sessions: Mutex<HashMap<String, Session>>,
+    /// VMs this window started and has not stopped: stopped when the studio quits.
+    started: Mutex<Vec<String>>,
+}
+
+#[derive(Default)]
+struct Session {
+    /// Set to end the thread that streams the console to the window.
+    console_stop: Option<Arc<AtomicBool>>,
+    /// The one connection that types into the console.
+    input: Option<ConsoleInput>,
+    /// The screen's bridge; replaced when the viewer reconnects.
+    viewer: Option<ViewerBridge>,
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        if let Some(stop) = &self.console_stop {
+            stop.store(true, Ordering::SeqCst);
+        }
+    }
+}
+
+impl VmSessions {
+    fn with<T>(&self, name: &str, action: impl FnOnce(&mut Session) -> T) -> T {
+        let mut sessions = self
+            .sessions
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        action(sessions.entry(name.to_string()).or_default())
+    }
+
+    /// Ends every connection to `name` (its VM stopped or is stopping).
+    fn close(&self, name: &str) {
+        let mut sessions = self
+            .sessions
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        sessions.remove(name);
+        self.started_list().retain(|started| started != name);
+    }
+
+    fn started_list(&self) -> std::sync::MutexGuard<'_, Vec<String>> {
+        self.started
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    /// Powers off every VM this window started (the power button, then quit after
+    /// [`QUIT_STOP_TIMEOUT`]): closing the studio leaves no QEMU behind.
+    pub fn stop_all(&self) {
+        let names = std::mem::take(&mut *self.started_list());
+        for name in names {
+            let options = StopOptions {
+                force: false,
+                timeout: QUIT_STOP_TIMEOUT,
+            };
+            if let Err(error) = tauri::async_runtime::block_on(genpack_vm::stop(&name, options)) {
+                eprintln!("genpack-studio: could not stop the VM {name}: {error}");
+            }
+            self.close(&name);
+        }
+    }
+}
+
+/// How long a guest may take to power off when the studio quits before QEMU is told to quit.
+const QUIT_STOP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What the console view receives, tagged by `kind`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ConsoleEvent {
+    /// Text the guest printed (terminal escapes included).
+    Output { text: String },
+    /// The VM stopped: no more output will come.
+    Closed,
+}
+
+/// Where the screen viewer connects.
+#[derive(Debug, Serialize)]
+pub struct VmViewer {
+    /// `ws://127.0.0.1:<port>/vnc/<one-time token>`: valid for one connection.
+    pub url: String,
+}
 
 /// What "Run in VM" would boot for a project, architecture and variant.
 #[derive(Debug, Serialize)]
@@ -90,6 +196,7 @@ pub fn vm_target(dir: PathBuf, arch: String, variant: Option<String>) -> Command
 /// data disk.
 #[tauri::command]
 pub async fn vm_start(
+    sessions: tauri::State<'_, Arc<VmSessions>>,
     dir: PathBuf,
     arch: String,
     variant: Option<String>,
@@ -120,7 +227,9 @@ pub async fn vm_start(
         };
     }
     let handle = genpack_vm::launch(&spec).await.map_err(vm_error)?;
-    // Dropping the handle leaves QEMU running in its own process group: Stop ends it.
+    // Dropping the handle leaves QEMU running in its own process group: Stop ends it, and so
+    // does quitting the studio.
+    sessions.started_list().push(handle.name().to_string());
     Ok(VmStarted {
         name: handle.name().to_string(),
         accel_reason: handle.accel().reason.clone(),
@@ -135,22 +244,144 @@ pub fn vm_status(name: String) -> CommandResult<VmStatus> {
 
 /// Stops the VM: the power button, then quit after a timeout; at once when `force`.
 #[tauri::command]
-pub async fn vm_stop(name: String, force: bool) -> CommandResult<genpack_vm::StopOutcome> {
+pub async fn vm_stop(
+    sessions: tauri::State<'_, Arc<VmSessions>>,
+    name: String,
+    force: bool,
+) -> CommandResult<genpack_vm::StopOutcome> {
     let options = StopOptions {
         force,
         ..StopOptions::default()
     };
-    genpack_vm::stop(&name, options).await.map_err(vm_error)
+    let outcome = genpack_vm::stop(&name, options).await.map_err(vm_error);
+    sessions.close(&name);
+    outcome
+}
+
+/// Restarts the guest at once, like a reset button (unsaved guest data is lost).
+#[tauri::command]
+pub async fn vm_reset(name: String) -> CommandResult<()> {
+    genpack_vm::reset(&name).await.map_err(vm_error)
+}
+
+/// Opens a one-time WebSocket bridge to the VM's screen for noVNC. A new call replaces the
+/// previous bridge (and ends its session).
+#[tauri::command]
+pub async fn vm_viewer(
+    sessions: tauri::State<'_, Arc<VmSessions>>,
+    name: String,
+) -> CommandResult<VmViewer> {
+    let bridge = ViewerBridge::for_vm(&name).await.map_err(vm_error)?;
+    let url = bridge.url().to_string();
+    sessions.with(&name, |session| session.viewer = Some(bridge));
+    Ok(VmViewer { url })
+}
+
+/// Streams the VM's serial console to `output`: first its recent past, then everything it
+/// prints, until the VM stops (then [`ConsoleEvent::Closed`]), the window goes away or the
+/// console is opened again.
+#[tauri::command]
+pub fn vm_console_open(
+    sessions: tauri::State<'_, Arc<VmSessions>>,
+    name: String,
+    output: Channel<ConsoleEvent>,
+) -> CommandResult<()> {
+    let mut log = ConsoleLog::for_vm(&name, CONSOLE_HISTORY_BYTES).map_err(vm_error)?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let previous = sessions.with(&name, |session| session.console_stop.replace(stop.clone()));
+    if let Some(previous) = previous {
+        previous.store(true, Ordering::SeqCst);
+    }
+    let follow = move || {
+        while !stop.load(Ordering::SeqCst) {
+            // Read before checking the state, so the last words of a stopping VM arrive.
+            let stopped = genpack_vm::status(&name)
+                .map(|status| status.state == RunState::Stopped)
+                .unwrap_or(true);
+            let text = match log.read_new() {
+                Ok(text) => text,
+                Err(error) => format!("\r\n[cannot read the console: {error}]\r\n"),
+            };
+            if !text.is_empty() && output.send(ConsoleEvent::Output { text }).is_err() {
+                return;
+            }
+            if stopped {
+                let _ = output.send(ConsoleEvent::Closed);
+                return;
+            }
+            std::thread::sleep(CONSOLE_POLL);
+        }
+    };
+    std::thread::Builder::new()
+        .name("console-follow".into())
+        .spawn(follow)
+        .map_err(|source| CommandError::Vm(format!("cannot follow the console: {source}")))?;
+    Ok(())
+}
+
+/// Stops streaming the VM's console to the window.
+#[tauri::command]
+pub fn vm_console_close(sessions: tauri::State<'_, Arc<VmSessions>>, name: String) {
+    sessions.with(&name, |session| {
+        if let Some(stop) = session.console_stop.take() {
+            stop.store(true, Ordering::SeqCst);
+        }
+    });
+}
+
+/// Saves the VM's screen as the project's thumbnail (`work/thumbnail.png`) and returns it as a
+/// `data:` URL.
+#[tauri::command]
+pub async fn vm_save_thumbnail(dir: PathBuf, name: String) -> CommandResult<String> {
+    let png = genpack_vm::screenshot(&name).await.map_err(vm_error)?;
+    write_atomic(&dir.join(THUMBNAIL_FILE), &png)?;
+    Ok(png_data_url(&png))
+}
+
+/// The project's thumbnail as a `data:` URL, when one was saved.
+#[tauri::command]
+pub fn project_thumbnail(dir: PathBuf) -> CommandResult<Option<String>> {
+    let file = dir.join(THUMBNAIL_FILE);
+    match std::fs::read(&file) {
+        Ok(png) => Ok(Some(png_data_url(&png))),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(CommandError::io("read", &file, source)),
+    }
+}
+
+fn png_data_url(png: &[u8]) -> String {
+    format!(
+        "data:image/png;base64,{}",
+        base64::engine::general_purpose::STANDARD.encode(png)
+    )
+}
+
+/// Writes `bytes` to `file` through a temporary file in the same folder, fsync and rename.
+fn write_atomic(file: &Path, bytes: &[u8]) -> CommandResult<()> {
+    let dir = file.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|source| CommandError::io("create", dir, source))?;
+    let name = file
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let temporary = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let written = std::fs::File::create(&temporary)
+        .and_then(|mut handle| {
+            handle.write_all(bytes)?;
+            handle.sync_all()
+        })
+        .and_then(|()| std::fs::rename(&temporary, file));
+    written.map_err(|source| {
+        let _ = std::fs::remove_file(&temporary);
+        CommandError::io("write", file, source)
+    })
 }
 
 /// The guest's screen as a `data:image/png;base64,…` URL.
 #[tauri::command]
 pub async fn vm_screenshot(name: String) -> CommandResult<String> {
     let png = genpack_vm::screenshot(&name).await.map_err(vm_error)?;
-    Ok(format!(
-        "data:image/png;base64,{}",
-        base64::engine::general_purpose::STANDARD.encode(png)
-    ))
+    Ok(png_data_url(&png))
 }
 
 /// The last `kib` KiB of the VM's serial console log (empty before the guest writes anything).
@@ -160,22 +391,29 @@ pub fn vm_console_tail(name: String, kib: u64) -> CommandResult<String> {
     tail(&runtime.console_log(), kib.saturating_mul(1024))
 }
 
-/// Types `text` on the VM's serial console.
+/// Types `text` on the VM's serial console, through one connection kept for the window.
 #[tauri::command]
-pub fn vm_console_send(name: String, text: String) -> CommandResult<()> {
-    let runtime = RuntimeDir::for_name(&name).map_err(vm_error)?;
-    let socket = runtime.console_socket();
-    let mut stream = std::os::unix::net::UnixStream::connect(&socket).map_err(|source| {
-        CommandError::Vm(format!(
-            "cannot reach the console of {name} at {}: {source}; is the VM running?",
-            socket.display()
-        ))
-    })?;
-    stream
-        .set_write_timeout(Some(Duration::from_secs(5)))
-        .and_then(|()| stream.write_all(text.as_bytes()))
-        .and_then(|()| stream.flush())
-        .map_err(|source| CommandError::io("write to", &socket, source))
+pub fn vm_console_send(
+    sessions: tauri::State<'_, Arc<VmSessions>>,
+    name: String,
+    text: String,
+) -> CommandResult<()> {
+    sessions.with(&name, |session| {
+        if let Some(input) = &mut session.input {
+            if input.send(text.as_bytes()).is_ok() {
+                return Ok(());
+            }
+        }
+        // No connection yet, or the VM was started again: connect (once) and type.
+        let mut input = ConsoleInput::connect(&name).map_err(|error| {
+            CommandError::Vm(format!(
+                "cannot type on the console of {name}: {error}; is the VM running?"
+            ))
+        })?;
+        let sent = input.send(text.as_bytes()).map_err(vm_error);
+        session.input = Some(input);
+        sent
+    })
 }
 
 /// The last `bytes` of `file` as text; a missing file reads as empty.
@@ -235,6 +473,36 @@ mod tests {
         let found = target(dir.path(), "x86_64", None).unwrap();
         assert!(found.built);
         assert_eq!(found.system_ini, Some(dir.path().join("system.ini")));
+    }
+
+    #[test]
+    fn a_saved_thumbnail_is_read_back_as_a_data_url() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(project_thumbnail(dir.path().to_path_buf()).unwrap(), None);
+        write_atomic(&dir.path().join(THUMBNAIL_FILE), b"\x89PNG").unwrap();
+        assert_eq!(
+            project_thumbnail(dir.path().to_path_buf()).unwrap(),
+            Some("data:image/png;base64,iVBORw==".to_string())
+        );
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path().join("work"))
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name())
+            .collect();
+        assert_eq!(leftovers, ["thumbnail.png"], "no temporary file is left");
+    }
+
+    #[test]
+    fn console_events_are_tagged_for_the_window() {
+        let output = serde_json::to_value(ConsoleEvent::Output {
+            text: "login: ".into(),
+        })
+        .unwrap();
+        assert_eq!(output["kind"], "output");
+        assert_eq!(output["text"], "login: ");
+        assert_eq!(
+            serde_json::to_value(ConsoleEvent::Closed).unwrap()["kind"],
+            "closed"
+        );
     }
 
     #[test]

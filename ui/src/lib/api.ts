@@ -8,9 +8,16 @@ import type {
   BuildProgress,
   BuildResult,
   CommandError,
+  DriveList,
+  DrivesChanged,
   EditOp,
   EditResult,
   Effective,
+  EjectResult,
+  FlashLayout,
+  FlashProgress,
+  FlashRequest,
+  FlashResult,
   IniAnalysis,
   IniEdit,
   IniEditResult,
@@ -20,10 +27,14 @@ import type {
   ProjectView,
   RecentProject,
   Startup,
+  StickIni,
   Template,
   VmStarted,
   VmStatus,
   VmTarget,
+  VmViewer,
+  ConsoleEvent,
+  StopOutcome,
 } from './types';
 
 /** Turns whatever a failed command threw into a message for the user. */
@@ -81,10 +92,31 @@ export const api = {
   vmStart: (dir: string, arch: string, variant: string | null, volatile: boolean) =>
     invoke<VmStarted>('vm_start', { dir, arch, variant, volatile }),
   vmStatus: (name: string) => invoke<VmStatus>('vm_status', { name }),
-  vmStop: (name: string, force: boolean) => invoke<string>('vm_stop', { name, force }),
+  vmStop: (name: string, force: boolean) => invoke<StopOutcome>('vm_stop', { name, force }),
   vmScreenshot: (name: string) => invoke<string>('vm_screenshot', { name }),
   vmConsoleTail: (name: string, kib: number) => invoke<string>('vm_console_tail', { name, kib }),
   vmConsoleSend: (name: string, text: string) => invoke<void>('vm_console_send', { name, text }),
+  vmReset: (name: string) => invoke<void>('vm_reset', { name }),
+  vmViewer: (name: string) => invoke<VmViewer>('vm_viewer', { name }),
+  vmConsoleOpen: (name: string, output: Channel<ConsoleEvent>) =>
+    invoke<void>('vm_console_open', { name, output }),
+  vmConsoleClose: (name: string) => invoke<void>('vm_console_close', { name }),
+  vmSaveThumbnail: (dir: string, name: string) => invoke<string>('vm_save_thumbnail', { dir, name }),
+  projectThumbnail: (dir: string) => invoke<string | null>('project_thumbnail', { dir }),
+
+  flashDrives: (showAll: boolean) => invoke<DriveList>('flash_drives', { showAll }),
+  flashWatchDrives: (events: Channel<DrivesChanged>) => invoke<number>('flash_watch_drives', { events }),
+  flashUnwatchDrives: (watch: number) => invoke<void>('flash_unwatch_drives', { watch }),
+  flashSettingsDraft: (source: string | null) => invoke<string>('flash_settings_draft', { source }),
+  flashExportFormats: () => invoke<string[]>('flash_export_formats'),
+  flashWrite: (request: FlashRequest, progress: Channel<FlashProgress>) =>
+    invoke<FlashResult>('flash_write', { request, progress }),
+  flashCancel: () => invoke<boolean>('flash_cancel'),
+  flashExport: (image: string, destination: string, format: string, layout: FlashLayout) =>
+    invoke<number>('flash_export', { image, destination, format, layout }),
+  flashEject: (drive: string) => invoke<EjectResult>('flash_eject', { drive }),
+  stickIniOpen: (drive: string) => invoke<StickIni>('stick_ini_open', { drive }),
+  stickIniWrite: (drive: string, path: string) => invoke<boolean>('stick_ini_write', { drive, path }),
 };
 
 export type Api = typeof api;

@@ -225,3 +225,89 @@ export interface VmStatus {
   started_at: number | null;
   uptime_secs: number | null;
 }
+
+/** Where noVNC connects: a loopback WebSocket valid for one connection (vm_viewer). */
+export interface VmViewer {
+  url: string;
+}
+
+/** What the serial console view receives (vm_console_open). */
+export type ConsoleEvent = { kind: 'output'; text: string } | { kind: 'closed' };
+
+/** How a stop ended (vm_stop). */
+export type StopOutcome = 'powered_off' | 'quit' | 'killed';
+
+/** A drive the Flash step may write (flash_drives). */
+export interface DriveChoice {
+  path: string;
+  description: string;
+  name: string;
+  vendor: string | null;
+  model: string | null;
+  size: number;
+  size_text: string;
+  bus: string;
+  removable: boolean;
+  backing_file: string | null;
+  diskseq: number | null;
+  labels: string[];
+}
+
+export interface DriveList {
+  drives: DriveChoice[];
+  hidden_internal: number;
+}
+
+export interface DrivesChanged {
+  path: string;
+}
+
+/** How an image is laid out on a drive or in an exported file. */
+export interface FlashLayout {
+  system_ini: string | null;
+  label: string | null;
+  /** A data partition filling the rest of the drive. */
+  data_partition: boolean;
+}
+
+export interface FlashRequest {
+  image: string;
+  drive: string;
+  size: number;
+  diskseq: number | null;
+  show_all: boolean;
+  layout: FlashLayout;
+}
+
+export type FlashPhase = 'preparing' | 'writing' | 'verifying' | 'finishing';
+
+export type FlashProgress =
+  | { kind: 'layout' }
+  | {
+      kind: 'drive';
+      phase: FlashPhase;
+      bytes_done: number;
+      bytes_total: number;
+      bytes_per_second: number;
+      eta_secs: number | null;
+    };
+
+export interface FlashResult {
+  drive: string;
+  device: string;
+  image_bytes: number;
+  bytes_verified: number;
+  write_seconds: number;
+  verify_seconds: number;
+}
+
+export interface EjectResult {
+  ejected: boolean;
+  message: string;
+}
+
+export interface StickIni {
+  drive: string;
+  path: string;
+  existed: boolean;
+}

@@ -1,0 +1,198 @@
+// End-to-end test of the Flash step: a loop device on a sparse 2 GiB file stands in for a
+// USB stick. Attaching it needs root; without root the test is skipped and says so.
+// Run it with scripts/e2e.
+
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { closeSync, mkdirSync, mkdtempSync, openSync, ftruncateSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { byTestId, openStudio, screenshot, startDriver } from './driver.js';
+
+const WAIT = { timeout: 30000 };
+/** Laying out, writing and reading back the image: generous for slow shared machines. */
+const WRITE_WAIT = { timeout: 300000 };
+const GIB = 1024 * 1024 * 1024;
+
+/** @type {{ port: number, stop: () => void }} */
+let driver;
+let work = '';
+
+before(async () => {
+  work = mkdtempSync(path.join(process.env.E2E_TMP ?? os.tmpdir(), 'studio-flash-'));
+  driver = await startDriver();
+});
+
+after(() => driver?.stop());
+
+/** @param {string} command @param {string[]} args */
+function run(command, args) {
+  return execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/**
+ * A small but valid genpack image: kernel and initramfs placeholders, the metadata the
+ * installer checks, and some incompressible payload so the write takes long enough to watch.
+ * @param {string} file
+ */
+function makeImage(file) {
+  const tree = path.join(work, 'tree');
+  mkdirSync(path.join(tree, 'boot'), { recursive: true });
+  mkdirSync(path.join(tree, '.genpack'), { recursive: true });
+  writeFileSync(path.join(tree, 'boot', 'kernel'), 'kernel placeholder\n');
+  writeFileSync(path.join(tree, 'boot', 'initramfs'), 'initramfs placeholder\n');
+  writeFileSync(path.join(tree, '.genpack', 'artifact'), 'flashdemo\n');
+  writeFileSync(path.join(tree, '.genpack', 'arch'), 'x86_64\n');
+  writeFileSync(path.join(tree, 'payload'), randomBytes(96 * 1024 * 1024));
+  run('mksquashfs', [tree, file, '-noappend', '-quiet', '-no-progress', '-noI', '-noD', '-noF', '-noX']);
+}
+
+/** @param {string} file @param {number} bytes */
+function sparseFile(file, bytes) {
+  const fd = openSync(file, 'w');
+  try {
+    ftruncateSync(fd, bytes);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+describe('flash', () => {
+  it('flash to a loop device standing in for a USB stick (needs root)', async (t) => {
+    if (process.getuid?.() !== 0) {
+      t.skip('attaching a loop device needs root');
+      return;
+    }
+    const project = path.join(work, 'flashdemo');
+    mkdirSync(project);
+    writeFileSync(path.join(project, 'genpack.json5'), '{ name: "flashdemo", base: "debian:bookworm" }\n');
+    writeFileSync(path.join(project, 'system.ini'), 'hostname=flashdemo\n');
+    makeImage(path.join(project, 'flashdemo-x86_64.squashfs'));
+    const stick = path.join(work, 'stick.img');
+    sparseFile(stick, 2 * GIB);
+
+    /** @type {string | null} */
+    let device = null;
+    try {
+      await withStudio([project], async (browser) => {
+        await byTestId(browser, 'step-flash').click();
+        await byTestId(browser, 'flash-drives').waitForDisplayed(WAIT);
+        assert.match(await byTestId(browser, 'flash-image-path').getText(), /flashdemo-x86_64\.squashfs$/);
+
+        // Plugged in while the list is shown: it appears by itself.
+        device = run('losetup', ['--find', '--show', stick]).trim();
+        const name = path.basename(device);
+        await waitFor(browser, `[data-testid="flash-drive-${name}"]`);
+        const text = await textOf(browser, `[data-testid="flash-drive-${name}"]`);
+        assert.match(text, /2\.0 GiB/);
+        assert.match(text, /stick\.img/);
+        // Pick it; a listing that was under way while it was attached may still replace the
+        // list once, so pick until the choice holds.
+        await browser.waitUntil(async () => {
+          await clickIn(browser, `[data-testid="flash-drive-${name}"] input`);
+          return (await browser.$('[data-testid="flash-next-options"]').getProperty('disabled')) === false;
+        }, WAIT);
+        await screenshot(browser, 'flash-drive');
+
+        await clickIn(browser, '[data-testid="flash-next-options"]');
+        await waitFor(browser, '#ini-_default-hostname');
+        assert.equal(await browser.$('#ini-_default-hostname').getProperty('value'), 'flashdemo', 'the settings start from the project system.ini');
+        await browser.execute((value) => {
+          const input = /** @type {any} */ (globalThis).document.querySelector('[data-testid="flash-label"]');
+          input.value = value;
+          input.dispatchEvent(new Event('input', { bubbles: true }));
+        }, 'FLASHTEST');
+
+        await clickIn(browser, '[data-testid="flash-next-confirm"]');
+        await waitFor(browser, '[data-testid="flash-confirm"]');
+        assert.match(await textOf(browser, '[data-testid="flash-confirm"]'), new RegExp(device));
+        assert.equal(await browser.$('[data-testid="flash-write"]').getProperty('disabled'), true, 'nothing is written before the tick');
+        await clickIn(browser, '[data-testid="flash-confirm-tick"]');
+        assert.equal(await browser.$('[data-testid="flash-write"]').getProperty('disabled'), false);
+        await clickIn(browser, '[data-testid="flash-write"]');
+
+        // The picture of a write in progress, if it is still going once bytes move.
+        await browser.waitUntil(
+          async () =>
+            (await browser.$$('[data-testid="flash-done"]').length) > 0 ||
+            / of /.test(await textOf(browser, '[data-testid="flash-progress-line"]')),
+          WRITE_WAIT,
+        );
+        if ((await browser.$$('[data-testid="flash-progress-line"]').length) > 0) await screenshot(browser, 'flash-progress');
+
+        await browser.waitUntil(
+          async () => (await browser.$$('[data-testid="flash-done"], [data-testid="flash-failure"]').length) > 0,
+          WRITE_WAIT,
+        );
+        const failure = await textOf(browser, '[data-testid="flash-failure"]');
+        assert.equal(failure, '', 'the write fails');
+        assert.match(await textOf(browser, '[data-testid="flash-done"]'), /verified/);
+        await screenshot(browser, 'flash-done');
+
+        await clickIn(browser, '[data-testid="flash-eject"]');
+        await waitFor(browser, '[data-testid="flash-eject-result"]');
+        assert.ok((await textOf(browser, '[data-testid="flash-eject-result"]')).length > 0, 'eject says what happened');
+      });
+
+      // What a user would check on the stick: a partition table, and a FAT boot partition
+      // with the image and the settings on it.
+      const table = JSON.parse(run('sfdisk', ['--json', stick])).partitiontable;
+      assert.ok(['dos', 'gpt'].includes(table.label), `partition table ${table.label}`);
+      assert.equal(table.partitions.length, 1);
+      const offset = table.partitions[0].start * (table.sectorsize ?? 512);
+      const files = run('mdir', ['-b', '-i', `${stick}@@${offset}`, '::/']);
+      assert.match(files, /system\.img/i);
+      assert.match(run('mtype', ['-i', `${stick}@@${offset}`, '::/system.ini']), /hostname=flashdemo/);
+      assert.match(run('mlabel', ['-s', '-i', `${stick}@@${offset}`, '::']), /FLASHTEST/);
+    } finally {
+      if (device) run('losetup', ['--detach', device]);
+    }
+  });
+});
+
+/**
+ * Waits until an element exists. (WebKit's driver calls elements inside the step's tabs not
+ * displayed, so presence, text content and script clicks stand in for visibility here.)
+ * @param {WebdriverIO.Browser} browser
+ * @param {string} selector
+ */
+async function waitFor(browser, selector) {
+  await browser.waitUntil(async () => (await browser.$$(selector).length) > 0, WAIT).catch(async (error) => {
+    await screenshot(browser, 'flash-failed');
+    throw new Error(`${selector} did not appear: ${error.message}`);
+  });
+}
+
+/**
+ * The text of an element, empty when there is none. (Scripts run in the window; this file is
+ * checked without DOM types, hence `globalThis.document`.)
+ * @param {WebdriverIO.Browser} browser
+ * @param {string} selector
+ * @returns {Promise<string>}
+ */
+async function textOf(browser, selector) {
+  const text = await browser.execute((css) => /** @type {any} */ (globalThis).document.querySelector(css)?.textContent ?? '', selector);
+  return String(text);
+}
+
+/** @param {WebdriverIO.Browser} browser @param {string} selector */
+async function clickIn(browser, selector) {
+  await waitFor(browser, selector);
+  await browser.execute((css) => /** @type {any} */ (globalThis).document.querySelector(css)?.click(), selector);
+}
+
+/**
+ * Runs `body` with a fresh studio window, closing it afterwards whatever happens.
+ * @param {string[]} args
+ * @param {(browser: WebdriverIO.Browser) => Promise<void>} body
+ */
+async function withStudio(args, body) {
+  const browser = await openStudio(driver.port, args);
+  try {
+    await body(browser);
+  } finally {
+    await browser.deleteSession().catch(() => {});
+  }
+}

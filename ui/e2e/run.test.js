@@ -1,0 +1,227 @@
+// End-to-end test of the Build and Run steps: a real Debian build, then the image booted in
+// QEMU inside the real studio window, its screen in noVNC and its serial console in xterm.js.
+// Needs root, network to Debian's mirror (or a warm build cache) and QEMU; run with scripts/e2e.
+
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, symlinkSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { byTestId, openStudio, screenshot, startDriver } from './driver.js';
+import { coloursIn, decodePng } from './png.js';
+
+const TEMPLATE = 'debian-minimal';
+const PROJECT = 'run-demo';
+const VM_NAME = `${PROJECT}-x86_64`;
+const WAIT = { timeout: 30000 };
+// A Debian build with a cold download cache, and a boot under software emulation, take minutes.
+const BUILD_WAIT = { timeout: 20 * 60 * 1000, interval: 2000 };
+const BOOT_WAIT = { timeout: 10 * 60 * 1000, interval: 1000 };
+
+/** @type {{ port: number, stop: () => void }} */
+let driver;
+let work = '';
+
+/**
+ * scripts/e2e gives the app a throw-away home; the download cache of the build is shared with
+ * the user's own (set E2E_BUILD_CACHE to use another), so packages are not fetched again.
+ */
+function shareBuildCache() {
+  const shared = process.env.E2E_BUILD_CACHE ?? path.join(os.userInfo().homedir, '.cache', 'genpack');
+  const cacheHome = process.env.XDG_CACHE_HOME;
+  if (!cacheHome || !existsSync(shared)) return;
+  const link = path.join(cacheHome, 'genpack');
+  if (existsSync(link)) return;
+  mkdirSync(cacheHome, { recursive: true });
+  symlinkSync(shared, link);
+}
+
+/**
+ * QEMU processes that boot the test's image, by pid.
+ * @param {string} image
+ */
+function qemuProcesses(image) {
+  const found = [];
+  for (const pid of readdirSync('/proc').filter((entry) => /^\d+$/.test(entry))) {
+    let cmdline;
+    try {
+      cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    } catch {
+      continue;
+    }
+    if (cmdline.startsWith('qemu-system') || cmdline.includes('/qemu-system')) {
+      if (cmdline.includes(image) || cmdline.includes(`\0${VM_NAME},`) || cmdline.includes(`\0${VM_NAME}\0`)) found.push(Number(pid));
+    }
+  }
+  return found;
+}
+
+/** The runtime folder genpack-vm gives the VM (see genpack_vm::runtime::base_dir). */
+function runtimeDir() {
+  const base = process.env.XDG_RUNTIME_DIR
+    ? path.join(process.env.XDG_RUNTIME_DIR, 'genpack/vm')
+    : process.getuid?.() === 0
+      ? '/run/genpack/vm'
+      : `/tmp/genpack-${process.getuid?.()}/vm`;
+  return path.join(base, VM_NAME);
+}
+
+/** @param {WebdriverIO.Browser} browser */
+async function consoleText(browser) {
+  return (await browser.$('[data-testid="vm-console"] .xterm-rows').getText().catch(() => '')) ?? '';
+}
+
+/**
+ * Waits until the serial console shows `pattern`; fails with what it shows otherwise.
+ * @param {WebdriverIO.Browser} browser
+ * @param {RegExp} pattern
+ * @param {string} problem
+ */
+async function untilConsole(browser, pattern, problem) {
+  try {
+    await browser.waitUntil(async () => pattern.test(await consoleText(browser)), BOOT_WAIT);
+  } catch {
+    await screenshot(browser, 'run-failure');
+    assert.fail(`${problem}; the console shows:\n${await consoleText(browser)}`);
+  }
+}
+
+/**
+ * Types on the serial console like a person: click the terminal, then the keys.
+ * @param {WebdriverIO.Browser} browser
+ * @param {string} text
+ */
+async function typeOnConsole(browser, text) {
+  await byTestId(browser, 'vm-console').click();
+  await browser.keys(text.split(''));
+  await browser.keys('Enter');
+}
+
+/**
+ * The build compiles genpack's boot programs with the user's Rust toolchain: point rustup and
+ * cargo at the real home's, which the throw-away HOME would hide from the app.
+ */
+function shareRustToolchain() {
+  const home = os.userInfo().homedir;
+  for (const [variable, folder] of [
+    ['RUSTUP_HOME', '.rustup'],
+    ['CARGO_HOME', '.cargo'],
+  ]) {
+    if (!process.env[variable] && existsSync(path.join(home, folder))) process.env[variable] = path.join(home, folder);
+  }
+}
+
+before(async () => {
+  work = mkdtempSync(path.join(process.env.E2E_TMP ?? os.tmpdir(), 'studio-run-'));
+  shareBuildCache();
+  shareRustToolchain();
+  driver = await startDriver();
+});
+
+after(() => driver?.stop());
+
+describe('genpack studio: build and run', () => {
+  it('builds the Debian minimal template, boots it, shows its screen and console, and stops it', async () => {
+    const parent = path.join(work, 'projects');
+    mkdirSync(parent, { recursive: true });
+    const image = path.join(parent, PROJECT, `${VM_NAME}.squashfs`);
+    const browser = await openStudio(driver.port, []);
+    try {
+      await byTestId(browser, `template-${TEMPLATE}`).waitForDisplayed(WAIT);
+      await byTestId(browser, `template-${TEMPLATE}`).click();
+      await byTestId(browser, 'start-create').click();
+      const name = byTestId(browser, 'project-name');
+      await name.click();
+      await browser.keys(['Control', 'a']);
+      await browser.keys('Control');
+      await name.addValue(PROJECT);
+      const folder = byTestId(browser, 'project-parent');
+      await folder.click();
+      await browser.keys(['Control', 'a']);
+      await browser.keys('Control');
+      await folder.addValue(parent);
+      await byTestId(browser, 'create-project').click();
+      await byTestId(browser, 'project-title').waitForDisplayed(WAIT);
+
+      // Build.
+      await byTestId(browser, 'step-build').click();
+      await byTestId(browser, 'build-start').waitForEnabled(WAIT);
+      await byTestId(browser, 'build-start').click();
+      await byTestId(browser, 'build-cancel').waitForEnabled(WAIT);
+      await browser.waitUntil(
+        async () => (await byTestId(browser, 'build-result').isExisting()) || (await byTestId(browser, 'build-failure').isExisting()),
+        { ...BUILD_WAIT, timeoutMsg: 'the build neither finished nor failed' },
+      );
+      if (await byTestId(browser, 'build-failure').isExisting()) {
+        assert.fail(`the build failed: ${await byTestId(browser, 'build-failure').getText()}`);
+      }
+      assert.match(await byTestId(browser, 'build-result').getText(), new RegExp(`${VM_NAME}\\.squashfs`));
+      assert.ok(existsSync(image), `${image} was written`);
+      for (const phase of ['lower', 'upper', 'pack']) {
+        assert.match(await byTestId(browser, `phase-${phase}`).getText(), /done/, `phase ${phase} is done`);
+      }
+      await screenshot(browser, 'build-panel');
+
+      // Run.
+      await byTestId(browser, 'step-run').click();
+      await byTestId(browser, 'vm-start').waitForEnabled(WAIT);
+      await byTestId(browser, 'vm-start').click();
+      await browser.waitUntil(async () => (await byTestId(browser, 'vm-state').getText()) === 'Running', {
+        ...BOOT_WAIT,
+        timeoutMsg: 'the VM did not start',
+      });
+      assert.match(await byTestId(browser, 'vm-status').getText(), /(KVM|TCG).*MiB/);
+      await browser.$('[data-testid="vm-screen"][data-connected="true"]').waitForExist({ ...WAIT, timeoutMsg: 'noVNC did not connect' });
+
+      // The serial console reaches the login prompt; log in as the admin (no password).
+      await untilConsole(browser, /login:/, 'no login prompt on the serial console');
+      await typeOnConsole(browser, 'admin');
+      // Logging in starts a user session: slow under software emulation.
+      await untilConsole(browser, /Password:\s*$|\$\s*$/m, 'no answer to the login');
+      if (/Password:\s*$/m.test(await consoleText(browser))) await browser.keys('Enter');
+      await untilConsole(browser, /\$\s*$/m, 'no shell prompt after the login');
+      await typeOnConsole(browser, 'echo studio-$[6*7]');
+      await untilConsole(browser, /studio-42/, 'the shell did not answer on the serial console');
+
+      // The guest's screen is painted in the viewer: more than one colour in its region.
+      const region = await byTestId(browser, 'vm-screen-canvas');
+      const { x, y } = await region.getLocation();
+      const { width, height } = await region.getSize();
+      const ratio = Number(await browser.execute('return window.devicePixelRatio || 1')) || 1;
+      await browser.waitUntil(
+        async () => {
+          const shot = decodePng(Buffer.from(await browser.takeScreenshot(), 'base64'));
+          const rect = { x: Math.round(x * ratio), y: Math.round(y * ratio), width: Math.round(width * ratio), height: Math.round(height * ratio) };
+          const colours = [...coloursIn(shot, rect).values()].sort((a, b) => b - a);
+          const total = colours.reduce((sum, count) => sum + count, 0);
+          // Text on the guest's console: pixels besides the background, but not the overlay.
+          return colours.length >= 2 && total - colours[0] >= 50;
+        },
+        { ...BOOT_WAIT, timeoutMsg: 'the viewer shows no guest pixels' },
+      );
+      await screenshot(browser, 'run-panel');
+
+      // Stop: the power button; the first stop keeps the screen as the project's picture.
+      await byTestId(browser, 'vm-stop').click();
+      await browser.waitUntil(async () => (await byTestId(browser, 'vm-state').getText()) === 'Stopped', {
+        timeout: 3 * 60 * 1000,
+        interval: 1000,
+        timeoutMsg: 'the VM did not stop',
+      });
+      assert.ok(existsSync(path.join(parent, PROJECT, 'work', 'thumbnail.png')), 'the thumbnail was saved');
+      await byTestId(browser, 'vm-thumbnail').waitForDisplayed(WAIT);
+      assert.deepEqual(qemuProcesses(image), [], 'no QEMU is left running');
+      assert.ok(!existsSync(runtimeDir()), `${runtimeDir()} was removed`);
+    } finally {
+      // Whatever happened, leave nothing running.
+      for (const pid of qemuProcesses(image)) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+      await browser.deleteSession().catch(() => {});
+    }
+  });
+});
