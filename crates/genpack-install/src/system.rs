@@ -46,44 +46,72 @@ impl Companions {
     }
 }
 
-/// Checks that `image` is a genpack image with a kernel and an initramfs and returns its
-/// size.
-pub fn check_image(image: &Path) -> Result<u64> {
-    let bad = |reason: String| InstallError::BadImage {
-        image: image.to_path_buf(),
-        reason,
-    };
-    let opened = genpack_image::Image::open(image).map_err(|e| bad(e.to_string()))?;
-    opened.metadata().map_err(|e| bad(e.to_string()))?;
-    for path in ["/boot/kernel", "/boot/initramfs"] {
-        opened
-            .resolve(path)
-            .map_err(|_| bad(format!("{path} is missing")))?;
-    }
-    if let Some(name) = compression_grub_cannot_read(image)? {
-        return Err(bad(format!(
-            "it is compressed with {name}, which GRUB cannot read; rebuild it with \
-             compression gzip, xz or lzo"
-        )));
-    }
-    Ok(std::fs::metadata(image)
-        .map_err(InstallError::io("reading", image))?
-        .len())
+/// A genpack image that can be installed, opened.
+pub(crate) struct InstallableImage {
+    /// The opened image.
+    pub image: genpack_image::Image,
+    /// Its size in bytes.
+    pub size: u64,
 }
 
-/// GRUB's SquashFS reader handles gzip, xz and lzo; the name of any other compression.
-fn compression_grub_cannot_read(image: &Path) -> Result<Option<&'static str>> {
-    use std::os::unix::fs::FileExt;
-    let file = std::fs::File::open(image).map_err(InstallError::io("reading", image))?;
-    let mut superblock = [0u8; 22];
-    file.read_exact_at(&mut superblock, 0)
-        .map_err(InstallError::io("reading", image))?;
-    Ok(match u16::from_le_bytes([superblock[20], superblock[21]]) {
+/// Opens `image` if it can be installed: a complete SquashFS file (its superblock's
+/// `bytes_used` fits in the file) in a compression GRUB reads (gzip, xz, lzo), with genpack
+/// metadata, `/boot/kernel` and `/boot/initramfs`. Otherwise says why, in words, for the
+/// caller's error.
+pub(crate) fn open_installable(image: &Path) -> std::result::Result<InstallableImage, String> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(image).map_err(|e| format!("cannot open it: {e}"))?;
+    let size = file
+        .metadata()
+        .map_err(|e| format!("cannot read its size: {e}"))?
+        .len();
+    let mut superblock = [0u8; 96];
+    file.read_exact(&mut superblock)
+        .map_err(|_| "it is too short to be a SquashFS image".to_string())?;
+    if &superblock[..4] != b"hsqs" {
+        return Err("it is not a SquashFS image (no hsqs magic)".into());
+    }
+    let mut used = [0u8; 8];
+    used.copy_from_slice(&superblock[40..48]);
+    let bytes_used = u64::from_le_bytes(used);
+    if bytes_used > size {
+        return Err(format!(
+            "it is incomplete: the SquashFS superblock says {bytes_used} bytes, the file has {size}"
+        ));
+    }
+    let unreadable_by_grub = match u16::from_le_bytes([superblock[20], superblock[21]]) {
         2 => Some("lzma"),
         5 => Some("lz4"),
         6 => Some("zstd"),
         _ => None,
+    };
+    if let Some(name) = unreadable_by_grub {
+        return Err(format!(
+            "it is compressed with {name}, which GRUB cannot read; rebuild it with \
+             compression gzip, xz or lzo"
+        ));
+    }
+    let opened = genpack_image::Image::open(image).map_err(|e| e.to_string())?;
+    opened.metadata().map_err(|e| e.to_string())?;
+    for path in ["/boot/kernel", "/boot/initramfs"] {
+        opened
+            .resolve(path)
+            .map_err(|_| format!("{path} is missing"))?;
+    }
+    Ok(InstallableImage {
+        image: opened,
+        size,
     })
+}
+
+/// Checks that `image` can be installed (see [`open_installable`]) and returns its size.
+pub fn check_image(image: &Path) -> Result<u64> {
+    open_installable(image)
+        .map(|installable| installable.size)
+        .map_err(|reason| InstallError::BadImage {
+            image: image.to_path_buf(),
+            reason,
+        })
 }
 
 /// A scratch directory for temporary files of writing `target`: next to it when it is a

@@ -39,6 +39,7 @@ use std::time::Instant;
 
 use crate::fat::VolumeId;
 use crate::grub::{grub_cfg_for, BootVolume, CONFIG_PATH};
+use crate::system::{open_installable, InstallableImage};
 
 /// Where the initramfs mounts the boot partition of a running system.
 pub const DEFAULT_BOOT_DIR: &str = "/run/initramfs/boot";
@@ -475,47 +476,11 @@ pub fn rollback(options: &UpdateOptions) -> Result<RollbackReport, UpdateError> 
     })
 }
 
-struct VerifiedImage {
-    image: genpack_image::Image,
-    size: u64,
-}
-
-/// A complete SquashFS file (its superblock's `bytes_used` fits in the file) that opens as a
-/// genpack image with a kernel and an initramfs.
-fn verify_image(image: &Path) -> Result<VerifiedImage, UpdateError> {
-    let bad = |reason: String| UpdateError::BadImage {
+/// The image, opened, when it can be installed (see [`open_installable`]).
+fn verify_image(image: &Path) -> Result<InstallableImage, UpdateError> {
+    open_installable(image).map_err(|reason| UpdateError::BadImage {
         image: image.to_path_buf(),
         reason,
-    };
-    let mut file = File::open(image).map_err(|e| bad(format!("cannot open it: {e}")))?;
-    let size = file
-        .metadata()
-        .map_err(|e| bad(format!("cannot read its size: {e}")))?
-        .len();
-    let mut superblock = [0u8; 96];
-    file.read_exact(&mut superblock)
-        .map_err(|_| bad("it is too short to be a SquashFS image".into()))?;
-    if &superblock[..4] != b"hsqs" {
-        return Err(bad("it is not a SquashFS image (no hsqs magic)".into()));
-    }
-    let mut used = [0u8; 8];
-    used.copy_from_slice(&superblock[40..48]);
-    let bytes_used = u64::from_le_bytes(used);
-    if bytes_used > size {
-        return Err(bad(format!(
-            "it is incomplete: the SquashFS superblock says {bytes_used} bytes, the file has {size}"
-        )));
-    }
-    let opened = genpack_image::Image::open(image).map_err(|e| bad(e.to_string()))?;
-    opened.metadata().map_err(|e| bad(e.to_string()))?;
-    for path in ["/boot/kernel", "/boot/initramfs"] {
-        opened
-            .resolve(path)
-            .map_err(|_| bad(format!("{path} is missing")))?;
-    }
-    Ok(VerifiedImage {
-        image: opened,
-        size,
     })
 }
 

@@ -208,11 +208,26 @@ fn bad_images_change_nothing_and_say_why() {
     fs::write(no_kernel_tree.join(".genpack/artifact"), "x\n").unwrap();
     let no_kernel = dir.path().join("no-kernel.squashfs");
     squashfs(&no_kernel_tree, &no_kernel);
+    // A complete image that GRUB could not read after the update: refused before the swap.
+    let zstd = dir.path().join("zstd.squashfs");
+    run(
+        "mksquashfs",
+        &[
+            full_tree.to_str().unwrap(),
+            zstd.to_str().unwrap(),
+            "-noappend",
+            "-quiet",
+            "-all-root",
+            "-comp",
+            "zstd",
+        ],
+    );
 
     for (image, says) in [
         (&truncated, "incomplete"),
         (&not_squashfs, "too short to be a SquashFS image"),
         (&no_kernel, "/boot/kernel is missing"),
+        (&zstd, "GRUB cannot read"),
     ] {
         let error = self_update(image, &UpdateOptions::new(&boot), &mut |_| {}).unwrap_err();
         assert!(matches!(error, UpdateError::BadImage { .. }), "{error}");
