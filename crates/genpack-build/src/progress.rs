@@ -102,6 +102,7 @@ pub(crate) struct Meter {
     total: Option<u64>,
     started: Instant,
     last_emit: Option<Instant>,
+    expected_end: Option<Instant>,
 }
 
 impl Meter {
@@ -112,11 +113,18 @@ impl Meter {
             total,
             started: Instant::now(),
             last_emit: None,
+            expected_end: None,
         }
     }
 
     pub(crate) fn set_total(&mut self, total: Option<u64>) {
         self.total = total;
+    }
+
+    /// Expects the work to end `remaining` from now (an estimate from earlier runs); the ETA
+    /// follows it instead of the rate of this run until the next call.
+    pub(crate) fn expect_end_in(&mut self, remaining: Duration) {
+        self.expected_end = Some(Instant::now() + remaining);
     }
 
     /// Reports `done`, at most ten times a second unless `force` (used for the final value).
@@ -132,8 +140,9 @@ impl Meter {
         self.last_emit = Some(now);
         let elapsed = now.duration_since(self.started).as_secs_f64();
         let rate = (elapsed > 0.0 && done > 0).then(|| done as f64 / elapsed);
-        let eta = match (rate, self.total) {
-            (Some(rate), Some(total)) if total >= done && rate > 0.0 => {
+        let eta = match (self.expected_end, rate, self.total) {
+            (Some(end), _, _) => Some(end.saturating_duration_since(now)),
+            (None, Some(rate), Some(total)) if total >= done && rate > 0.0 => {
                 Some(Duration::from_secs_f64((total - done) as f64 / rate))
             }
             _ => None,

@@ -242,6 +242,13 @@ fn gentoo_lower_against_local_standin_mirror_needs_root() {
         "{packages}"
     );
     assert!(!lower.join("var/cache/binpkgs/Packages").exists());
+    // The merge times are kept per architecture for the next build's ETA.
+    let merge_log = std::fs::read_to_string(setup.cache.join("gentoo/x86_64/emerge.log")).unwrap();
+    let history = genpack_portage::history::MergeHistory::parse(&merge_log);
+    assert!(
+        history.typical("app-misc/hello-1").is_some(),
+        "no merge time for app-misc/hello:\n{merge_log}"
+    );
     // Source archives are shared too, writable by the lower's portage account.
     let distfiles = std::fs::metadata(setup.cache.join("gentoo/archives")).unwrap();
     use std::os::unix::fs::MetadataExt;

@@ -30,6 +30,7 @@ pub mod binfmt;
 pub mod config;
 pub mod depend;
 pub mod emerge;
+pub mod history;
 mod error;
 pub mod kernel;
 pub mod profile;

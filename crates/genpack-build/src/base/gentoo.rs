@@ -12,6 +12,7 @@ use std::process::Command;
 
 use genpack_portage::config::{self, LOCAL_OVERLAY_LOCATION, OVERLAY_LOCATION};
 use genpack_portage::emerge::{self, PlanOptions, Step};
+use genpack_portage::history::MergeHistory;
 use genpack_portage::progress::{EmergeEvent, ProgressParser};
 use genpack_portage::stage3::{self, Digests, Mirror};
 use genpack_portage::{binfmt, Arch as PortageArch};
@@ -143,6 +144,12 @@ impl Gentoo {
         self.sources.cache.join(arch.as_str()).join("binpkgs")
     }
 
+    /// emerge.log of every lower built for one architecture, appended after each: how long
+    /// packages took, for the next build's ETA (the lower itself starts from a fresh stage3).
+    pub fn merge_log(&self, arch: Arch) -> PathBuf {
+        self.sources.cache.join(arch.as_str()).join("emerge.log")
+    }
+
     fn latest_list(&self, arch: Arch) -> Result<(String, PathBuf)> {
         let url = self.sources.mirror.latest_stage3_list(portage_arch(arch)?);
         let path = self.downloads(arch).join(file_name(&url));
@@ -264,6 +271,7 @@ impl Gentoo {
         container: &Container,
         runtime: Runtime,
         step: &Step,
+        history: &MergeHistory,
         stats: &mut LowerStats,
     ) -> Result<()> {
         let mut container = container.clone();
@@ -278,8 +286,16 @@ impl Gentoo {
             let mut cmd = container.command(argv, false);
             ctx.runner.run(&name, &mut cmd, runtime.package(), |line| {
                 match parser.feed(line) {
-                    Some(EmergeEvent::Emerging { index, total, .. }) => {
+                    Some(EmergeEvent::Emerging {
+                        index,
+                        total,
+                        package,
+                        ..
+                    }) => {
                         meter.set_total(Some(total as u64));
+                        if let Some(remaining) = history.remaining(&package, index, total) {
+                            meter.expect_end_in(remaining);
+                        }
                         meter.report(&sink, index.saturating_sub(1) as u64, false);
                     }
                     Some(EmergeEvent::Completed { index, total, .. }) => {
@@ -523,20 +539,34 @@ impl BaseProvider for Gentoo {
         };
         let steps = emerge::plan(&recipe.portage.plan, &options);
         let mut stats = LowerStats::default();
-        for (index, step) in steps.iter().enumerate() {
-            (ctx.runner.progress())(Progress::Step {
-                phase: Phase::Lower,
-                name: format!("emerge-{}", step.id),
-                index: index + 1,
-                count: steps.len(),
-            });
+        let merge_log = self.merge_log(recipe.arch);
+        let history = MergeHistory::parse(&std::fs::read_to_string(&merge_log).unwrap_or_default());
+        let merged = (|| {
+            for (index, step) in steps.iter().enumerate() {
+                (ctx.runner.progress())(Progress::Step {
+                    phase: Phase::Lower,
+                    name: format!("emerge-{}", step.id),
+                    index: index + 1,
+                    count: steps.len(),
+                });
+                ctx.runner.log_line(
+                    STEP,
+                    &format!("{}: {}", step.description, step.command_line()),
+                )?;
+                self.run_step(ctx, &container, runtime, step, &history, &mut stats)?;
+            }
+            Ok(())
+        })();
+        // Kept whether the merges succeeded or not: the packages that did merge count.
+        if let Err(error) =
+            keep_merge_history(&in_root(ctx.target, "var/log/emerge.log"), &merge_log)
+        {
             ctx.runner.log_line(
                 STEP,
-                &format!("{}: {}", step.description, step.command_line()),
+                &format!("warning: merge times not kept for the next ETA: {error}"),
             )?;
-            self.run_step(ctx, &container, runtime, step, &mut stats)?;
         }
-        Ok(stats)
+        merged.map(|()| stats)
     }
 
     fn package_db(&self, root: &Path) -> Result<Box<dyn PackageDb>> {
@@ -550,6 +580,24 @@ impl BaseProvider for Gentoo {
     fn kernel(&self, root: &Path) -> Result<Option<PathBuf>> {
         Ok(genpack_portage::kernel::find(root).map(|kernel| kernel.image))
     }
+}
+
+/// Appends the lower's emerge.log (`from`, absent when nothing merged) to the history `to`.
+fn keep_merge_history(from: &Path, to: &Path) -> std::io::Result<()> {
+    let log = match std::fs::read(from) {
+        Ok(log) => log,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(error) => return Err(error),
+    };
+    if let Some(dir) = to.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut history = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(to)?;
+    std::io::Write::write_all(&mut history, &log)?;
+    history.sync_all()
 }
 
 /// The Portage name of a definition architecture.

@@ -234,14 +234,17 @@ case " $* " in
   *) pkgs="" ;;
 esac
 total=$(echo $pkgs | wc -w)
+mkdir -p /var/log
 i=0
 for p in $pkgs; do
   i=$((i+1))
   echo ">>> Emerging binary ($i of $total) $p::gentoo"
+  echo "$(date +%s):  >>> emerge ($i of $total) $p::gentoo to /" >> /var/log/emerge.log
   if [ -d /usr/share/standin/image/$p ]; then cp -a /usr/share/standin/image/$p/. /; fi
   mkdir -p /var/db/pkg/${p%/*}
   cp -a /usr/share/standin/vardb/$p /var/db/pkg/${p%/*}/
   echo "$p" >> /var/cache/binpkgs/Packages
+  echo "$(date +%s):  ::: completed emerge ($i of $total) $p::gentoo to /" >> /var/log/emerge.log
   echo ">>> Completed ($i of $total) $p::gentoo"
 done
 "#;
