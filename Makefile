@@ -15,8 +15,8 @@ APT_PACKAGES := \
 	libayatana-appindicator3-dev libgtk-3-dev libxdo-dev libudev-dev libssl-dev \
 	webkit2gtk-driver xvfb xauth imagemagick fonts-dejavu-core \
 	squashfs-tools mmdebstrap debootstrap systemd-container bubblewrap \
-	grub-efi-amd64-bin grub-pc-bin grub-common xorriso dosfstools mtools \
-	ovmf seabios busybox-static linux-image-amd64 cpio zstd xz-utils btrfs-progs fdisk gdisk unzip libmagickcore-6.q16-6-extra
+	grub-efi-amd64-bin grub-efi-ia32-bin grub-pc-bin grub-common xorriso dosfstools mtools \
+	ovmf ovmf-ia32 seabios busybox-static linux-image-amd64 cpio zstd xz-utils btrfs-progs fdisk gdisk unzip libmagickcore-6.q16-6-extra
 # Node.js and npm from Debian, only when no node is on PATH (these machines carry Node 20 already).
 APT_NODE_PACKAGES := nodejs npm
 # QEMU comes from bookworm-backports (QEMU 10), matching the qemu-utils these machines carry.

@@ -9,6 +9,7 @@ use genpack_install::{
     install_to_disk_image, make_iso, make_zip, InstallError, InstallOptions, IsoOptions, Layout,
     ZipOptions,
 };
+use genpack_install::{EfiPlatform, LoaderOrigin};
 
 use crate::build::human_bytes;
 use crate::report::Failure;
@@ -53,12 +54,26 @@ pub struct Args {
     /// Size of a new disk image file, in MiB.
     #[arg(long, value_name = "MIB")]
     size_mib: Option<u64>,
+    /// Logical sector size of the disk a new image file is meant for: 512 (most disks, the
+    /// default) or 4096 (a "4Kn" disk: some NVMe drives and USB-attached disks; such an image
+    /// gets GPT and boots with UEFI only). A block device's own sector size is always used.
+    #[arg(long, value_name = "512|4096", value_parser = parse_sector_size)]
+    sector_size: Option<u64>,
     /// Boot partition label (at most 11 characters) or ISO volume id.
     #[arg(long)]
     label: Option<String>,
     /// Do not ask before overwriting an existing disk or file.
     #[arg(short = 'y', long)]
     yes: bool,
+}
+
+/// `--sector-size`: the logical sector sizes disks are written for.
+fn parse_sector_size(value: &str) -> Result<u64, String> {
+    match value {
+        "512" => Ok(512),
+        "4096" => Ok(4096),
+        _ => Err("a disk's logical sector size is 512 or 4096 (bytes)".into()),
+    }
 }
 
 impl From<InstallError> for Failure {
@@ -149,6 +164,7 @@ fn write_disk(args: &Args, disk: &Path) -> Result<(), Failure> {
             label: args.label.clone(),
             layout,
             data_partition: args.data_partition,
+            sector_size: args.sector_size,
         },
     )?;
     let table = match report.table {
@@ -180,10 +196,29 @@ fn write_disk(args: &Args, disk: &Path) -> Result<(), Failure> {
     } else {
         "UEFI"
     };
-    println!(
-        "Boots with {boots}. Try it: genpack vm run {} --firmware uefi",
-        report.disk.display()
-    );
+    let loaders: Vec<String> = report
+        .efi_loaders
+        .iter()
+        .map(|(platform, origin)| {
+            let from = match origin {
+                LoaderOrigin::Image => "the image's",
+                LoaderOrigin::Host => "this machine's",
+            };
+            format!("{} from {from} GRUB", platform.file_name())
+        })
+        .collect();
+    println!("Boots with {boots} ({}).", loaders.join(", "));
+    // `genpack vm` runs x86_64 guests from disk images.
+    let vm_can_boot_it = report
+        .efi_loaders
+        .iter()
+        .any(|(platform, _)| *platform == EfiPlatform::X86_64);
+    if vm_can_boot_it {
+        println!(
+            "Try it: genpack vm run {} --firmware uefi",
+            report.disk.display()
+        );
+    }
     Ok(())
 }
 

@@ -1,5 +1,6 @@
 //! ZIP archives to unpack onto a FAT-formatted stick: `system.img`, `system.ini`/`system.cfg`,
-//! the UEFI loader and its grub.cfg. Written with zip64 where needed (images of 4 GiB or more).
+//! the UEFI loaders and their grub.cfg, and a Raspberry Pi image's boot files. Written with
+//! zip64 where needed (images of 4 GiB or more).
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -11,7 +12,8 @@ use zip::CompressionMethod;
 use crate::error::InstallError;
 use crate::grub::{grub_cfg_for, BootVolume, CONFIG_PATH};
 use crate::loaders::Loaders;
-use crate::system::{check_image, scratch_dir_for, Companions};
+use crate::raspberry_pi;
+use crate::system::{open_image, scratch_dir_for, Companions};
 use crate::Result;
 
 /// Options of [`make_zip`].
@@ -36,11 +38,17 @@ pub struct ZipReport {
 
 /// Writes a ZIP of `image` with its boot files to `out` (replacing it only once complete).
 pub fn make_zip(image: &Path, out: &Path, options: &ZipOptions) -> Result<ZipReport> {
-    let image_size = check_image(image)?;
+    let installable = open_image(image)?;
+    let image_size = installable.size;
     let companions =
         Companions::read(options.system_ini.as_deref(), options.system_cfg.as_deref())?;
     let scratch = scratch_dir_for(out)?;
-    let (efi_loader, _) = Loaders::new(image, scratch.path()).efi_x64()?;
+    let pi_files = raspberry_pi::boot_files(&installable.image, "auto")?;
+    // A Raspberry Pi boots without GRUB; UEFI loaders are a bonus there.
+    let efi_loaders = match Loaders::new(image, scratch.path()).efi() {
+        Err(_) if !pi_files.is_empty() => Vec::new(),
+        result => result?,
+    };
     let cfg = grub_cfg_for(BootVolume::Current);
 
     let partial = scratch.path().join("out.zip");
@@ -68,7 +76,12 @@ pub fn make_zip(image: &Path, out: &Path, options: &ZipOptions) -> Result<ZipRep
     entries.push("system.img".to_string());
 
     let mut small: Vec<(&str, &[u8])> = companions.files();
-    small.push(("EFI/BOOT/BOOTX64.EFI", &efi_loader));
+    for loader in &efi_loaders {
+        small.push((loader.boot_path(), &loader.bytes));
+    }
+    for file in &pi_files {
+        small.push((&file.path, &file.bytes));
+    }
     small.push((CONFIG_PATH, cfg.as_bytes()));
     for (name, bytes) in small {
         writer.start_file(name, deflated).map_err(|e| zip_err(&e))?;

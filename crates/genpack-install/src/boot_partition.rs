@@ -3,7 +3,9 @@
 //! [`BootPartition::open`] finds the boot file system without mounting anything: the first
 //! FAT partition of a GPT or MBR partition table, or a FAT file system over the whole device
 //! (a "superfloppy"). Files are then read and replaced with fatfs at the partition's offset,
-//! which works the same on image files, USB sticks and loop devices.
+//! which works the same on image files, USB sticks and loop devices. Disks with 4096-byte
+//! logical sectors are read too: partition tables are tried with 512- and 4096-byte LBAs,
+//! and the FAT file system carries its own sector size.
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -340,7 +342,7 @@ pub fn locate(disk: &mut File, path: &Path) -> Result<PartitionLocation> {
             source,
         }
     };
-    let size = disk
+    let disk_size = disk
         .seek(SeekFrom::End(0))
         .map_err(io("finding the size of"))?;
     let mut sector0 = [0u8; 512];
@@ -350,7 +352,7 @@ pub fn locate(disk: &mut File, path: &Path) -> Result<PartitionLocation> {
             table: None,
             number: 0,
             offset: 0,
-            size,
+            size: disk_size,
         });
     }
     let not_found = |found: &str| BootPartitionError::NotFound {
@@ -376,20 +378,27 @@ pub fn locate(disk: &mut File, path: &Path) -> Result<PartitionLocation> {
         }
         return Err(not_found("a GPT without a FAT partition"));
     }
-    for (index, (kind, start, count)) in entries.iter().enumerate() {
-        if !MBR_FAT_TYPES.contains(kind) || *count == 0 {
-            continue;
-        }
-        let offset = start * 512;
-        let mut boot = [0u8; 512];
-        read_at(disk, offset, &mut boot).map_err(io("reading"))?;
-        if is_fat_boot_sector(&boot) {
-            return Ok(PartitionLocation {
-                table: Some(PartitionTable::Mbr),
-                number: index as u32 + 1,
-                offset,
-                size: count * 512,
-            });
+    // MBR LBAs count logical sectors: 512 bytes, or 4096 on a 4Kn disk.
+    for sector_size in [512u64, 4096] {
+        for (index, (kind, start, count)) in entries.iter().enumerate() {
+            if !MBR_FAT_TYPES.contains(kind) || *count == 0 {
+                continue;
+            }
+            let offset = start * sector_size;
+            let size = count * sector_size;
+            if offset + size > disk_size {
+                continue;
+            }
+            let mut boot = [0u8; 512];
+            read_at(disk, offset, &mut boot).map_err(io("reading"))?;
+            if is_fat_boot_sector(&boot) && fat_sector_size(&boot) >= sector_size {
+                return Ok(PartitionLocation {
+                    table: Some(PartitionTable::Mbr),
+                    number: index as u32 + 1,
+                    offset,
+                    size,
+                });
+            }
         }
     }
     Err(not_found("an MBR partition table without a FAT partition"))
@@ -442,9 +451,14 @@ fn locate_gpt(disk: &mut File, sector: u64) -> std::io::Result<Option<PartitionL
     Ok(None)
 }
 
+/// The sector size in a FAT boot sector's BIOS parameter block.
+fn fat_sector_size(sector: &[u8; 512]) -> u64 {
+    u16::from_le_bytes([sector[11], sector[12]]) as u64
+}
+
 /// A FAT boot sector: jump instruction, sane BIOS parameter block, 0x55AA.
 fn is_fat_boot_sector(sector: &[u8; 512]) -> bool {
-    let bytes_per_sector = u16::from_le_bytes([sector[11], sector[12]]);
+    let bytes_per_sector = fat_sector_size(sector);
     let per_cluster = sector[13];
     let reserved = u16::from_le_bytes([sector[14], sector[15]]);
     let fats = sector[16];

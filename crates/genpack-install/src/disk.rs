@@ -9,12 +9,14 @@ use std::path::{Path, PathBuf};
 use crate::bios::install_bios_loader;
 use crate::data::write_data_partition;
 use crate::error::InstallError;
-use crate::fat::{write_boot_fs, Content, VolumeId};
+use crate::fat::{write_fat32_boot_fs, Content, VolumeId};
 use crate::grub::{grub_cfg, CONFIG_PATH};
 use crate::layout::{plan, DiskPlan, Extent, Layout, PartitionTable, PlanInput, MIB};
-use crate::loaders::{LoaderOrigin, Loaders};
-use crate::system::{check_image, scratch_dir_for, Companions};
-use crate::table::{write_gpt, write_mbr};
+use crate::loaders::{total_size, EfiPlatform, LoaderOrigin, Loaders};
+use crate::raspberry_pi;
+use crate::sector::sector_size_for;
+use crate::system::{open_image, scratch_dir_for, Companions};
+use crate::table::{write_gpt, write_mbr, MBR_TYPE_ESP, MBR_TYPE_FAT32_LBA};
 use crate::Result;
 
 /// Partition alignment (and the space before the first partition).
@@ -32,11 +34,16 @@ pub struct InstallOptions {
     pub size: Option<u64>,
     /// FAT volume label (at most 11 characters); `GENPACK` by default.
     pub label: Option<String>,
-    /// MBR, GPT or superfloppy; by default MBR up to 2 TiB, GPT above.
+    /// MBR, GPT or superfloppy; by default MBR up to 2 TiB with 512-byte sectors, GPT
+    /// otherwise.
     pub layout: Layout,
     /// Add a btrfs data partition after the boot partition (implied for images of 4 GiB
     /// or more, which go there as `system`).
     pub data_partition: bool,
+    /// Logical sector size to write an image file for: 512 (the default) or 4096, for an
+    /// image that is to be copied to a disk with 4096-byte sectors ("4Kn"). A block device
+    /// is always written for its own sector size; giving a different one is an error.
+    pub sector_size: Option<u64>,
 }
 
 /// What [`install_to_disk_image`] wrote.
@@ -48,6 +55,8 @@ pub struct InstallReport {
     pub disk_size: u64,
     /// The partition table, `None` for a superfloppy.
     pub table: Option<PartitionTable>,
+    /// The logical sector size the disk was written for (512 or 4096).
+    pub sector_size: u64,
     /// Byte offset of the boot partition.
     pub partition_offset: u64,
     /// Size of the boot partition in bytes.
@@ -60,10 +69,11 @@ pub struct InstallReport {
     pub system_on_data: bool,
     /// The boot file system's volume id (`root=systemimg:<id>`).
     pub volume_id: VolumeId,
-    /// GRUB for BIOS was installed (every partitioned layout).
+    /// GRUB for BIOS was installed (every partitioned layout with 512-byte sectors, for x86
+    /// images).
     pub bios_boot: bool,
-    /// Where the UEFI loader came from.
-    pub efi_loader: LoaderOrigin,
+    /// The UEFI loaders installed, and where each came from.
+    pub efi_loaders: Vec<(EfiPlatform, LoaderOrigin)>,
 }
 
 /// Writes a bootable disk to `disk` (a block device, an existing file, or a new file) from
@@ -78,43 +88,59 @@ pub fn install_to_disk_image(
     disk: &Path,
     options: &InstallOptions,
 ) -> Result<InstallReport> {
-    let image_size = check_image(image)?;
+    let installable = open_image(image)?;
+    let image_size = installable.size;
     refuse_mounted(disk)?;
+    let sector_size = sector_size_for(disk, options.sector_size)?;
     let companions =
         Companions::read(options.system_ini.as_deref(), options.system_cfg.as_deref())?;
     let scratch = scratch_dir_for(disk)?;
     let loaders = Loaders::new(image, scratch.path());
-    let (efi_loader, efi_origin) = loaders.efi_x64()?;
+    let pi_files = raspberry_pi::boot_files(&installable.image, "auto")?;
+    // A Raspberry Pi boots without GRUB; UEFI loaders are a bonus there.
+    let efi_loaders = match loaders.efi() {
+        Err(_) if !pi_files.is_empty() => Vec::new(),
+        result => result?,
+    };
+    let pi_files_size: u64 = pi_files.iter().map(|f| f.bytes.len() as u64).sum();
 
     let existing_size = existing_size(disk)?;
     let plan = plan(
         disk,
         &PlanInput {
             image_size,
-            boot_files_size: efi_loader.len() as u64 + 64 * 1024 + companions.size(),
+            boot_files_size: total_size(&efi_loaders)
+                + pi_files_size
+                + 64 * 1024
+                + companions.size(),
             layout: options.layout,
             data_partition: options.data_partition,
             existing_size,
             requested_size: options.size,
+            sector_size,
         },
     )?;
     // Loaders first: a missing grub-pc-bin must fail before anything is written.
-    let bios = match plan.table {
-        Some(table) => {
+    let bios = match plan.bios_core.and(plan.table) {
+        Some(table) if loaders.boots_bios() => {
             let core = loaders.bios_core(table == PartitionTable::Gpt)?;
             Some((loaders.bios_boot_sector()?, core))
         }
-        None => None,
+        _ => None,
     };
 
     prepare_target(disk, &plan, existing_size.is_none())?;
 
     let volume_id = VolumeId::random().map_err(InstallError::io("reading", "/dev/urandom"))?;
     let cfg = grub_cfg(volume_id);
-    let mut files: Vec<(&str, Content<'_>)> = vec![
-        ("EFI/BOOT/BOOTX64.EFI", Content::Bytes(&efi_loader)),
-        (CONFIG_PATH, Content::Bytes(cfg.as_bytes())),
-    ];
+    let mut files: Vec<(&str, Content<'_>)> = efi_loaders
+        .iter()
+        .map(|loader| (loader.boot_path(), Content::Bytes(&loader.bytes)))
+        .collect();
+    files.push((CONFIG_PATH, Content::Bytes(cfg.as_bytes())));
+    for file in &pi_files {
+        files.push((&file.path, Content::Bytes(&file.bytes)));
+    }
     for (name, bytes) in companions.files() {
         files.push((name, Content::Bytes(bytes)));
     }
@@ -122,14 +148,7 @@ pub fn install_to_disk_image(
         files.push(("system.img", Content::File(image)));
     }
     let label = options.label.as_deref().unwrap_or("GENPACK");
-    write_boot_fs(
-        disk,
-        plan.boot.offset,
-        plan.boot.end(),
-        label,
-        volume_id,
-        &files,
-    )?;
+    write_fat32_boot_fs(disk, plan.boot, sector_size, label, volume_id, &files)?;
 
     let data_label = plan.data.map(|_| format!("data-{volume_id}"));
     if let (Some(extent), Some(data_label)) = (plan.data, &data_label) {
@@ -138,7 +157,14 @@ pub fn install_to_disk_image(
     }
 
     match plan.table {
-        Some(PartitionTable::Mbr) => write_mbr(disk, &plan)?,
+        Some(PartitionTable::Mbr) => {
+            let boot_type = if pi_files.is_empty() {
+                MBR_TYPE_ESP
+            } else {
+                MBR_TYPE_FAT32_LBA
+            };
+            write_mbr(disk, &plan, boot_type)?
+        }
         Some(PartitionTable::Gpt) => write_gpt(disk, &plan, "genpack boot")?,
         None => {}
     }
@@ -150,6 +176,7 @@ pub fn install_to_disk_image(
         disk: disk.to_path_buf(),
         disk_size: plan.disk_size,
         table: plan.table,
+        sector_size,
         partition_offset: plan.boot.offset,
         partition_size: plan.boot.size,
         data_partition: plan.data,
@@ -157,7 +184,10 @@ pub fn install_to_disk_image(
         system_on_data: plan.system_on_data,
         volume_id,
         bios_boot: bios.is_some(),
-        efi_loader: efi_origin,
+        efi_loaders: efi_loaders
+            .iter()
+            .map(|loader| (loader.platform, loader.origin))
+            .collect(),
     })
 }
 

@@ -53,6 +53,14 @@ pub enum InstallError {
         /// Its size.
         size: u64,
     },
+    /// The logical sector size asked for, or the device's, is not one disks are written for.
+    #[error("cannot install to {}: {message}", disk.display())]
+    SectorSize {
+        /// The target.
+        disk: PathBuf,
+        /// What is wrong and what to do instead.
+        message: String,
+    },
     /// The requested layout does not work for this disk or image.
     #[error("cannot lay out {}: {message}", disk.display())]
     Layout {

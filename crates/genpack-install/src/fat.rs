@@ -3,11 +3,13 @@
 use std::fmt;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
+use std::ops::Range;
 use std::path::Path;
 
 use fscommon::{BufStream, StreamSlice};
 
 use crate::error::InstallError;
+use crate::layout::Extent;
 use crate::Result;
 
 /// A FAT volume serial number, shown as `ABCD-1234` (as blkid and GRUB print it).
@@ -37,8 +39,9 @@ pub(crate) enum Content<'a> {
     File(&'a Path),
 }
 
-/// Formats `[start, end)` of `disk` as FAT32 with `label` and `volume_id`, then writes
-/// `files` (paths with `/`, parents created).
+/// Formats `[start, end)` of `disk` as FAT with 512-byte sectors (FAT32 unless the range is
+/// too small for it) with `label` and `volume_id`, then writes `files` (paths with `/`,
+/// parents created).
 pub(crate) fn write_boot_fs(
     disk: &Path,
     start: u64,
@@ -47,6 +50,48 @@ pub(crate) fn write_boot_fs(
     volume_id: VolumeId,
     files: &[(&str, Content<'_>)],
 ) -> Result<()> {
+    write_fat(disk, start..end, 512, false, label, volume_id, files)
+}
+
+/// Formats `extent` of `disk` as FAT32 with `sector_size`-byte sectors (the disk's logical
+/// sector size: Linux mounts no FAT with smaller sectors than its device's), then writes
+/// `files` like [`write_boot_fs`]. An extent too small for FAT32's 65525 clusters is refused.
+pub(crate) fn write_fat32_boot_fs(
+    disk: &Path,
+    extent: Extent,
+    sector_size: u64,
+    label: &str,
+    volume_id: VolumeId,
+    files: &[(&str, Content<'_>)],
+) -> Result<()> {
+    let sector_size = u16::try_from(sector_size)
+        .ok()
+        .filter(|s| s.is_power_of_two() && (512..=4096).contains(s))
+        .ok_or_else(|| InstallError::SectorSize {
+            disk: disk.to_path_buf(),
+            message: format!("a FAT file system cannot have {sector_size}-byte sectors"),
+        })?;
+    write_fat(
+        disk,
+        extent.offset..extent.end(),
+        sector_size,
+        true,
+        label,
+        volume_id,
+        files,
+    )
+}
+
+fn write_fat(
+    disk: &Path,
+    range: Range<u64>,
+    sector_size: u16,
+    fat32_only: bool,
+    label: &str,
+    volume_id: VolumeId,
+    files: &[(&str, Content<'_>)],
+) -> Result<()> {
+    let Range { start, end } = range;
     let file = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
@@ -65,6 +110,7 @@ pub(crate) fn write_boot_fs(
         &mut slice,
         fatfs::FormatVolumeOptions::new()
             .fat_type(fatfs::FatType::Fat32)
+            .bytes_per_sector(sector_size)
             .volume_label(label_bytes)
             .volume_id(volume_id.0),
     )
@@ -74,6 +120,16 @@ pub(crate) fn write_boot_fs(
         .map_err(InstallError::io("seeking in", disk))?;
     let fs = fatfs::FileSystem::new(BufStream::new(slice), fatfs::FsOptions::new())
         .map_err(InstallError::io("opening the new FAT file system in", disk))?;
+    if fat32_only && fs.fat_type() != fatfs::FatType::Fat32 {
+        return Err(InstallError::Layout {
+            disk: disk.to_path_buf(),
+            message: format!(
+                "the boot partition ({} bytes) is too small for FAT32 with {sector_size}-byte \
+                 sectors",
+                end - start
+            ),
+        });
+    }
     let root = fs.root_dir();
     for (path, content) in files {
         let mut dir = root.clone();
@@ -343,6 +399,69 @@ mod tests {
             .read_to_end(&mut data)
             .unwrap();
         assert_eq!(data.len(), 300_000);
+    }
+
+    /// The BIOS parameter block fields a FAT driver checks first.
+    fn geometry_of(image: &Path) -> (u64, u64, u64) {
+        let mut boot = [0u8; 512];
+        std::fs::File::open(image)
+            .unwrap()
+            .read_exact(&mut boot)
+            .unwrap();
+        let bytes_per_sector = u16::from_le_bytes([boot[11], boot[12]]) as u64;
+        let reserved = u16::from_le_bytes([boot[14], boot[15]]) as u64;
+        let total = u32::from_le_bytes(boot[32..36].try_into().unwrap()) as u64;
+        let fat = u32::from_le_bytes(boot[36..40].try_into().unwrap()) as u64;
+        let clusters = (total - reserved - boot[16] as u64 * fat) / boot[13] as u64;
+        (bytes_per_sector, boot[13] as u64, clusters)
+    }
+
+    #[test]
+    fn boot_fs_for_4kn_disks_is_fat32_with_4096_byte_sectors() {
+        let dir = tempfile::tempdir().unwrap();
+        let disk = dir.path().join("fat.img");
+        let size = crate::layout::MIN_BOOT_4KN;
+        std::fs::File::create(&disk).unwrap().set_len(size).unwrap();
+        let extent = Extent { offset: 0, size };
+        let files = [("EFI/BOOT/BOOTX64.EFI", Content::Bytes(b"MZ"))];
+        write_fat32_boot_fs(&disk, extent, 4096, "genpack", VolumeId(7), &files).unwrap();
+        let (bytes_per_sector, per_cluster, clusters) = geometry_of(&disk);
+        assert_eq!(bytes_per_sector, 4096);
+        assert_eq!(per_cluster, 1);
+        assert!(clusters >= 65525, "{clusters} clusters is FAT16, not FAT32");
+        let fs =
+            fatfs::FileSystem::new(std::fs::File::open(&disk).unwrap(), fatfs::FsOptions::new())
+                .unwrap();
+        assert_eq!(fs.fat_type(), fatfs::FatType::Fat32);
+        assert!(fs.root_dir().open_file("EFI/BOOT/BOOTX64.EFI").is_ok());
+        drop(fs);
+        if Path::new("/usr/sbin/fsck.fat").exists() || Path::new("/sbin/fsck.fat").exists() {
+            let out = std::process::Command::new("fsck.fat")
+                .arg("-n")
+                .arg(&disk)
+                .output()
+                .unwrap();
+            let text = String::from_utf8_lossy(&out.stdout);
+            assert!(out.status.success(), "{text}");
+            assert!(!text.contains("Warning"), "{text}");
+        }
+    }
+
+    #[test]
+    fn fat32_with_4096_byte_sectors_refuses_too_few_clusters() {
+        let dir = tempfile::tempdir().unwrap();
+        let disk = dir.path().join("fat.img");
+        let size = 128 << 20;
+        std::fs::File::create(&disk).unwrap().set_len(size).unwrap();
+        let extent = Extent { offset: 0, size };
+        let err = write_fat32_boot_fs(&disk, extent, 4096, "genpack", VolumeId(7), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("too small for FAT32"), "{err}");
+        let err = write_fat32_boot_fs(&disk, extent, 1000, "genpack", VolumeId(7), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("1000-byte sectors"), "{err}");
     }
 
     #[test]

@@ -6,10 +6,11 @@ use std::process::Command;
 
 use crate::error::InstallError;
 use crate::fat::VolumeId;
+use crate::loaders::EfiPlatform;
 use crate::Result;
 
-/// Directory of GRUB's x86_64 UEFI modules (package grub-efi-amd64-bin).
-pub const X86_64_EFI_MODULES_DIR: &str = "/usr/lib/grub/x86_64-efi";
+/// Where GRUB keeps its modules, one directory per platform (`x86_64-efi`, `i386-pc`...).
+pub const MODULES_ROOT: &str = "/usr/lib/grub";
 /// Directory of GRUB's BIOS modules and boot sectors (package grub-pc-bin).
 pub const I386_PC_MODULES_DIR: &str = "/usr/lib/grub/i386-pc";
 
@@ -63,8 +64,8 @@ pub const CONFIG_PATH: &str = "EFI/BOOT/grub.cfg";
 /// A kind of GRUB loader image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LoaderKind {
-    /// `BOOTX64.EFI`, a UEFI application.
-    EfiX64,
+    /// A UEFI application (`BOOTX64.EFI`, `BOOTIA32.EFI`...).
+    Efi(EfiPlatform),
     /// `core.img` for a BIOS disk, reading its configuration from the first MBR partition.
     BiosMbr,
     /// `core.img` for a BIOS disk, reading its configuration from the first GPT partition.
@@ -76,16 +77,17 @@ pub enum LoaderKind {
 impl LoaderKind {
     fn format(self) -> &'static str {
         match self {
-            LoaderKind::EfiX64 => "x86_64-efi",
+            LoaderKind::Efi(platform) => platform.grub_platform(),
             LoaderKind::BiosMbr | LoaderKind::BiosGpt => "i386-pc",
             LoaderKind::BiosEltorito => "i386-pc-eltorito",
         }
     }
 
-    fn modules_dir(self) -> &'static str {
+    /// The directory of the host's GRUB modules this loader is made from.
+    pub fn modules_dir(self) -> std::path::PathBuf {
         match self {
-            LoaderKind::EfiX64 => X86_64_EFI_MODULES_DIR,
-            _ => I386_PC_MODULES_DIR,
+            LoaderKind::Efi(platform) => platform.host_modules_dir(),
+            _ => I386_PC_MODULES_DIR.into(),
         }
     }
 
@@ -95,14 +97,15 @@ impl LoaderKind {
         match self {
             LoaderKind::BiosMbr => format!("(,msdos1){CONFIG_DIR}"),
             LoaderKind::BiosGpt => format!("(,gpt1){CONFIG_DIR}"),
-            LoaderKind::EfiX64 | LoaderKind::BiosEltorito => CONFIG_DIR.to_string(),
+            LoaderKind::Efi(_) | LoaderKind::BiosEltorito => CONFIG_DIR.to_string(),
         }
     }
 }
 
 /// Writes the loader `kind` to `out` with the host's grub-mkimage.
 pub fn make_loader(kind: LoaderKind, out: &Path) -> Result<()> {
-    let modules_dir = Path::new(kind.modules_dir());
+    let modules_dir = kind.modules_dir();
+    let modules_dir = modules_dir.as_path();
     if !modules_dir.is_dir() {
         return Err(InstallError::Grub(format!(
             "{} is missing",
@@ -128,11 +131,6 @@ pub fn make_loader(kind: LoaderKind, out: &Path) -> Result<()> {
         ));
     }
     Ok(())
-}
-
-/// Writes a standalone `BOOTX64.EFI` to `out` with grub-mkimage.
-pub fn make_efi_loader(out: &Path) -> Result<()> {
-    make_loader(LoaderKind::EfiX64, out)
 }
 
 /// The file system GRUB boots from, as grub.cfg finds it.
@@ -361,10 +359,12 @@ mod tests {
     #[test]
     fn loaders_are_made_needs_grub() {
         let dir = tempfile::tempdir().unwrap();
-        if Path::new(X86_64_EFI_MODULES_DIR).is_dir() {
-            let out = dir.path().join("BOOTX64.EFI");
-            make_loader(LoaderKind::EfiX64, &out).unwrap();
-            assert_eq!(&std::fs::read(&out).unwrap()[..2], b"MZ");
+        for platform in EfiPlatform::ALL {
+            if platform.host_modules_dir().is_dir() {
+                let out = dir.path().join(platform.file_name());
+                make_loader(LoaderKind::Efi(platform), &out).unwrap();
+                assert_eq!(&std::fs::read(&out).unwrap()[..2], b"MZ");
+            }
         }
         if Path::new(I386_PC_MODULES_DIR).is_dir() {
             for kind in [LoaderKind::BiosMbr, LoaderKind::BiosGpt] {

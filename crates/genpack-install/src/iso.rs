@@ -10,7 +10,7 @@ use crate::error::InstallError;
 use crate::fat::{write_boot_fs, Content, VolumeId};
 use crate::grub::{grub_cfg_for, BootVolume, IsoUuid, CONFIG_PATH, I386_PC_MODULES_DIR};
 use crate::layout::{round_up, MIB};
-use crate::loaders::Loaders;
+use crate::loaders::{total_size, Loaders};
 use crate::system::{check_image, scratch_dir_for, Companions};
 use crate::Result;
 
@@ -53,7 +53,7 @@ pub fn make_iso(image: &Path, out: &Path, options: &IsoOptions) -> Result<IsoRep
     }
     let scratch = scratch_dir_for(out)?;
     let loaders = Loaders::new(image, scratch.path());
-    let (efi_loader, _) = loaders.efi_x64()?;
+    let efi_loaders = loaders.efi()?;
     let eltorito = loaders.bios_eltorito()?;
 
     let uuid = iso_uuid_now();
@@ -70,22 +70,17 @@ pub fn make_iso(image: &Path, out: &Path, options: &IsoOptions) -> Result<IsoRep
     // the ISO by its UUID.
     let esp = scratch.path().join("efi.img");
     let esp_size =
-        round_up(efi_loader.len() as u64 + cfg.len() as u64 + 4 * MIB, MIB).max(MIN_ESP_IMAGE);
+        round_up(total_size(&efi_loaders) + cfg.len() as u64 + 4 * MIB, MIB).max(MIN_ESP_IMAGE);
     std::fs::File::create(&esp)
         .and_then(|f| f.set_len(esp_size))
         .map_err(InstallError::io("creating", &esp))?;
     let esp_id = VolumeId::random().map_err(InstallError::io("reading", "/dev/urandom"))?;
-    write_boot_fs(
-        &esp,
-        0,
-        esp_size,
-        "EFI",
-        esp_id,
-        &[
-            ("EFI/BOOT/BOOTX64.EFI", Content::Bytes(&efi_loader)),
-            (CONFIG_PATH, Content::Bytes(cfg.as_bytes())),
-        ],
-    )?;
+    let mut esp_files: Vec<(&str, Content<'_>)> = efi_loaders
+        .iter()
+        .map(|loader| (loader.boot_path(), Content::Bytes(&loader.bytes)))
+        .collect();
+    esp_files.push((CONFIG_PATH, Content::Bytes(cfg.as_bytes())));
+    write_boot_fs(&esp, 0, esp_size, "EFI", esp_id, &esp_files)?;
 
     let mut grafts = vec![
         graft(&format!("/{CONFIG_PATH}"), &cfg_path),

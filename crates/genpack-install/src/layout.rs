@@ -1,13 +1,22 @@
 //! Disk layouts and the sizing rules that place the boot and data partitions.
 //!
-//! - **MBR** (the default for disks up to 2 TiB): partition 1 is the FAT32 boot partition
-//!   (type 0xEF, active) from 1 MiB; partition 2, when present, is the btrfs data partition
-//!   (type 0x83) up to 1 MiB before the end. GRUB's BIOS loader lives in the MBR and in the
-//!   gap before 1 MiB.
-//! - **GPT** (forced, or for disks above 2 TiB): the same two partitions (EFI system
-//!   partition, Linux filesystem) plus a BIOS boot partition in the gap before 1 MiB that
-//!   holds GRUB's BIOS loader.
+//! - **MBR** (the default for disks up to 2 TiB with 512-byte sectors): partition 1 is the
+//!   FAT32 boot partition (type 0xEF, active) from 1 MiB; partition 2, when present, is the
+//!   btrfs data partition (type 0x83) up to 1 MiB before the end. GRUB's BIOS loader lives in
+//!   the MBR and in the gap before 1 MiB.
+//! - **GPT** (forced, for disks above 2 TiB, and for disks with 4096-byte sectors): the same
+//!   two partitions (EFI system partition, Linux filesystem) plus, with 512-byte sectors, a
+//!   BIOS boot partition in the gap before 1 MiB that holds GRUB's BIOS loader.
 //! - **Superfloppy**: one FAT32 file system over the whole disk, no partition table, UEFI only.
+//!
+//! **Disks with 4096-byte logical sectors** ("4Kn": some NVMe drives and USB-attached disks;
+//! image files meant for them) always get GPT, with 4096-byte LBAs: the header in the second
+//! 4 KiB, the entries after it, partitions still 1 MiB aligned. Their FAT32 file system uses
+//! 4096-byte sectors, as Linux mounts no FAT with sectors smaller than the device's; FAT32
+//! then needs at least 65525 clusters of 4 KiB, so the boot partition is at least
+//! [`MIN_BOOT_4KN`]. They boot through UEFI only: GRUB's BIOS loader reads 512-byte sectors
+//! through the BIOS and SeaBIOS cannot boot 4Kn disks, so no BIOS loader and no BIOS boot
+//! partition are written. An MBR is refused there (see [`plan`]).
 //!
 //! Sizing (S = size of the system image): images of 4 GiB or more do not fit in FAT32, so
 //! they go to the data partition as `system` and the boot partition is 1 GiB. Otherwise the
@@ -31,13 +40,16 @@ pub const MBR_MAX_DISK: u64 = 2 << 40;
 pub const FAT32_MAX_FILE: u64 = (4 << 30) - 1;
 /// Largest disk formatted as a superfloppy.
 pub const SUPERFLOPPY_MAX_DISK: u64 = (16 << 40) - (16 << 10);
-/// Sector size this crate writes partition tables for.
+/// The classic sector size: MBR partition tables and GRUB's BIOS loader count in it.
 pub const SECTOR: u64 = 512;
 /// First sector of the GPT BIOS boot partition (right after the 32 sectors of entries).
 pub const BIOS_BOOT_FIRST_LBA: u64 = 34;
 
 /// Smallest boot partition: FAT32 needs enough clusters.
 const MIN_BOOT: u64 = 64 * MIB;
+/// Smallest boot partition on a disk with 4096-byte sectors: FAT32 needs at least 65525
+/// clusters and a cluster is at least one 4 KiB sector (256 MiB), plus room for the FATs.
+pub const MIN_BOOT_4KN: u64 = 272 * MIB;
 /// Smallest data partition a fresh btrfs is comfortable with.
 const MIN_DATA: u64 = 256 * MIB;
 /// Room on the boot partition besides its files.
@@ -46,10 +58,10 @@ const HEADROOM: u64 = 16 * MIB;
 /// The layout asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Layout {
-    /// MBR up to 2 TiB, GPT above.
+    /// MBR up to 2 TiB with 512-byte sectors, GPT otherwise.
     #[default]
     Auto,
-    /// An MBR partition table.
+    /// An MBR partition table (disks with 512-byte sectors only).
     Mbr,
     /// A GUID partition table.
     Gpt,
@@ -87,13 +99,16 @@ impl Extent {
 pub struct DiskPlan {
     /// Size of the whole disk.
     pub disk_size: u64,
+    /// Logical sector size: 512, or 4096 on a 4Kn disk.
+    pub sector_size: u64,
     /// The partition table, `None` for a superfloppy.
     pub table: Option<PartitionTable>,
     /// The FAT32 boot partition (the whole disk for a superfloppy).
     pub boot: Extent,
     /// The btrfs data partition.
     pub data: Option<Extent>,
-    /// Where GRUB's BIOS core image goes: the MBR gap or the GPT BIOS boot partition.
+    /// Where GRUB's BIOS core image goes: the MBR gap or the GPT BIOS boot partition;
+    /// `None` where there is no BIOS boot (a superfloppy, a disk with 4096-byte sectors).
     pub bios_core: Option<Extent>,
     /// The system image goes to the data partition as `system` (it is 4 GiB or larger).
     pub system_on_data: bool,
@@ -114,10 +129,36 @@ pub struct PlanInput {
     pub existing_size: Option<u64>,
     /// Size asked for a new disk image file.
     pub requested_size: Option<u64>,
+    /// Logical sector size of the disk: 512 or 4096.
+    pub sector_size: u64,
 }
 
 /// Places the partitions on `disk` following the rules in the module documentation.
+///
+/// An explicit [`Layout::Mbr`] on a disk with 4096-byte sectors is refused. Linux, GRUB and
+/// OVMF would read such an MBR (its LBAs count 4096-byte sectors), but the only reason to
+/// pick MBR over GPT is BIOS boot and old firmware, and neither boots 4Kn disks; many
+/// partitioning tools and firmware also assume 512-byte MBR sectors. GPT is what the
+/// UEFI specification and every current tool expect there.
 pub fn plan(disk: &Path, input: &PlanInput) -> Result<DiskPlan> {
+    let sector = input.sector_size;
+    if !crate::sector::SECTOR_SIZES.contains(&sector) {
+        return Err(InstallError::SectorSize {
+            disk: disk.to_path_buf(),
+            message: format!(
+                "{sector}-byte sectors; disks are written with 512- or 4096-byte sectors"
+            ),
+        });
+    }
+    let four_k = sector != SECTOR;
+    if four_k && input.layout == Layout::Mbr {
+        return Err(InstallError::Layout {
+            disk: disk.to_path_buf(),
+            message: "the disk has 4096-byte sectors, which need a GPT partition table (MBR is \
+                      for disks with 512-byte sectors); use --gpt or leave the layout to choose"
+                .into(),
+        });
+    }
     let image = input.image_size;
     let large = image > FAT32_MAX_FILE;
     if large && input.layout == Layout::Superfloppy {
@@ -137,7 +178,8 @@ pub fn plan(disk: &Path, input: &PlanInput) -> Result<DiskPlan> {
     }
     let with_data = input.data_partition || large;
     let on_boot = input.boot_files_size + if large { 0 } else { image };
-    let boot_min = round_up(on_boot + on_boot / 32 + HEADROOM, MIB).max(MIN_BOOT);
+    let min_boot = if four_k { MIN_BOOT_4KN } else { MIN_BOOT };
+    let boot_min = round_up(on_boot + on_boot / 32 + HEADROOM, MIB).max(min_boot);
     let data_min = if large {
         // btrfs allocates in chunks and keeps metadata twice: leave it a quarter and 1 GiB.
         round_up(image + image / 4 + GIB, MIB)
@@ -170,10 +212,11 @@ pub fn plan(disk: &Path, input: &PlanInput) -> Result<DiskPlan> {
         }
         return Ok(DiskPlan {
             disk_size,
+            sector_size: sector,
             table: None,
             boot: Extent {
                 offset: 0,
-                size: round_down(disk_size, SECTOR),
+                size: round_down(disk_size, sector),
             },
             data: None,
             bios_core: None,
@@ -190,7 +233,7 @@ pub fn plan(disk: &Path, input: &PlanInput) -> Result<DiskPlan> {
             })
         }
         Layout::Mbr => PartitionTable::Mbr,
-        _ if disk_size > MBR_MAX_DISK => PartitionTable::Gpt,
+        _ if disk_size > MBR_MAX_DISK || four_k => PartitionTable::Gpt,
         _ => PartitionTable::Mbr,
     };
     let usable_end = round_down(disk_size - MIB, MIB);
@@ -222,18 +265,20 @@ pub fn plan(disk: &Path, input: &PlanInput) -> Result<DiskPlan> {
             None,
         )
     };
-    let bios_core = Some(match table {
-        PartitionTable::Mbr => Extent {
+    let bios_core = match table {
+        _ if four_k => None,
+        PartitionTable::Mbr => Some(Extent {
             offset: SECTOR,
             size: MIB - SECTOR,
-        },
-        PartitionTable::Gpt => Extent {
+        }),
+        PartitionTable::Gpt => Some(Extent {
             offset: BIOS_BOOT_FIRST_LBA * SECTOR,
             size: MIB - BIOS_BOOT_FIRST_LBA * SECTOR,
-        },
-    });
+        }),
+    };
     Ok(DiskPlan {
         disk_size,
+        sector_size: sector,
         table: Some(table),
         boot,
         data,
@@ -262,6 +307,7 @@ mod tests {
             data_partition: false,
             existing_size: None,
             requested_size: None,
+            sector_size: SECTOR,
         }
     }
 
@@ -335,5 +381,78 @@ mod tests {
         assert_eq!(p.boot.offset, 0);
         assert_eq!(p.boot.size, p.disk_size);
         assert_eq!(p.bios_core, None);
+    }
+
+    #[test]
+    fn disks_with_4096_byte_sectors_get_gpt_without_bios_boot() {
+        for size in [None, Some(64 * GIB), Some(3 << 40)] {
+            let mut i = input(100 * MIB);
+            i.sector_size = 4096;
+            i.existing_size = size;
+            let p = plan(Path::new("x"), &i).unwrap();
+            assert_eq!(p.table, Some(PartitionTable::Gpt), "{size:?}");
+            assert_eq!(p.sector_size, 4096);
+            assert_eq!(p.bios_core, None);
+            assert_eq!(p.boot.offset, MIB);
+            assert_eq!(p.boot.offset % 4096, 0);
+            assert_eq!(p.boot.size % MIB, 0);
+        }
+        let mut i = input(100 * MIB);
+        i.sector_size = 4096;
+        i.layout = Layout::Gpt;
+        assert_eq!(plan(Path::new("x"), &i).unwrap().bios_core, None);
+    }
+
+    #[test]
+    fn mbr_is_refused_on_disks_with_4096_byte_sectors() {
+        let mut i = input(100 * MIB);
+        i.sector_size = 4096;
+        i.layout = Layout::Mbr;
+        match plan(Path::new("x"), &i) {
+            Err(e @ InstallError::Layout { .. }) => {
+                let message = e.to_string();
+                assert!(message.contains("4096-byte sectors"), "{message}");
+                assert!(message.contains("--gpt"), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn boot_partition_on_4kn_disks_has_room_for_fat32_clusters() {
+        let mut i = input(MIB);
+        i.sector_size = 4096;
+        i.data_partition = true;
+        let p = plan(Path::new("x"), &i).unwrap();
+        // 65525 clusters of 4 KiB and two FATs of 4 bytes per cluster.
+        assert!(p.boot.size >= 65525 * 4096 + 2 * 65527 * 4);
+        assert_eq!(p.boot.size, MIN_BOOT_4KN);
+        i.existing_size = Some(200 * MIB);
+        assert!(matches!(
+            plan(Path::new("x"), &i),
+            Err(InstallError::TooSmall { .. })
+        ));
+    }
+
+    #[test]
+    fn superfloppy_on_4kn_disks_covers_whole_4096_byte_sectors() {
+        let mut i = input(100 * MIB);
+        i.sector_size = 4096;
+        i.layout = Layout::Superfloppy;
+        i.existing_size = Some(300 * MIB + 512);
+        let p = plan(Path::new("x"), &i).unwrap();
+        assert_eq!(p.table, None);
+        assert_eq!(p.boot.size, 300 * MIB);
+        assert_eq!(p.bios_core, None);
+    }
+
+    #[test]
+    fn sector_sizes_other_than_512_and_4096_are_refused() {
+        let mut i = input(100 * MIB);
+        i.sector_size = 2048;
+        assert!(matches!(
+            plan(Path::new("x"), &i),
+            Err(InstallError::SectorSize { .. })
+        ));
     }
 }

@@ -22,6 +22,8 @@ pub mod grub;
 mod iso;
 pub mod layout;
 pub mod loaders;
+pub mod raspberry_pi;
+pub mod sector;
 mod system;
 mod table;
 pub mod update;
@@ -33,7 +35,7 @@ pub use error::InstallError;
 pub use fat::VolumeId;
 pub use iso::{make_iso, IsoOptions, IsoReport};
 pub use layout::Layout;
-pub use loaders::LoaderOrigin;
+pub use loaders::{EfiPlatform, LoaderOrigin};
 pub use update::{rollback, self_update, Progress, Step, UpdateError, UpdateOptions, UpdateReport};
 
 /// Result alias of this crate.

@@ -56,7 +56,8 @@ pub(crate) struct InstallableImage {
 
 /// Opens `image` if it can be installed: a complete SquashFS file (its superblock's
 /// `bytes_used` fits in the file) in a compression GRUB reads (gzip, xz, lzo), with genpack
-/// metadata, `/boot/kernel` and `/boot/initramfs`. Otherwise says why, in words, for the
+/// metadata, `/boot/kernel` and `/boot/initramfs` (a Raspberry Pi image, with
+/// `/boot/bootcode.bin`, may do without). Otherwise says why, in words, for the
 /// caller's error.
 pub(crate) fn open_installable(image: &Path) -> std::result::Result<InstallableImage, String> {
     use std::io::Read;
@@ -93,10 +94,13 @@ pub(crate) fn open_installable(image: &Path) -> std::result::Result<InstallableI
     }
     let opened = genpack_image::Image::open(image).map_err(|e| e.to_string())?;
     opened.metadata().map_err(|e| e.to_string())?;
-    for path in ["/boot/kernel", "/boot/initramfs"] {
-        opened
-            .resolve(path)
-            .map_err(|_| format!("{path} is missing"))?;
+    // A Raspberry Pi's firmware loads its kernel from the boot partition, not through GRUB.
+    if !crate::raspberry_pi::is_pi_image(&opened) {
+        for path in ["/boot/kernel", "/boot/initramfs"] {
+            opened
+                .resolve(path)
+                .map_err(|_| format!("{path} is missing"))?;
+        }
     }
     Ok(InstallableImage {
         image: opened,
@@ -104,14 +108,17 @@ pub(crate) fn open_installable(image: &Path) -> std::result::Result<InstallableI
     })
 }
 
+/// Opens `image` if it can be installed (see [`open_installable`]).
+pub(crate) fn open_image(image: &Path) -> Result<InstallableImage> {
+    open_installable(image).map_err(|reason| InstallError::BadImage {
+        image: image.to_path_buf(),
+        reason,
+    })
+}
+
 /// Checks that `image` can be installed (see [`open_installable`]) and returns its size.
 pub fn check_image(image: &Path) -> Result<u64> {
-    open_installable(image)
-        .map(|installable| installable.size)
-        .map_err(|reason| InstallError::BadImage {
-            image: image.to_path_buf(),
-            reason,
-        })
+    open_image(image).map(|installable| installable.size)
 }
 
 /// A scratch directory for temporary files of writing `target`: next to it when it is a

@@ -14,11 +14,25 @@ use crate::Result;
 
 /// MBR type of the boot partition: EFI system partition.
 pub const MBR_TYPE_ESP: u8 = 0xef;
+/// MBR type of a Raspberry Pi's boot partition: FAT32 with LBA (the Pi 3's boot ROM does not
+/// look at a partition typed as an EFI system partition).
+pub const MBR_TYPE_FAT32_LBA: u8 = 0x0c;
 /// MBR type of the data partition: Linux.
 pub const MBR_TYPE_LINUX: u8 = 0x83;
 
-/// Writes the MBR partition table of `plan` to `disk`, keeping the boot code area.
-pub fn write_mbr(disk: &Path, plan: &DiskPlan) -> Result<()> {
+/// Writes the MBR partition table of `plan` to `disk`, keeping the boot code area; the boot
+/// partition gets the type `boot_type`. Its LBAs count 512-byte sectors:
+/// [`crate::layout::plan`] plans MBR for such disks only.
+pub fn write_mbr(disk: &Path, plan: &DiskPlan, boot_type: u8) -> Result<()> {
+    if plan.sector_size != SECTOR {
+        return Err(InstallError::PartitionTable {
+            disk: disk.to_path_buf(),
+            message: format!(
+                "an MBR is written for 512-byte sectors, but the disk has {}-byte sectors; use GPT",
+                plan.sector_size
+            ),
+        });
+    }
     let file = open(disk)?;
     let mut sector = [0u8; 512];
     file.read_exact_at(&mut sector, 0)
@@ -30,7 +44,7 @@ pub fn write_mbr(disk: &Path, plan: &DiskPlan) -> Result<()> {
     sector[440..444].copy_from_slice(&signature);
     sector[444..446].fill(0);
     sector[446..510].fill(0);
-    let mut entries = vec![(plan.boot, MBR_TYPE_ESP, true)];
+    let mut entries = vec![(plan.boot, boot_type, true)];
     if let Some(data) = plan.data {
         entries.push((data, MBR_TYPE_LINUX, false));
     }
@@ -82,21 +96,23 @@ fn chs(lba: u32) -> [u8; 3] {
     ]
 }
 
-/// Writes a protective MBR and the GPT of `plan` to `disk`: partition 1 the EFI system
-/// partition, 2 the data partition (when planned), 3 the BIOS boot partition in the gap
-/// before 1 MiB.
+/// Writes a protective MBR and the GPT of `plan` to `disk` in LBAs of the plan's sector size:
+/// partition 1 the EFI system partition, 2 the data partition (when planned), 3 the BIOS
+/// boot partition in the gap before 1 MiB (when planned, which needs 512-byte sectors).
 pub fn write_gpt(disk: &Path, plan: &DiskPlan, boot_name: &str) -> Result<()> {
     let table_err = |e: &dyn std::fmt::Display| InstallError::PartitionTable {
         disk: disk.to_path_buf(),
         message: e.to_string(),
     };
+    let sector = plan.sector_size;
+    let block_size = LogicalBlockSize::try_from(sector).map_err(|e| table_err(&e))?;
     let mut file = open(disk)?;
-    let sectors = plan.disk_size / SECTOR;
+    let sectors = plan.disk_size / sector;
     let mbr = ProtectiveMBR::with_lb_size(u32::try_from(sectors - 1).unwrap_or(u32::MAX));
     mbr.overwrite_lba0(&mut file).map_err(|e| table_err(&e))?;
     let mut gpt = gpt::GptConfig::new()
         .writable(true)
-        .logical_block_size(LogicalBlockSize::Lb512)
+        .logical_block_size(block_size)
         .create_from_device(file, None)
         .map_err(|e| table_err(&e))?;
     gpt.update_partitions(std::collections::BTreeMap::new())
@@ -104,8 +120,8 @@ pub fn write_gpt(disk: &Path, plan: &DiskPlan, boot_name: &str) -> Result<()> {
     gpt.add_partition_at(
         boot_name,
         1,
-        plan.boot.offset / SECTOR,
-        plan.boot.size / SECTOR,
+        plan.boot.offset / sector,
+        plan.boot.size / sector,
         gpt::partition_types::EFI,
         0,
     )
@@ -114,14 +130,14 @@ pub fn write_gpt(disk: &Path, plan: &DiskPlan, boot_name: &str) -> Result<()> {
         gpt.add_partition_at(
             "genpack data",
             2,
-            data.offset / SECTOR,
-            data.size / SECTOR,
+            data.offset / sector,
+            data.size / sector,
             gpt::partition_types::LINUX_FS,
             0,
         )
         .map_err(|e| table_err(&e))?;
     }
-    if plan.bios_core.is_some() {
+    if plan.bios_core.is_some() && sector == SECTOR {
         gpt.add_partition_at(
             "BIOS boot",
             3,

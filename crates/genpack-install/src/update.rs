@@ -19,9 +19,10 @@
 //!    that has not been booted yet), it holds the running image and stays; the un-booted image
 //!    is removed instead.
 //! 5. [`Step::RefreshBootFiles`]: UEFI loaders the new image carries under
-//!    `/usr/lib/genpack-install/` replace those on the partition, and `EFI/BOOT/grub.cfg` is
-//!    regenerated when this version writes a different one; each file is written to a
-//!    temporary name, flushed and renamed over the old one.
+//!    `/usr/lib/genpack-install/` replace those on the partition, so do a Raspberry Pi
+//!    image's boot files (except the user's `config.txt` and `cmdline.txt`), and
+//!    `EFI/BOOT/grub.cfg` is regenerated when this version writes a different one; each file
+//!    is written to a temporary name, flushed and renamed over the old one.
 //!
 //! [`rollback`] swaps `system.img` with `system.cur` (an update not booted yet) or with
 //! `system.old` (the image that ran before the last update), the same atomic way.
@@ -39,6 +40,8 @@ use std::time::Instant;
 
 use crate::fat::VolumeId;
 use crate::grub::{grub_cfg_for, BootVolume, CONFIG_PATH};
+use crate::loaders::EfiPlatform;
+use crate::raspberry_pi;
 use crate::system::{open_installable, InstallableImage};
 
 /// Where the initramfs mounts the boot partition of a running system.
@@ -62,25 +65,6 @@ const FAT32_MAX_FILE: u64 = (4 << 30) - 1;
 const MSDOS_SUPER_MAGIC: i64 = 0x4d44;
 /// Room kept free besides the image (directory growth, boottime.txt, system.ini edits).
 const SPARE_BYTES: u64 = 1 << 20;
-/// Where an image carries UEFI loaders, and where they go on the boot partition.
-const LOADERS: &[(&str, &str)] = &[
-    (
-        "/usr/lib/genpack-install/bootx64.efi",
-        "EFI/BOOT/BOOTX64.EFI",
-    ),
-    (
-        "/usr/lib/genpack-install/bootia32.efi",
-        "EFI/BOOT/BOOTIA32.EFI",
-    ),
-    (
-        "/usr/lib/genpack-install/bootaa64.efi",
-        "EFI/BOOT/BOOTAA64.EFI",
-    ),
-    (
-        "/usr/lib/genpack-install/bootriscv64.efi",
-        "EFI/BOOT/BOOTRISCV64.EFI",
-    ),
-];
 const GRUB_CFG: &str = CONFIG_PATH;
 
 /// The steps of [`self_update`], in order.
@@ -360,6 +344,12 @@ pub fn self_update(
         });
     }
     check_exchange(dir)?;
+    // Read the Raspberry Pi boot files now: an unreadable one must stop the update here.
+    let pi_files =
+        raspberry_pi::boot_files(&new_image.image, "auto").map_err(|e| UpdateError::BadImage {
+            image: image.to_path_buf(),
+            reason: e.to_string(),
+        })?;
     remove_if_present(dir, SYSTEM_NEW, Step::Verify)?;
     let needed = new_image.size + SPARE_BYTES;
     let mut available = statfs(dir)
@@ -440,7 +430,7 @@ pub fn self_update(
 
     // 5. Refresh boot files.
     let boot_files = options.boot_files_dir.as_deref().unwrap_or(dir);
-    report.refreshed = refresh_boot_files(boot_files, &new_image.image)?;
+    report.refreshed = refresh_boot_files(boot_files, &new_image.image, pi_files)?;
     done(&mut report, Step::RefreshBootFiles);
     Ok(report)
 }
@@ -535,14 +525,25 @@ fn copy_with_progress(
 fn refresh_boot_files(
     dir: &Path,
     image: &genpack_image::Image,
+    pi_files: Vec<raspberry_pi::BootFile>,
 ) -> Result<Vec<String>, UpdateError> {
     let mut refreshed = Vec::new();
-    for (in_image, on_partition) in LOADERS {
-        let Ok(bytes) = image.read(in_image) else {
+    for platform in EfiPlatform::ALL {
+        let Ok(bytes) = image.read(platform.image_path()) else {
             continue;
         };
-        if replace_if_different(dir, on_partition, &bytes)? {
-            refreshed.push(on_partition.to_string());
+        if replace_if_different(dir, platform.boot_path(), &bytes)? {
+            refreshed.push(platform.boot_path().to_string());
+        }
+    }
+    // Raspberry Pi firmware, kernel and device trees; the user's config.txt and cmdline.txt
+    // stay when the partition has them.
+    for file in pi_files {
+        if raspberry_pi::is_user_file(&file.path) && dir.join(&file.path).exists() {
+            continue;
+        }
+        if replace_if_different(dir, &file.path, &file.bytes)? {
+            refreshed.push(file.path);
         }
     }
     let cfg_path = dir.join(GRUB_CFG);

@@ -71,7 +71,7 @@ fn iso_is_hybrid_with_an_efi_partition_and_the_system_files() {
 }
 
 #[test]
-fn zip_holds_the_image_its_companions_and_the_efi_loader() {
+fn zip_holds_the_image_its_companions_and_the_efi_loaders() {
     let dir = tempfile::tempdir().unwrap();
     let ini = dir.path().join("a.ini");
     std::fs::write(&ini, "hostname = zipped\n").unwrap();
@@ -91,6 +91,7 @@ fn zip_holds_the_image_its_companions_and_the_efi_loader() {
             "system.img",
             "system.ini",
             "EFI/BOOT/BOOTX64.EFI",
+            "EFI/BOOT/BOOTIA32.EFI",
             "EFI/BOOT/grub.cfg"
         ]
     );

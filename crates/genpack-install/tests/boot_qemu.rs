@@ -43,7 +43,7 @@ fn boot_disk(layout: Layout, data_partition: bool, firmware: Firmware, host: &st
     .unwrap();
     let medium = match firmware {
         Firmware::Bios => Medium::IdeDisk,
-        Firmware::Uefi => Medium::Disk,
+        Firmware::Uefi | Firmware::Uefi32 => Medium::Disk,
     };
     let (finished, log) = boot(dir.path(), &disk, medium, firmware);
     assert_booted(&log, finished, host);
@@ -152,4 +152,10 @@ fn image_of_4_gib_boots_from_the_data_partition_with_seabios_qemu() {
 #[test]
 fn superfloppy_boots_with_ovmf_qemu() {
     boot_disk(Layout::Superfloppy, false, Firmware::Uefi, "floppy-uefi");
+}
+
+#[test]
+fn x86_64_image_boots_from_32_bit_uefi_firmware_qemu() {
+    // Only BOOTIA32.EFI can run on this firmware; it starts the 64-bit kernel.
+    boot_disk(Layout::Gpt, false, Firmware::Uefi32, "uefi-ia32");
 }

@@ -134,8 +134,15 @@ pub fn qemu_args(spec: &VmSpec, prepared: &Prepared, runtime: &RuntimeDir) -> Ve
                 "file={},format={format},if=none,id=system{ro}",
                 esc(image)
             ));
-            a.push("-device")
-                .push("virtio-blk-pci,drive=system,serial=system,bootindex=0");
+            // A disk laid out for 4096-byte sectors only reads right with them.
+            let sectors = if format == "raw" && has_4096_byte_sectors(image) {
+                ",logical_block_size=4096,physical_block_size=4096"
+            } else {
+                ""
+            };
+            a.push("-device").push(format!(
+                "virtio-blk-pci,drive=system,serial=system,bootindex=0{sectors}"
+            ));
         }
         Boot::Iso { image, .. } => {
             a.push("-device").push("virtio-scsi-pci,id=scsi");
@@ -286,6 +293,29 @@ fn is_qcow2(image: &Path) -> bool {
         && &magic == b"QFI\xfb"
 }
 
+/// Whether a raw disk image was laid out for 4096-byte logical sectors: its GPT header is in
+/// the second 4 KiB instead of the second 512 bytes, or (no partition table) its FAT boot
+/// sector counts 4096-byte sectors.
+fn has_4096_byte_sectors(image: &Path) -> bool {
+    use std::os::unix::fs::FileExt;
+    let Ok(file) = std::fs::File::open(image) else {
+        return false;
+    };
+    let mut head = [0u8; 4104];
+    if file.read_exact_at(&mut head, 0).is_err() {
+        return false;
+    }
+    let gpt_at = |offset: usize| &head[offset..offset + 8] == b"EFI PART";
+    if gpt_at(512) {
+        return false;
+    }
+    if gpt_at(4096) {
+        return true;
+    }
+    let fat_sector_size = u16::from_le_bytes([head[11], head[12]]);
+    head[510..512] == [0x55, 0xaa] && (&head[82..87] == b"FAT32") && fat_sector_size == 4096
+}
+
 #[derive(Default)]
 struct Args(Vec<OsString>);
 
@@ -396,6 +426,49 @@ mod tests {
         assert!(line.contains("unit=0,readonly=on,file=/usr/share/OVMF/OVMF_CODE.fd"));
         assert!(line.contains("unit=1,file=/run/x/d/OVMF_VARS.fd"));
         assert!(line.contains("bootindex=0"));
+    }
+
+    #[test]
+    fn disks_laid_out_for_4096_byte_sectors_are_attached_with_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, offset: usize, bytes: &[u8]| {
+            let mut disk = vec![0u8; 1 << 20];
+            disk[offset..offset + bytes.len()].copy_from_slice(bytes);
+            let path = dir.path().join(name);
+            std::fs::write(&path, disk).unwrap();
+            path
+        };
+        assert!(has_4096_byte_sectors(&write(
+            "gpt4k.img",
+            4096,
+            b"EFI PART"
+        )));
+        assert!(!has_4096_byte_sectors(&write(
+            "gpt512.img",
+            512,
+            b"EFI PART"
+        )));
+        assert!(!has_4096_byte_sectors(&write("blank.img", 0, b"")));
+        let mut fat = [0u8; 512];
+        fat[11..13].copy_from_slice(&4096u16.to_le_bytes());
+        fat[82..87].copy_from_slice(b"FAT32");
+        fat[510..512].copy_from_slice(&[0x55, 0xaa]);
+        assert!(has_4096_byte_sectors(&write("floppy4k.img", 0, &fat)));
+        assert!(!has_4096_byte_sectors(&dir.path().join("missing.img")));
+
+        let rt = RuntimeDir::under(Path::new("/run/x"), "k").unwrap();
+        let spec = VmSpec::new(
+            "k",
+            Boot::Disk {
+                image: dir.path().join("gpt4k.img"),
+                firmware: crate::FirmwareKind::Uefi,
+                read_only: false,
+            },
+        );
+        let mut p = prepared(&rt);
+        p.boot_files = None;
+        let line = joined(&qemu_args(&spec, &p, &rt));
+        assert!(line.contains("bootindex=0,logical_block_size=4096,physical_block_size=4096"));
     }
 
     #[test]

@@ -128,6 +128,9 @@ pub enum Firmware {
     Bios,
     /// OVMF.
     Uefi,
+    /// OVMF built for 32-bit x86 (package ovmf-ia32) on a 64-bit CPU, as on tablets and
+    /// early Intel Macs: it runs only `BOOTIA32.EFI`.
+    Uefi32,
 }
 
 /// How the medium is attached.
@@ -139,16 +142,24 @@ pub enum Medium {
     IdeDisk,
     /// A CD-ROM.
     Cdrom,
+    /// A virtio disk with 4096-byte logical and physical blocks (what a "4Kn" NVMe drive or
+    /// USB disk looks like).
+    Disk4Kn,
 }
 
 /// Boots `medium` in QEMU (TCG) and returns (powered off by itself, serial log).
 pub fn boot(dir: &Path, file: &Path, medium: Medium, firmware: Firmware) -> (bool, String) {
     let serial = dir.join("serial.log");
     let mut command = Command::new("qemu-system-x86_64");
+    // The 32-bit OVMF is built with SMM, which needs the flash locked to it.
+    let machine = match firmware {
+        Firmware::Uefi32 => "q35,smm=on",
+        _ => "q35",
+    };
     command
         .args([
             "-machine",
-            "q35",
+            machine,
             "-m",
             "512",
             "-display",
@@ -172,12 +183,31 @@ pub fn boot(dir: &Path, file: &Path, medium: Medium, firmware: Firmware) -> (boo
             .arg("-drive")
             .arg(format!("if=pflash,format=raw,file={}", vars.display()));
     }
+    if firmware == Firmware::Uefi32 {
+        let vars = dir.join("OVMF32_VARS.fd");
+        fs::copy("/usr/share/OVMF/OVMF32_VARS_4M.fd", &vars)
+            .expect("32-bit OVMF is needed (apt install ovmf-ia32)");
+        command
+            .args(["-global", "driver=cfi.pflash01,property=secure,value=on"])
+            .arg("-drive")
+            .arg(
+                "if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/OVMF32_CODE_4M.secboot.fd",
+            )
+            .arg("-drive")
+            .arg(format!("if=pflash,format=raw,unit=1,file={}", vars.display()));
+    }
     let drive = match medium {
         Medium::Disk => format!("file={},format=raw,if=virtio", file.display()),
         Medium::IdeDisk => format!("file={},format=raw,if=ide,media=disk", file.display()),
         Medium::Cdrom => format!("file={},format=raw,if=ide,media=cdrom", file.display()),
+        Medium::Disk4Kn => format!("file={},format=raw,if=none,id=disk4k", file.display()),
     };
     command.arg("-drive").arg(drive);
+    if medium == Medium::Disk4Kn {
+        command
+            .arg("-device")
+            .arg("virtio-blk-pci,drive=disk4k,logical_block_size=4096,physical_block_size=4096");
+    }
     let mut qemu = command
         .stdin(Stdio::null())
         .stdout(Stdio::null())
