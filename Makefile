@@ -16,16 +16,16 @@ APT_PACKAGES := \
 	webkit2gtk-driver xvfb xauth imagemagick fonts-dejavu-core \
 	squashfs-tools mmdebstrap debootstrap systemd-container bubblewrap \
 	grub-efi-amd64-bin grub-efi-ia32-bin grub-pc-bin grub-common xorriso dosfstools mtools \
-	ovmf ovmf-ia32 seabios busybox-static linux-image-amd64 cpio zstd xz-utils btrfs-progs fdisk gdisk unzip libmagickcore-6.q16-6-extra
+	ovmf ovmf-ia32 qemu-efi-aarch64 seabios busybox-static linux-image-amd64 cpio zstd xz-utils btrfs-progs fdisk gdisk unzip libmagickcore-6.q16-6-extra
 # Node.js and npm from Debian, only when no node is on PATH (these machines carry Node 20 already).
 APT_NODE_PACKAGES := nodejs npm
 # QEMU comes from bookworm-backports (QEMU 10), matching the qemu-utils these machines carry.
-APT_BACKPORTS_PACKAGES := qemu-system-x86 qemu-utils
+APT_BACKPORTS_PACKAGES := qemu-system-x86 qemu-system-arm qemu-utils
 BACKPORTS_SOURCE := /etc/apt/sources.list.d/bookworm-backports.sources
 
 TAURI_DRIVER := $(HOME)/.cargo/bin/tauri-driver
 
-.PHONY: help deps apt-deps ui-deps tauri-driver build ui studio cli run test lint test-rust test-ui test-e2e clean
+.PHONY: help deps apt-deps ui-deps tauri-driver arm64-boot-parts build ui studio cli run test lint test-rust test-ui test-e2e clean
 
 help:
 	@echo "make run    install what is missing, build, start the studio"
@@ -47,7 +47,7 @@ apt-deps:
 	fi; \
 	missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
 	missing_bpo=$$(for p in $(APT_BACKPORTS_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
-	if ! command -v qemu-system-x86_64 >/dev/null; then missing_bpo="$(APT_BACKPORTS_PACKAGES)"; fi; \
+	if ! command -v qemu-system-x86_64 >/dev/null || ! command -v qemu-system-aarch64 >/dev/null; then missing_bpo="$(APT_BACKPORTS_PACKAGES)"; fi; \
 	if ! command -v npm >/dev/null; then missing="$$missing $(APT_NODE_PACKAGES)"; fi; \
 	if [ -n "$$missing$$missing_bpo" ]; then \
 	  echo "installing: $$missing $$missing_bpo"; \
@@ -63,6 +63,10 @@ ui/node_modules/.package-lock.json: ui/package-lock.json
 	@touch $@
 
 tauri-driver: $(TAURI_DRIVER)
+
+# Debian's arm64 kernel, busybox and GRUB modules, for the test that boots an arm64 disk.
+arm64-boot-parts:
+	./scripts/fetch-arm64-boot-parts
 
 $(TAURI_DRIVER):
 	$(CARGO) install tauri-driver --locked --version 2.1.0 || $(CARGO) install tauri-driver --locked
@@ -96,7 +100,7 @@ lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	cd ui && $(NPM) run lint && $(NPM) run check
 
-test-rust:
+test-rust: arm64-boot-parts
 	$(CARGO) test --workspace --no-fail-fast
 
 test-ui:

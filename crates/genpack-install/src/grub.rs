@@ -280,7 +280,11 @@ if ! regexp "(^| )panic=" "$LINUX_ARGS"; then
     set LINUX_ARGS="$LINUX_ARGS panic=30"
 fi
 if ! regexp "(^| )console=" "$LINUX_ARGS"; then
-    set LINUX_ARGS="$LINUX_ARGS console=tty0 console=ttyS0,115200n8"
+    # PCs: screen and first serial port. Elsewhere the firmware names the serial console
+    # (ACPI SPCR or the device tree), and ttyS0 would hide it.
+    if [ "$grub_cpu" = "x86_64" -o "$grub_cpu" = "i386" ]; then
+        set LINUX_ARGS="$LINUX_ARGS console=tty0 console=ttyS0,115200n8"
+    fi
 fi
 
 set SYSTEM_IMAGE=""
@@ -327,6 +331,8 @@ mod tests {
         assert!(cfg.contains("loopback loop $SYSTEM_IMAGE"));
         assert!(cfg.contains("root=systemimg:1234-ABCD"));
         assert!(cfg.contains("console=ttyS0"));
+        // ttyS0 only on PCs: on ARM it would hide the firmware's serial console.
+        assert!(cfg.contains(r#"if [ "$grub_cpu" = "x86_64" -o "$grub_cpu" = "i386" ]; then"#));
         assert!(cfg.contains("system.cfg"));
         assert!(cfg.contains("set timeout=10"));
         assert_eq!(cfg.matches("menuentry").count(), 2);
