@@ -23,9 +23,12 @@ pub struct Args {
     /// The image to install (a .squashfs built by `genpack build`).
     image: PathBuf,
     /// Disk to write: a block device, an existing disk image file (keeps its size) or a new
-    /// file (sized to fit).
-    #[arg(long, value_name = "DEVICE|FILE")]
+    /// file (sized to fit). `--disk list` shows the drives that may be written.
+    #[arg(long, value_name = "DEVICE|FILE|list")]
     disk: Option<PathBuf>,
+    /// Allow an internal (non-removable) disk; you are asked to type its name.
+    #[arg(long)]
+    all: bool,
     /// Also (or instead) write a hybrid ISO that boots as a CD and from a USB stick.
     #[arg(long, value_name = "OUT.iso")]
     cdrom: Option<PathBuf>,
@@ -97,11 +100,24 @@ impl From<InstallError> for Failure {
 }
 
 pub fn run(args: Args) -> Result<ExitCode, Failure> {
+    if args.disk.as_deref() == Some(Path::new("list")) && !Path::new("list").exists() {
+        return list_drives(args.all);
+    }
     if args.label.as_ref().is_some_and(|l| l.len() > 11) {
         return Err(Failure::new("--label takes at most 11 characters")
             .hint("FAT volume labels are short, e.g. --label GENPACK"));
     }
-    for out in [&args.disk, &args.cdrom, &args.zip].into_iter().flatten() {
+    if let Some(disk) = args.disk.as_deref().filter(|d| is_block_device(d)) {
+        if !confirm_drive(disk, args.all, args.yes)? {
+            eprintln!("Nothing was written.");
+            return Ok(ExitCode::FAILURE);
+        }
+    }
+    let files = [&args.disk, &args.cdrom, &args.zip]
+        .into_iter()
+        .flatten()
+        .filter(|out| !is_block_device(out));
+    for out in files {
         if out.exists() && !args.yes && !confirm_overwrite(out)? {
             eprintln!("Nothing was written.");
             return Ok(ExitCode::FAILURE);
@@ -220,6 +236,89 @@ fn write_disk(args: &Args, disk: &Path) -> Result<(), Failure> {
         );
     }
     Ok(())
+}
+
+fn is_block_device(path: &Path) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    std::fs::metadata(path).is_ok_and(|m| m.file_type().is_block_device())
+}
+
+/// `--disk list`: the drives that may be written, and how many internal ones are hidden.
+fn list_drives(all: bool) -> Result<ExitCode, Failure> {
+    let drives = genpack_drive::drives::list().map_err(|error| {
+        Failure::new(format!("cannot list drives: {error}"))
+            .hint("udev must be running; pass a device path to --disk instead")
+    })?;
+    let mut hidden = 0;
+    let mut shown = 0;
+    for drive in &drives {
+        match drive.refusal(all) {
+            None => {
+                shown += 1;
+                println!("{}	{}", drive.path.display(), drive.description());
+            }
+            Some(genpack_drive::Refusal::Fixed) => hidden += 1,
+            Some(_) => {}
+        }
+    }
+    if shown == 0 {
+        println!("No drive can be written: plug in a USB stick or SD card (and unmount it).");
+    }
+    if hidden > 0 {
+        println!("{hidden} internal disk(s) not shown; --all shows them.");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Checks that the block device `disk` may be written (never the disk holding `/`, nothing
+/// mounted or read-only; internal disks only with `--all`) and asks the user, naming the
+/// drive and its size. An internal disk is confirmed by typing its name.
+fn confirm_drive(disk: &Path, all: bool, yes: bool) -> Result<bool, Failure> {
+    let drive = genpack_drive::drives::probe(disk)
+        .map_err(|error| Failure::new(format!("{}: {error}", disk.display())))?;
+    if let Some(refusal) = drive.refusal(all) {
+        let failure = Failure::new(format!(
+            "refusing to write {}: {refusal}",
+            drive.description()
+        ));
+        return Err(match refusal {
+            genpack_drive::Refusal::Fixed => {
+                failure.hint("pass --all to write an internal disk (you will type its name)")
+            }
+            _ => failure
+                .hint("`genpack install IMAGE --disk list` shows the drives that can be written"),
+        });
+    }
+    if yes {
+        return Ok(true);
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(
+            Failure::new(format!("{} would be erased", drive.description()))
+                .hint("pass -y to confirm"),
+        );
+    }
+    let name = drive.name.clone();
+    if drive.removable {
+        eprint!("Erase everything on {}? [y/N] ", drive.description());
+    } else {
+        eprint!(
+            "{} is an internal disk. Type its name ({name}) to erase everything on it: ",
+            drive.description()
+        );
+    }
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|error| Failure::new(format!("cannot read the answer: {error}")))?;
+    let answer = answer.trim();
+    Ok(if drive.removable {
+        matches!(answer, "y" | "Y" | "yes")
+    } else {
+        answer == name
+    })
 }
 
 /// Asks on the terminal; without one, refuses (pass -y in scripts).

@@ -231,3 +231,74 @@ fn help_is_available_for_every_command() {
         assert!(text(&out.stdout).contains("Usage"), "{command}");
     }
 }
+
+/// A loop device over `file` (standing in for a USB stick), detached when dropped.
+struct LoopDevice(String);
+
+impl LoopDevice {
+    fn attach(file: &Path, read_only: bool) -> Self {
+        let mut command = Command::new("losetup");
+        if read_only {
+            command.arg("--read-only");
+        }
+        let out = command
+            .args(["--find", "--show"])
+            .arg(file)
+            .output()
+            .expect("losetup runs (util-linux)");
+        assert!(out.status.success(), "losetup: {}", text(&out.stderr));
+        Self(text(&out.stdout).trim().to_string())
+    }
+}
+
+impl Drop for LoopDevice {
+    fn drop(&mut self) {
+        let _ = Command::new("losetup").args(["-d", &self.0]).status();
+    }
+}
+
+#[test]
+fn install_lists_an_attached_stick_and_refuses_a_read_only_one_needs_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("stick.img");
+    fs::write(&file, vec![0u8; 8 << 20]).unwrap();
+    let writable = LoopDevice::attach(&file, false);
+    let locked = LoopDevice::attach(&file, true);
+
+    let out = genpack(&["install", "image.squashfs", "--disk", "list"], dir.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let listing = text(&out.stdout);
+    let line = listing
+        .lines()
+        .find(|l| l.starts_with(&format!("{}\t", writable.0)))
+        .unwrap_or_else(|| panic!("{} is not listed:\n{listing}", writable.0));
+    assert!(line.contains("stick.img, 8.0 MiB"), "{line}");
+    assert!(
+        !listing.contains(&format!("{}\t", locked.0)),
+        "a read-only device is offered:\n{listing}"
+    );
+
+    // The drive is checked before the image is even looked at, and nothing is written.
+    let out = genpack(
+        &["install", "image.squashfs", "--disk", &locked.0, "-y"],
+        dir.path(),
+    );
+    assert!(!out.status.success());
+    let error = text(&out.stderr);
+    assert!(error.contains("refusing to write"), "{error}");
+    assert!(error.contains("read-only"), "{error}");
+    assert!(error.contains(&locked.0), "{error}");
+
+    // Without a terminal and without -y, the drive is named and nothing is written.
+    let out = genpack(
+        &["install", "image.squashfs", "--disk", &writable.0],
+        dir.path(),
+    );
+    assert!(!out.status.success());
+    let error = text(&out.stderr);
+    assert!(
+        error.contains("stick.img, 8.0 MiB") && error.contains("would be erased"),
+        "{error}"
+    );
+    assert!(fs::read(&file).unwrap().iter().all(|b| *b == 0));
+}
