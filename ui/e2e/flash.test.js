@@ -104,6 +104,13 @@ describe('flash', () => {
           input.value = value;
           input.dispatchEvent(new Event('input', { bubbles: true }));
         }, 'FLASHTEST');
+        // MBR (BIOS and UEFI) by default; without a partition table there is no data partition.
+        assert.equal(await browser.$('[data-testid="flash-table-auto"]').getProperty('checked'), true);
+        await clickIn(browser, '[data-testid="flash-table-superfloppy"]');
+        assert.equal(await browser.$('[data-testid="flash-data-partition"]').getProperty('disabled'), true);
+        await clickIn(browser, '[data-testid="flash-table-auto"]');
+        assert.equal(await browser.$('[data-testid="flash-data-partition"]').getProperty('disabled'), false);
+        await screenshot(browser, 'flash-options');
 
         await clickIn(browser, '[data-testid="flash-next-confirm"]');
         await waitFor(browser, '[data-testid="flash-confirm"]');

@@ -1,11 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import {
   confirmationSentence,
+  dataPartitionFits,
+  defaultLayout,
   formatEta,
   isConfirmed,
   labelProblem,
   overallFraction,
   progressLine,
+  TABLES,
   typedConfirmation,
 } from '../src/components/flash/flash-logic';
 import type { DriveChoice } from '../src/lib/types';
@@ -90,5 +93,20 @@ describe('progress', () => {
     expect(overallFraction(writing)).toBeLessThan(overallFraction(verifying));
     expect(overallFraction(verifying)).toBeLessThan(overallFraction(finished));
     expect(overallFraction(finished)).toBeCloseTo(1);
+  });
+});
+
+describe('partition tables', () => {
+  it('offers MBR first, as the default, and says which firmware boots each', () => {
+    expect(TABLES.map((t) => t.id)).toEqual(['auto', 'gpt', 'superfloppy']);
+    expect(defaultLayout().table).toBe('auto');
+    expect(TABLES[0].title).toContain('BIOS and UEFI');
+    expect(TABLES[2].title).toContain('UEFI only');
+  });
+
+  it('allows a data partition only with a partition table', () => {
+    expect(dataPartitionFits('auto')).toBe(true);
+    expect(dataPartitionFits('gpt')).toBe(true);
+    expect(dataPartitionFits('superfloppy')).toBe(false);
   });
 });

@@ -234,6 +234,32 @@ pub struct Layout {
     /// Add a data partition filling the rest of the drive (kept across image updates).
     #[serde(default)]
     pub data_partition: bool,
+    /// The partition table, which decides the firmware that boots it.
+    #[serde(default)]
+    pub table: TableChoice,
+}
+
+/// The partition table of a stick or disk image, as the Flash step offers it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TableChoice {
+    /// MBR (GPT above 2 TiB or on disks with 4096-byte sectors): BIOS and UEFI.
+    #[default]
+    Auto,
+    /// GPT with a BIOS boot partition: BIOS and UEFI.
+    Gpt,
+    /// No partition table, FAT32 over the whole drive: UEFI only, no data partition.
+    Superfloppy,
+}
+
+impl From<TableChoice> for genpack_install::Layout {
+    fn from(choice: TableChoice) -> Self {
+        match choice {
+            TableChoice::Auto => genpack_install::Layout::Auto,
+            TableChoice::Gpt => genpack_install::Layout::Gpt,
+            TableChoice::Superfloppy => genpack_install::Layout::Superfloppy,
+        }
+    }
 }
 
 impl Layout {
@@ -250,16 +276,27 @@ fn install_error(error: genpack_install::InstallError) -> CommandError {
     CommandError::Invalid(error.to_string())
 }
 
-/// Lays `image` out as a bootable disk image at `disk` (a new or empty file) of `size`
-/// bytes (just large enough when `None`); returns its size.
+/// What a disk image is laid out for: the drive it will be written to, or a file.
+#[derive(Debug, Clone, Copy, Default)]
+struct DiskShape {
+    /// Size in bytes; just large enough when `None`.
+    size: Option<u64>,
+    /// Logical sector size of the drive (512 when `None`).
+    sector_size: Option<u64>,
+}
+
+/// Lays `image` out as a bootable disk image at `disk` (a new or empty file) of `shape`;
+/// returns its size.
 ///
 /// The one place the studio lays out disks with genpack-install.
-fn lay_out(image: &Path, disk: &Path, layout: &Layout, size: Option<u64>) -> CommandResult<u64> {
+fn lay_out(image: &Path, disk: &Path, layout: &Layout, shape: DiskShape) -> CommandResult<u64> {
     let options = genpack_install::InstallOptions {
         system_ini: layout.system_ini.clone(),
         label: layout.label(),
         data_partition: layout.data_partition,
-        size,
+        layout: layout.table.into(),
+        size: shape.size,
+        sector_size: shape.sector_size,
         ..Default::default()
     };
     let report =
@@ -291,7 +328,7 @@ fn export_file(
     layout: &Layout,
 ) -> CommandResult<u64> {
     match format {
-        ExportFormat::Disk => lay_out(image, out, layout, None),
+        ExportFormat::Disk => lay_out(image, out, layout, DiskShape::default()),
         ExportFormat::Iso => {
             let options = genpack_install::IsoOptions {
                 system_ini: layout.system_ini.clone(),
@@ -449,9 +486,15 @@ fn write(
     let _ = progress.send(FlashProgress::Layout);
     let scratch = scratch_dir()?;
     let disk = scratch.path().join("disk.img");
-    // A data partition fills the drive, so the disk image takes the drive's size then.
-    let size = request.layout.data_partition.then_some(drive.size);
-    lay_out(&request.image, &disk, &request.layout, size)?;
+    // A data partition fills the drive, and GPT keeps a copy of itself at the drive's end,
+    // so the disk image takes the drive's size then. The partition table and FAT count in
+    // the drive's own sectors.
+    let whole_drive = request.layout.data_partition || request.layout.table == TableChoice::Gpt;
+    let shape = DiskShape {
+        size: whole_drive.then_some(drive.size),
+        sector_size: Some(u64::from(drive.logical_sector_size)),
+    };
+    lay_out(&request.image, &disk, &request.layout, shape)?;
     if cancel.load(Ordering::Relaxed) {
         return Err(CommandError::Cancelled(
             "preparing the disk image; the drive was not touched".into(),
@@ -762,6 +805,38 @@ mod tests {
             serde_json::from_str(r#"{ "system_ini": null, "label": " " }"#).unwrap();
         assert_eq!(layout.label(), None);
         assert!(!layout.data_partition);
+        assert_eq!(layout.table, TableChoice::Auto);
+        let layout: Layout = serde_json::from_str(
+            r#"{ "system_ini": null, "label": null, "data_partition": false, "table": "superfloppy" }"#,
+        )
+        .unwrap();
+        assert_eq!(
+            genpack_install::Layout::from(layout.table),
+            genpack_install::Layout::Superfloppy
+        );
+    }
+
+    #[test]
+    fn the_chosen_partition_table_is_the_one_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let image = tiny_image(dir.path());
+        for (table, gpt_signature, starts_at_zero) in [
+            (TableChoice::Auto, false, false),
+            (TableChoice::Gpt, true, false),
+            (TableChoice::Superfloppy, false, true),
+        ] {
+            let out = dir.path().join(format!("{table:?}.img"));
+            let layout = Layout {
+                table,
+                ..Layout::default()
+            };
+            export(&image, &out, ExportFormat::Disk, &layout).unwrap();
+            let bytes = std::fs::read(&out).unwrap();
+            assert_eq!(&bytes[512..520] == b"EFI PART", gpt_signature, "{table:?}");
+            let boot = genpack_install::BootPartition::open(&out).unwrap();
+            assert_eq!(boot.location().offset == 0, starts_at_zero, "{table:?}");
+            assert!(boot.exists("system.img"), "{table:?}");
+        }
     }
 
     /// A small valid genpack image: kernel, initramfs and the metadata the installer reads.
@@ -796,6 +871,7 @@ mod tests {
             system_ini: Some(ini),
             label: Some("DEMO".into()),
             data_partition: false,
+            table: TableChoice::Auto,
         };
         let bytes = export(&image, &out, ExportFormat::Disk, &layout).unwrap();
         assert_eq!(std::fs::metadata(&out).unwrap().len(), bytes);

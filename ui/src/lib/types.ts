@@ -263,11 +263,15 @@ export interface DrivesChanged {
 }
 
 /** How an image is laid out on a drive or in an exported file. */
+/** The partition table of a stick or disk image; it decides which firmware boots it. */
+export type FlashTable = 'auto' | 'gpt' | 'superfloppy';
+
 export interface FlashLayout {
   system_ini: string | null;
   label: string | null;
   /** A data partition filling the rest of the drive. */
   data_partition: boolean;
+  table: FlashTable;
 }
 
 export interface FlashRequest {

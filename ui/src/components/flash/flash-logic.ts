@@ -1,7 +1,7 @@
 // Pure rules of the Flash step: when a write is confirmed, how labels are checked, and how
 // progress is shown. Kept apart from the components so they are tested on their own.
 
-import type { DriveChoice, FlashPhase, FlashProgress } from '../../lib/types';
+import type { DriveChoice, FlashLayout, FlashPhase, FlashProgress, FlashTable } from '../../lib/types';
 
 /** The image a write or export starts from. */
 export interface ChosenImage {
@@ -41,6 +41,35 @@ export function labelProblem(label: string): string | null {
     return 'Only letters A–Z, digits, spaces and _ - ! # $ % & \' ( ) @ ^ ` { } ~.';
   }
   return null;
+}
+
+/** The partition tables offered, with the firmware each boots on. */
+export const TABLES: { id: FlashTable; title: string; help: string }[] = [
+  {
+    id: 'auto',
+    title: 'BIOS and UEFI (MBR)',
+    help: 'Recommended: boots on old and new PCs. Drives over 2 TiB or with 4096-byte sectors get GPT instead (UEFI only on the latter).',
+  },
+  {
+    id: 'gpt',
+    title: 'BIOS and UEFI (GPT)',
+    help: 'For firmware or tools that want GPT. GPT keeps a copy at the end of the drive, so the whole drive is written, which takes longer.',
+  },
+  {
+    id: 'superfloppy',
+    title: 'UEFI only, no partition table',
+    help: 'FAT32 over the whole drive, for devices that read only unpartitioned sticks. No data partition.',
+  },
+];
+
+/** A fresh layout: no settings, the default label and table, no data partition. */
+export function defaultLayout(): FlashLayout {
+  return { system_ini: null, label: null, data_partition: false, table: 'auto' };
+}
+
+/** Whether a data partition can go with `table`: a drive without a partition table has none. */
+export function dataPartitionFits(table: FlashTable): boolean {
+  return table !== 'superfloppy';
 }
 
 /** Drive phases in order, with the words shown for them. */
