@@ -224,6 +224,78 @@ fn debian_disk_image_boots_through_ovmf_and_grub_needs_root_network_qemu() {
 }
 
 #[test]
+fn debian_gpt_disk_with_data_partition_boots_through_seabios_needs_root_network_qemu() {
+    let built = built();
+    let dir = tempfile::tempdir().unwrap();
+    let ini = dir.path().join("system.ini");
+    std::fs::write(&ini, "hostname = gptbios\n").unwrap();
+    let disk = dir.path().join("disk.img");
+    let options = genpack_install::InstallOptions {
+        system_ini: Some(ini),
+        layout: genpack_install::Layout::Gpt,
+        data_partition: true,
+        ..Default::default()
+    };
+    let report = genpack_install::install_to_disk_image(&built.image, &disk, &options).unwrap();
+    assert!(report.bios_boot);
+    // SeaBIOS (QEMU's default firmware) from an IDE disk, as an old PC sees a USB stick.
+    let args: Vec<String> = vec![
+        "-drive".into(),
+        format!("file={},format=raw,if=ide", disk.display()),
+    ];
+    let outcome = boot_until(&args, "gptbios login:", Duration::from_secs(600));
+    assert!(
+        outcome.found,
+        "no login prompt after {:?}:\n{}",
+        outcome.elapsed,
+        tail(&outcome.console, 40)
+    );
+    assert!(outcome
+        .console
+        .contains(&format!("root=systemimg:{}", report.volume_id)));
+    eprintln!(
+        "SeaBIOS + GRUB from GPT to login prompt: {:.1} s",
+        outcome.elapsed.as_secs_f64()
+    );
+}
+
+#[test]
+fn debian_iso_boots_as_a_cd_through_ovmf_needs_root_network_qemu() {
+    let built = built();
+    let dir = tempfile::tempdir().unwrap();
+    let ini = dir.path().join("system.ini");
+    std::fs::write(&ini, "hostname = isoboot\n").unwrap();
+    let iso = dir.path().join("image.iso");
+    let options = genpack_install::IsoOptions {
+        system_ini: Some(ini),
+        ..Default::default()
+    };
+    genpack_install::make_iso(&built.image, &iso, &options).unwrap();
+    let vars = dir.path().join("OVMF_VARS.fd");
+    std::fs::copy("/usr/share/OVMF/OVMF_VARS.fd", &vars).unwrap();
+    let args: Vec<String> = vec![
+        "-drive".into(),
+        "if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE.fd".into(),
+        "-drive".into(),
+        format!("if=pflash,format=raw,file={}", vars.display()),
+        "-drive".into(),
+        format!("file={},format=raw,if=ide,media=cdrom", iso.display()),
+    ];
+    let outcome = boot_until(&args, "isoboot login:", Duration::from_secs(600));
+    assert!(
+        outcome.found,
+        "no login prompt after {:?}:\n{}",
+        outcome.elapsed,
+        tail(&outcome.console, 40)
+    );
+    assert!(outcome.console.contains("root=systemimg:auto"));
+    eprintln!(
+        "OVMF + GRUB from the ISO as a CD to login prompt: {:.1} s",
+        outcome.elapsed.as_secs_f64()
+    );
+}
+
+#[test]
 fn cancelled_lower_rebuild_keeps_the_previous_lower_needs_root_network() {
     use genpack_build::lower::{decide, LowerDecision, LowerInputs};
     use genpack_build::{BuildError, CancelToken, Progress, ProgressSink};

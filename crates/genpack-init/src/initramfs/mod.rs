@@ -15,9 +15,11 @@ pub use kmods::{module_name, ModuleDeps};
 
 use crate::boot::kmod::LOAD_ORDER_FILE;
 
-/// Modules the initramfs loads by default: enough for USB sticks, SATA, NVMe, CD and
-/// virtual machines, and the filesystems of the boot, image and data partitions. `nls_ascii`
-/// is there because vfat loads the kernel's default I/O charset (`ascii` on Debian kernels).
+/// Modules the initramfs loads by default: enough for USB sticks (USB 1.1 to 3), SATA in
+/// AHCI and legacy IDE mode, NVMe, SD cards, CD and virtual machines, and the filesystems of
+/// the boot, image and data partitions. `nls_ascii` is there because vfat loads the kernel's
+/// default I/O charset (`ascii` on Debian kernels). Modules a kernel lacks or has built in
+/// are skipped.
 pub const DEFAULT_MODULES: &[&str] = &[
     "squashfs",
     "loop",
@@ -37,8 +39,15 @@ pub const DEFAULT_MODULES: &[&str] = &[
     "uas",
     "xhci_pci",
     "ehci_pci",
+    "ohci_pci",
+    "uhci_hcd",
     "ahci",
+    "ata_piix",
+    "ata_generic",
     "nvme",
+    "mmc_block",
+    "sdhci_pci",
+    "sdhci_acpi",
     "btrfs",
     "ext4",
     "isofs",
