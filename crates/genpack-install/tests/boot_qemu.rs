@@ -159,3 +159,34 @@ fn x86_64_image_boots_from_32_bit_uefi_firmware_qemu() {
     // Only BOOTIA32.EFI can run on this firmware; it starts the 64-bit kernel.
     boot_disk(Layout::Gpt, false, Firmware::Uefi32, "uefi-ia32");
 }
+
+/// Installs an MBR disk and boots it as a USB stick (xHCI, usb-storage) with `firmware`.
+fn boot_usb_stick(firmware: Firmware, host: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let stick = dir.path().join("stick.img");
+    let report = install_to_disk_image(
+        test_image(),
+        &stick,
+        &InstallOptions {
+            system_ini: Some(ini(dir.path(), host)),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let (finished, log) = boot(dir.path(), &stick, Medium::UsbStick, firmware);
+    assert_booted(&log, finished, host);
+    assert!(
+        log.contains(&format!("root=systemimg:{}", report.volume_id)),
+        "serial log:\n{log}"
+    );
+}
+
+#[test]
+fn usb_stick_boots_with_seabios_qemu() {
+    boot_usb_stick(Firmware::Bios, "usb-bios");
+}
+
+#[test]
+fn usb_stick_boots_with_ovmf_qemu() {
+    boot_usb_stick(Firmware::Uefi, "usb-uefi");
+}

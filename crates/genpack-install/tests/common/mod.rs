@@ -145,6 +145,8 @@ pub enum Medium {
     /// A virtio disk with 4096-byte logical and physical blocks (what a "4Kn" NVMe drive or
     /// USB disk looks like).
     Disk4Kn,
+    /// A USB mass-storage device on an xHCI controller: a USB stick.
+    UsbStick,
 }
 
 /// Boots `medium` in QEMU (TCG) and returns (powered off by itself, serial log).
@@ -201,8 +203,14 @@ pub fn boot(dir: &Path, file: &Path, medium: Medium, firmware: Firmware) -> (boo
         Medium::IdeDisk => format!("file={},format=raw,if=ide,media=disk", file.display()),
         Medium::Cdrom => format!("file={},format=raw,if=ide,media=cdrom", file.display()),
         Medium::Disk4Kn => format!("file={},format=raw,if=none,id=disk4k", file.display()),
+        Medium::UsbStick => format!("file={},format=raw,if=none,id=stick", file.display()),
     };
     command.arg("-drive").arg(drive);
+    if medium == Medium::UsbStick {
+        command
+            .args(["-device", "qemu-xhci,id=xhci"])
+            .args(["-device", "usb-storage,bus=xhci.0,drive=stick,bootindex=0"]);
+    }
     if medium == Medium::Disk4Kn {
         command
             .arg("-device")
