@@ -171,6 +171,7 @@ pub fn install_to_disk_image(
     if let (Some((boot_sector, core)), Some(place)) = (&bios, plan.bios_core) {
         install_bios_loader(disk, boot_sector, core, place)?;
     }
+    reread_partition_table(disk);
 
     Ok(InstallReport {
         disk: disk.to_path_buf(),
@@ -220,6 +221,25 @@ fn refuse_mounted(disk: &Path) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Asks the kernel to read a block device's new partition table, so `/dev/sdb1` and
+/// friends name the new partitions right away (as after re-plugging the stick). Best
+/// effort: a device without partition support (a plain loop device) or one the kernel
+/// still holds keeps its old view until it is re-plugged, which changes nothing written.
+fn reread_partition_table(disk: &Path) {
+    use std::os::unix::fs::FileTypeExt;
+    use std::os::unix::io::AsRawFd;
+    let is_block = std::fs::metadata(disk).is_ok_and(|m| m.file_type().is_block_device());
+    if !is_block {
+        return;
+    }
+    /// `_IO(0x12, 95)` from linux/fs.h.
+    const BLKRRPART: libc::c_ulong = 0x125f;
+    if let Ok(file) = File::open(disk) {
+        // SAFETY: BLKRRPART takes no argument; the descriptor is an open block device.
+        let _ = unsafe { libc::ioctl(file.as_raw_fd(), BLKRRPART as _) };
+    }
 }
 
 /// `/dev/sdb1` and `/dev/nvme0n1p2` are partitions of `/dev/sdb` and `/dev/nvme0n1`.
