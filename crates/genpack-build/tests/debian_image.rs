@@ -184,114 +184,108 @@ fn debian_image_boots_with_direct_kernel_and_fw_cfg_ini_needs_root_network_qemu(
     );
 }
 
-#[test]
-fn debian_disk_image_boots_through_ovmf_and_grub_needs_root_network_qemu() {
-    let built = built();
-    let dir = tempfile::tempdir().unwrap();
-    let ini = dir.path().join("system.ini");
-    std::fs::write(&ini, "hostname = diskboot\n").unwrap();
-    let disk = dir.path().join("disk.img");
-    let options = genpack_install::InstallOptions {
-        system_ini: Some(ini),
-        ..Default::default()
-    };
-    let report = genpack_install::install_to_disk_image(&built.image, &disk, &options).unwrap();
-    assert_eq!(report.partition_offset % (1 << 20), 0);
-    let vars = dir.path().join("OVMF_VARS.fd");
+/// A system.ini naming the machine `host`, in `dir`.
+fn hostname_ini(dir: &std::path::Path, host: &str) -> std::path::PathBuf {
+    let ini = dir.join("system.ini");
+    std::fs::write(&ini, format!("hostname = {host}\n")).unwrap();
+    ini
+}
+
+/// OVMF as pflash, with a fresh copy of its variables in `dir`.
+fn ovmf_args(dir: &std::path::Path) -> Vec<String> {
+    let vars = dir.join("OVMF_VARS.fd");
     std::fs::copy("/usr/share/OVMF/OVMF_VARS.fd", &vars).unwrap();
-    let args: Vec<String> = vec![
+    vec![
         "-drive".into(),
         "if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE.fd".into(),
         "-drive".into(),
         format!("if=pflash,format=raw,file={}", vars.display()),
-        "-drive".into(),
-        format!("file={},format=raw,if=virtio", disk.display()),
-    ];
-    let outcome = boot_until(&args, "diskboot login:", Duration::from_secs(600));
+    ]
+}
+
+/// Boots with `args` until `<host> login:` (the hostname came from system.ini), checks that
+/// the kernel got `root_arg`, and reports the time as `what`.
+fn boot_to_login(args: &[String], host: &str, root_arg: &str, what: &str) {
+    let outcome = boot_until(args, &format!("{host} login:"), Duration::from_secs(600));
     assert!(
         outcome.found,
         "no login prompt after {:?}:\n{}",
         outcome.elapsed,
         tail(&outcome.console, 40)
     );
-    assert!(outcome
-        .console
-        .contains(&format!("root=systemimg:{}", report.volume_id)));
+    assert!(
+        outcome.console.contains(root_arg),
+        "{root_arg} missing:\n{}",
+        tail(&outcome.console, 40)
+    );
     eprintln!(
-        "OVMF + GRUB boot to login prompt: {:.1} s",
+        "{what} to login prompt: {:.1} s",
         outcome.elapsed.as_secs_f64()
     );
+}
+
+#[test]
+fn debian_disk_image_boots_through_ovmf_and_grub_needs_root_network_qemu() {
+    let built = built();
+    let dir = tempfile::tempdir().unwrap();
+    let disk = dir.path().join("disk.img");
+    let options = genpack_install::InstallOptions {
+        system_ini: Some(hostname_ini(dir.path(), "diskboot")),
+        ..Default::default()
+    };
+    let report = genpack_install::install_to_disk_image(&built.image, &disk, &options).unwrap();
+    assert_eq!(report.partition_offset % (1 << 20), 0);
+    let mut args = ovmf_args(dir.path());
+    args.extend([
+        "-drive".into(),
+        format!("file={},format=raw,if=virtio", disk.display()),
+    ]);
+    let root_arg = format!("root=systemimg:{}", report.volume_id);
+    boot_to_login(&args, "diskboot", &root_arg, "OVMF + GRUB boot");
 }
 
 #[test]
 fn debian_gpt_disk_with_data_partition_boots_through_seabios_needs_root_network_qemu() {
     let built = built();
     let dir = tempfile::tempdir().unwrap();
-    let ini = dir.path().join("system.ini");
-    std::fs::write(&ini, "hostname = gptbios\n").unwrap();
     let disk = dir.path().join("disk.img");
     let options = genpack_install::InstallOptions {
-        system_ini: Some(ini),
+        system_ini: Some(hostname_ini(dir.path(), "gptbios")),
         layout: genpack_install::Layout::Gpt,
         data_partition: true,
         ..Default::default()
     };
     let report = genpack_install::install_to_disk_image(&built.image, &disk, &options).unwrap();
     assert!(report.bios_boot);
-    // SeaBIOS (QEMU's default firmware) from an IDE disk, as an old PC sees a USB stick.
-    let args: Vec<String> = vec![
+    // SeaBIOS (QEMU's default firmware) from an IDE disk, as an older PC sees its disk.
+    let args = vec![
         "-drive".into(),
         format!("file={},format=raw,if=ide", disk.display()),
     ];
-    let outcome = boot_until(&args, "gptbios login:", Duration::from_secs(600));
-    assert!(
-        outcome.found,
-        "no login prompt after {:?}:\n{}",
-        outcome.elapsed,
-        tail(&outcome.console, 40)
-    );
-    assert!(outcome
-        .console
-        .contains(&format!("root=systemimg:{}", report.volume_id)));
-    eprintln!(
-        "SeaBIOS + GRUB from GPT to login prompt: {:.1} s",
-        outcome.elapsed.as_secs_f64()
-    );
+    let root_arg = format!("root=systemimg:{}", report.volume_id);
+    boot_to_login(&args, "gptbios", &root_arg, "SeaBIOS + GRUB from GPT");
 }
 
 #[test]
 fn debian_iso_boots_as_a_cd_through_ovmf_needs_root_network_qemu() {
     let built = built();
     let dir = tempfile::tempdir().unwrap();
-    let ini = dir.path().join("system.ini");
-    std::fs::write(&ini, "hostname = isoboot\n").unwrap();
     let iso = dir.path().join("image.iso");
     let options = genpack_install::IsoOptions {
-        system_ini: Some(ini),
+        system_ini: Some(hostname_ini(dir.path(), "isoboot")),
         ..Default::default()
     };
     genpack_install::make_iso(&built.image, &iso, &options).unwrap();
-    let vars = dir.path().join("OVMF_VARS.fd");
-    std::fs::copy("/usr/share/OVMF/OVMF_VARS.fd", &vars).unwrap();
-    let args: Vec<String> = vec![
-        "-drive".into(),
-        "if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE.fd".into(),
-        "-drive".into(),
-        format!("if=pflash,format=raw,file={}", vars.display()),
+    let mut args = ovmf_args(dir.path());
+    args.extend([
         "-drive".into(),
         format!("file={},format=raw,if=ide,media=cdrom", iso.display()),
-    ];
-    let outcome = boot_until(&args, "isoboot login:", Duration::from_secs(600));
-    assert!(
-        outcome.found,
-        "no login prompt after {:?}:\n{}",
-        outcome.elapsed,
-        tail(&outcome.console, 40)
-    );
-    assert!(outcome.console.contains("root=systemimg:auto"));
-    eprintln!(
-        "OVMF + GRUB from the ISO as a CD to login prompt: {:.1} s",
-        outcome.elapsed.as_secs_f64()
+    ]);
+    boot_to_login(
+        &args,
+        "isoboot",
+        "root=systemimg:auto",
+        "OVMF + GRUB from the ISO as a CD",
     );
 }
 

@@ -292,53 +292,53 @@ fn confirm_drive(disk: &Path, all: bool, yes: bool) -> Result<bool, Failure> {
     if yes {
         return Ok(true);
     }
-    if !std::io::stdin().is_terminal() {
-        return Err(
-            Failure::new(format!("{} would be erased", drive.description()))
-                .hint("pass -y to confirm"),
-        );
-    }
     let name = drive.name.clone();
     if drive.removable {
-        eprint!("Erase everything on {}? [y/N] ", drive.description());
+        let answer = ask(
+            &format!("Erase everything on {}? [y/N] ", drive.description()),
+            &format!("{} would be erased", drive.description()),
+        )?;
+        Ok(is_yes(&answer))
     } else {
-        eprint!(
-            "{} is an internal disk. Type its name ({name}) to erase everything on it: ",
-            drive.description()
-        );
+        let answer = ask(
+            &format!(
+                "{} is an internal disk. Type its name ({name}) to erase everything on it: ",
+                drive.description()
+            ),
+            &format!("{} would be erased", drive.description()),
+        )?;
+        Ok(answer == name)
     }
-    let _ = std::io::stderr().flush();
-    let mut answer = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut answer)
-        .map_err(|error| Failure::new(format!("cannot read the answer: {error}")))?;
-    let answer = answer.trim();
-    Ok(if drive.removable {
-        matches!(answer, "y" | "Y" | "yes")
-    } else {
-        answer == name
-    })
 }
 
 /// Asks on the terminal; without one, refuses (pass -y in scripts).
 fn confirm_overwrite(target: &Path) -> Result<bool, Failure> {
-    if !std::io::stdin().is_terminal() {
-        return Err(Failure::new(format!(
-            "{} exists and would be overwritten",
+    let answer = ask(
+        &format!(
+            "{} exists. Overwrite everything on it? [y/N] ",
             target.display()
-        ))
-        .hint("pass -y to confirm"));
+        ),
+        &format!("{} exists and would be overwritten", target.display()),
+    )?;
+    Ok(is_yes(&answer))
+}
+
+/// Shows `question` on the terminal and returns the answer, trimmed. Without a terminal,
+/// fails with `unattended` and the hint to pass -y.
+fn ask(question: &str, unattended: &str) -> Result<String, Failure> {
+    if !std::io::stdin().is_terminal() {
+        return Err(Failure::new(unattended).hint("pass -y to confirm"));
     }
-    eprint!(
-        "{} exists. Overwrite everything on it? [y/N] ",
-        target.display()
-    );
+    eprint!("{question}");
     let _ = std::io::stderr().flush();
     let mut answer = String::new();
     std::io::stdin()
         .lock()
         .read_line(&mut answer)
         .map_err(|error| Failure::new(format!("cannot read the answer: {error}")))?;
-    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
+    Ok(answer.trim().to_string())
+}
+
+fn is_yes(answer: &str) -> bool {
+    matches!(answer, "y" | "Y" | "yes")
 }
