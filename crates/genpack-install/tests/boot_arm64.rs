@@ -7,11 +7,14 @@
 //! `$GENPACK_ARM64_BOOT_PARTS`, by default `~/.cache/genpack/arm64-boot`), qemu-system-aarch64
 //! (package qemu-system-arm), AAVMF (package qemu-efi-aarch64), grub-mkimage, mksquashfs.
 
+mod common;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::squashfs;
 use genpack_install::{install_to_disk_image, EfiPlatform, InstallOptions, Layout, LoaderOrigin};
 
 /// Where `scripts/fetch-arm64-boot-parts` puts the arm64 parts (overrides the default).
@@ -175,15 +178,7 @@ fn arm64_image(dir: &Path, parts: &Arm64Parts) -> PathBuf {
         &tree.join("usr/lib/genpack-install/bootaa64.efi"),
     );
     let image = dir.join("arm64.squashfs");
-    let status = Command::new("mksquashfs")
-        .arg(&tree)
-        .arg(&image)
-        .args(["-noappend", "-quiet", "-no-progress", "-all-root"])
-        // GRUB reads gzip, xz and lzo SquashFS images.
-        .args(["-comp", "gzip"])
-        .status()
-        .expect("mksquashfs is needed (apt install squashfs-tools)");
-    assert!(status.success());
+    squashfs(&tree, &image);
     fs::remove_dir_all(&tree).unwrap();
     image
 }

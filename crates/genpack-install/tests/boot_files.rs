@@ -9,7 +9,7 @@ mod common;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use common::{extract, run};
+use common::{extract, run, squashfs};
 use genpack_install::update::{self_update, UpdateOptions};
 use genpack_install::{
     install_to_disk_image, make_zip, BootPartition, EfiPlatform, InstallOptions, InstallReport,
@@ -29,18 +29,7 @@ fn image(dir: &Path, name: &str, arch: &str, files: &[(&str, &[u8])]) -> PathBuf
         fs::write(path, bytes).unwrap();
     }
     let out = dir.join(format!("{name}.squashfs"));
-    run(
-        "mksquashfs",
-        &[
-            &tree.to_string_lossy(),
-            &out.to_string_lossy(),
-            "-noappend",
-            "-quiet",
-            "-all-root",
-            "-comp",
-            "gzip",
-        ],
-    );
+    squashfs(&tree, &out);
     out
 }
 

@@ -1,9 +1,12 @@
 //! system.ini edited in place on the FAT boot partition of disk images and block devices.
 
+mod common;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use common::{run, squashfs};
 use genpack_install::boot_ini::{
     read_system_ini, read_system_ini_text, replace_system_ini, set_system_ini_value,
     SYSTEM_INI_BACKUP,
@@ -12,20 +15,6 @@ use genpack_install::layout::{Layout, PartitionTable};
 use genpack_install::{install_to_disk_image, BootPartition, InstallOptions};
 
 const INI: &str = "# Settings of the kiosk stick\nhostname = kiosk\n; keep this one\ntimezone = Europe/Berlin\n\n[wg-walbrix]\n# the tunnel\naddress = 10.0.0.2\n";
-
-fn run(program: &str, args: &[&str]) -> String {
-    let out = Command::new(program)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("{program} is needed: {e}"));
-    assert!(
-        out.status.success(),
-        "{program} {args:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).to_string()
-}
 
 /// A minimal genpack image: metadata, a kernel and an initramfs (not bootable).
 fn fake_image(dir: &Path) -> PathBuf {
@@ -36,16 +25,7 @@ fn fake_image(dir: &Path) -> PathBuf {
     fs::write(tree.join("boot/kernel"), "kernel").unwrap();
     fs::write(tree.join("boot/initramfs"), "initramfs").unwrap();
     let image = dir.join("kiosk.squashfs");
-    run(
-        "mksquashfs",
-        &[
-            tree.to_str().unwrap(),
-            image.to_str().unwrap(),
-            "-noappend",
-            "-quiet",
-            "-all-root",
-        ],
-    );
+    squashfs(&tree, &image);
     image
 }
 

@@ -1,43 +1,21 @@
 //! Self-update of a boot partition: every intermediate state boots (old or new image) in
 //! QEMU, rollback works, bad images change nothing.
 
+mod common;
+
 use std::fs;
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::{run, squashfs};
 use genpack_init::initramfs::{build_initramfs, Compression, InitramfsSpec};
 use genpack_install::update::{SYSTEM_CUR, SYSTEM_IMG, SYSTEM_NEW, SYSTEM_OLD};
 use genpack_install::{
     install_to_disk_image, rollback, self_update, BootPartition, InstallOptions, Step, UpdateError,
     UpdateOptions,
 };
-
-fn run(program: &str, args: &[&str]) {
-    let out = Command::new(program)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("{program} is needed: {e}"));
-    assert!(
-        out.status.success(),
-        "{program} {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn squashfs(tree: &Path, image: &Path) {
-    run(
-        "mksquashfs",
-        &[
-            tree.to_str().unwrap(),
-            image.to_str().unwrap(),
-            "-noappend",
-            "-quiet",
-            "-all-root",
-        ],
-    );
-}
 
 /// An image tree with busybox whose /sbin/init runs `script`, then powers off. Programs in
 /// `programs` go to /usr/bin.

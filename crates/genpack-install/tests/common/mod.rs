@@ -61,14 +61,7 @@ pub fn test_image() -> &'static Path {
         let spec = InitramfsSpec::new(bins.initramfs_init.clone(), "/".into(), version);
         build_initramfs(&spec, &tree.join("boot/initramfs"), Compression::Zstd).unwrap();
         let image = dir.join("test.squashfs");
-        let status = Command::new("mksquashfs")
-            .arg(&tree)
-            .arg(&image)
-            // GRUB reads gzip, xz and lzo SquashFS images.
-            .args(["-noappend", "-quiet", "-all-root", "-comp", "gzip"])
-            .status()
-            .expect("mksquashfs is needed (apt install squashfs-tools)");
-        assert!(status.success());
+        squashfs(&tree, &image);
         fs::remove_dir_all(&tree).unwrap();
         image
     })
@@ -268,6 +261,24 @@ pub fn run(program: &str, args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+/// Packs `tree` into the SquashFS image `image`, owned by root, compressed with gzip (GRUB
+/// reads gzip, xz and lzo).
+pub fn squashfs(tree: &Path, image: &Path) {
+    run(
+        "mksquashfs",
+        &[
+            &tree.to_string_lossy(),
+            &image.to_string_lossy(),
+            "-noappend",
+            "-quiet",
+            "-no-progress",
+            "-all-root",
+            "-comp",
+            "gzip",
+        ],
+    );
 }
 
 /// Copies `size` bytes at `offset` of `file` to `out`.
