@@ -117,6 +117,15 @@ pub(crate) fn parse_source(source: &str, file: &Path) -> Outcome {
     Outcome::Definition(Box::new(definition), reader.finish())
 }
 
+/// The name of the image the definition in `file` makes: its `name`, else the name of the
+/// folder holding `file` (as reading the definition puts in, with a warning), else `project`.
+pub fn image_name(definition: Option<&Definition>, file: &Path) -> String {
+    definition
+        .and_then(|definition| definition.name.clone())
+        .or_else(|| folder_name(file))
+        .unwrap_or_else(|| "project".to_string())
+}
+
 /// The name of the folder holding `file`, made safe for use in a file name.
 fn folder_name(file: &Path) -> Option<String> {
     let folder: PathBuf = match file.parent() {

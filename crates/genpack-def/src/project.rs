@@ -14,6 +14,25 @@ use crate::parse::{parse_source, Outcome};
 /// The file names a definition may have, in order of preference.
 pub const DEFINITION_FILE_NAMES: [&str; 2] = ["genpack.json5", "genpack.json"];
 
+/// The folders of a project that a build reads besides the definition, in archive order:
+/// `files/` goes into the image as it is; the others feed a Gentoo base layer (saved
+/// configurations, patches, kernel configuration, per-package environments, the project's
+/// own ebuild overlay).
+pub const INPUT_FOLDERS: [&str; 6] = [
+    "files",
+    "savedconfig",
+    "patches",
+    "kernel",
+    "env",
+    "overlay",
+];
+
+/// The settings file of a project, put on the boot partition and handed to VMs.
+pub const SYSTEM_INI: &str = "system.ini";
+
+/// The folder of a project where builds keep their layers and logs.
+pub const WORK_FOLDER: &str = "work";
+
 /// Why a definition folder could not be loaded.
 ///
 /// Validation problems are not load errors: they are in [`Project::diagnostics`].
@@ -175,6 +194,41 @@ impl Project {
     /// The error diagnostics.
     pub fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
         self.diagnostics.iter().filter(|d| d.is_error())
+    }
+
+    /// The image's name: the definition's `name`, else the project folder's name (which
+    /// reading the definition already put in with a warning), else `project`.
+    pub fn name(&self) -> String {
+        crate::parse::image_name(Some(&self.definition), &self.file)
+    }
+
+    /// The project's system.ini (which may not exist yet).
+    pub fn system_ini_path(&self) -> PathBuf {
+        self.dir.join(SYSTEM_INI)
+    }
+
+    /// The project's system.ini, when it has one.
+    pub fn system_ini(&self) -> Option<PathBuf> {
+        Some(self.system_ini_path()).filter(|path| path.is_file())
+    }
+
+    /// Where builds keep their layers and logs.
+    pub fn work_dir(&self) -> PathBuf {
+        self.dir.join(WORK_FOLDER)
+    }
+
+    /// The input folders of [`INPUT_FOLDERS`] that exist in this project.
+    pub fn input_folders(&self) -> Vec<PathBuf> {
+        INPUT_FOLDERS
+            .iter()
+            .map(|name| self.dir.join(name))
+            .filter(|path| path.is_dir())
+            .collect()
+    }
+
+    /// The image a build for `arch` and `variant` writes: `<project>/<outfile>`.
+    pub fn image_path(&self, arch: Arch, variant: Option<&str>) -> Result<PathBuf, EffectiveError> {
+        Ok(self.dir.join(self.effective(arch, variant)?.outfile))
     }
 
     /// The effective definition for `arch` and `variant`; refuses while there are errors.

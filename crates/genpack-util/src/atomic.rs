@@ -17,6 +17,9 @@ pub struct AtomicOptions {
     pub mode: Option<u32>,
     /// Create missing parent folders first.
     pub create_parents: bool,
+    /// Replace a symbolic link at the path with the new file, instead of following it and
+    /// replacing its target (what an editor does with a user's file).
+    pub replace_symlink: bool,
 }
 
 /// Replaces `path` with `bytes` atomically, keeping the replaced file's permissions. A symbolic
@@ -27,7 +30,11 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
 
 /// [`write_atomic`] with explicit [`AtomicOptions`].
 pub fn write_atomic_with(path: &Path, bytes: &[u8], options: AtomicOptions) -> io::Result<()> {
-    let target = follow_symlink(path)?;
+    let target = if options.replace_symlink {
+        path.to_path_buf()
+    } else {
+        follow_symlink(path)?
+    };
     if options.create_parents {
         if let Some(parent) = target.parent().filter(|p| !p.as_os_str().is_empty()) {
             fs::create_dir_all(parent)?;
@@ -194,6 +201,25 @@ mod tests {
     }
 
     #[test]
+    fn a_symlink_can_be_replaced_instead_of_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("stub-resolv.conf");
+        let link = dir.path().join("resolv.conf");
+        fs::write(&real, "nameserver 127.0.0.53\n").unwrap();
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let options = AtomicOptions {
+            replace_symlink: true,
+            ..AtomicOptions::default()
+        };
+        write_atomic_with(&link, b"nameserver 192.0.2.1\n", options).unwrap();
+        assert!(fs::symlink_metadata(&link).unwrap().is_file());
+        assert_eq!(
+            fs::read_to_string(&real).unwrap(),
+            "nameserver 127.0.0.53\n"
+        );
+    }
+
+    #[test]
     fn a_failed_write_leaves_the_old_file_and_no_temporary_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("keep");
@@ -214,6 +240,7 @@ mod tests {
         let options = AtomicOptions {
             mode: Some(0o640),
             create_parents: true,
+            ..AtomicOptions::default()
         };
         write_atomic_with(&path, b"secret", options).unwrap();
         assert_eq!(
