@@ -34,6 +34,7 @@ mod location;
 mod model;
 mod names;
 mod parse;
+mod profiles;
 mod project;
 mod reader;
 mod schema;
@@ -50,6 +51,7 @@ pub use model::{
 };
 pub use names::{unit_name, validate_account_name, validate_debian_package, validate_unit_name};
 pub use parse::{image_name, parse_definition, Parsed};
+pub use profiles::{available_profiles, DEBIAN_PROFILES};
 pub use project::{
     LoadError, Project, DEFINITION_FILE_NAMES, INPUT_FOLDERS, SYSTEM_INI, WORK_FOLDER,
 };

@@ -747,7 +747,7 @@ impl<'s> Reader<'s> {
             );
             return;
         }
-        if self.base.is_debian() && profile != "paravirt" && profile != "baremetal" {
+        if self.base.is_debian() && !crate::profiles::DEBIAN_PROFILES.contains(&profile) {
             self.warning(
                 range,
                 path,

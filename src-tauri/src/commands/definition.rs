@@ -10,16 +10,6 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use tauri::State;
 
-/// The profiles of the genpack overlay that a definition can name, per base.
-const GENTOO_PROFILES: &[&str] = &[
-    "paravirt",
-    "baremetal",
-    "systemimg",
-    "gnome/baremetal",
-    "weston/paravirt",
-];
-const DEBIAN_PROFILES: &[&str] = &["paravirt", "baremetal"];
-
 /// The engine's reading of a definition text.
 #[derive(Debug, Serialize)]
 pub struct Analysis {
@@ -236,11 +226,9 @@ pub fn definition_save(file: PathBuf, text: String) -> CommandResult<()> {
 /// The profiles a definition with this base can use.
 #[tauri::command]
 pub fn definition_profiles(base: String) -> Vec<String> {
-    let profiles = match base.parse::<Base>() {
-        Ok(Base::Debian { .. }) => DEBIAN_PROFILES,
-        _ => GENTOO_PROFILES,
-    };
-    profiles.iter().map(|profile| profile.to_string()).collect()
+    let base = base.parse::<Base>().unwrap_or_default();
+    let arch = Arch::host().unwrap_or(Arch::X86_64);
+    genpack_def::available_profiles(&base, &genpack_build::base::gentoo::default_overlay(), arch)
 }
 
 /// Checks one package entry as it is typed: a Portage atom on Gentoo, a package name on
