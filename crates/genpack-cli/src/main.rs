@@ -102,6 +102,12 @@ impl Context {
 }
 
 fn main() -> ExitCode {
+    // Like other Unix tools, end quietly when the reader of the output goes away
+    // (`genpack validate | head`), instead of failing on the closed pipe.
+    // SAFETY: setting a signal's disposition to the default before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     let context = Context {
         project_dir: cli.directory.unwrap_or_else(|| PathBuf::from(".")),

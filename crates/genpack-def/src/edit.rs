@@ -24,7 +24,7 @@ use jsonc_parser::cst::{
 
 use crate::location::LineIndex;
 use crate::reader::{child_index, child_key};
-use crate::syntax::{describe, json5_options};
+use crate::syntax::{describe, json5_options, without_bom, BOM};
 
 /// One step of a path into a document: an object key or a list index.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -340,7 +340,12 @@ impl Document {
     ) -> Result<(), EditError> {
         let root = parse_tree(&self.text)?;
         change(&root)?;
-        self.text = root.to_string();
+        let edited = root.to_string();
+        // The tree was parsed with the byte order mark as spaces: put it back.
+        self.text = match self.text.starts_with(BOM) {
+            true => format!("{BOM}{}", &edited[BOM.len_utf8()..]),
+            false => edited,
+        };
         Ok(())
     }
 }
@@ -352,7 +357,7 @@ impl fmt::Display for Document {
 }
 
 fn parse_tree(text: &str) -> Result<CstRootNode, EditError> {
-    CstRootNode::parse(text, &json5_options()).map_err(|error| {
+    CstRootNode::parse(&without_bom(text), &json5_options()).map_err(|error| {
         let (offset, message, _) = describe(&error);
         let (line, column) = LineIndex::new(text).position(text, offset);
         EditError::Syntax {

@@ -53,7 +53,8 @@ pub use names::{unit_name, validate_account_name, validate_debian_package, valid
 pub use parse::{image_name, parse_definition, Parsed};
 pub use profiles::{available_profiles, DEBIAN_PROFILES};
 pub use project::{
-    LoadError, Project, DEFINITION_FILE_NAMES, INPUT_FOLDERS, SYSTEM_INI, WORK_FOLDER,
+    LoadError, Project, DEFINITION_FILE_NAMES, INPUT_FOLDERS, MAX_DEFINITION_BYTES, SYSTEM_INI,
+    WORK_FOLDER,
 };
 pub use schema::definition_schema;
 pub use useflags::validate_use_flags;
