@@ -53,6 +53,11 @@ pub fn validate_unit_name(service: &str) -> Result<(), String> {
         s.chars()
             .all(|c| c.is_ascii_alphanumeric() || ":_.\\-".contains(c))
     };
+    if service.starts_with('-') {
+        return Err(format!(
+            "`{service}` starts with `-`, which systemctl would read as an option; unit names start with a letter or digit"
+        ));
+    }
     if prefix.is_empty() || !valid_chars(prefix) {
         return Err(format!(
             "`{service}` is not a valid unit name (letters, digits, `:`, `_`, `.`, `-`, `\\`, one `@` for templates)"
@@ -66,6 +71,72 @@ pub fn validate_unit_name(service: &str) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// Accounts the Debian base system (base-passwd and the packages every Debian image has)
+/// already has.
+const DEBIAN_ACCOUNTS: &[&str] = &[
+    "root",
+    "daemon",
+    "bin",
+    "sys",
+    "sync",
+    "games",
+    "man",
+    "lp",
+    "mail",
+    "news",
+    "uucp",
+    "proxy",
+    "www-data",
+    "backup",
+    "list",
+    "irc",
+    "_apt",
+    "nobody",
+    "messagebus",
+    "systemd-network",
+    "systemd-resolve",
+    "systemd-timesync",
+    "sshd",
+    "polkitd",
+];
+
+/// Accounts a Gentoo stage3 (baselayout and the acct-user packages of its @system set)
+/// already has.
+const GENTOO_ACCOUNTS: &[&str] = &[
+    "root",
+    "bin",
+    "daemon",
+    "adm",
+    "lp",
+    "sync",
+    "shutdown",
+    "halt",
+    "mail",
+    "news",
+    "uucp",
+    "operator",
+    "portage",
+    "nobody",
+    "messagebus",
+    "systemd-network",
+    "systemd-resolve",
+    "systemd-timesync",
+    "systemd-journal-remote",
+    "systemd-coredump",
+    "sshd",
+];
+
+/// Whether `name` is an account the base system of `base` already has: genpack creates only
+/// new accounts, so settings given for one of these would be ignored.
+pub fn is_base_system_account(base: &crate::model::Base, name: &str) -> bool {
+    let accounts = if base.is_debian() {
+        DEBIAN_ACCOUNTS
+    } else {
+        GENTOO_ACCOUNTS
+    };
+    accounts.contains(&name)
 }
 
 /// Checks a user or group name: `[a-z_][a-z0-9_-]*` with an optional final `$`,

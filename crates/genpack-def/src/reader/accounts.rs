@@ -10,7 +10,7 @@ use jsonc_parser::common::{Range, Ranged};
 use super::{child_index, child_key, prop_name, prop_name_range, suggest, Reader};
 use crate::diagnostic::Severity;
 use crate::model::{Group, User};
-use crate::names::validate_account_name;
+use crate::names::{is_base_system_account, validate_account_name};
 
 impl Reader<'_> {
     pub(super) fn users(&mut self, value: &Value, path: &str) -> Vec<User> {
@@ -20,6 +20,7 @@ impl Reader<'_> {
         };
         let mut users: Vec<User> = Vec::new();
         let mut seen: HashMap<String, Range> = HashMap::new();
+        let mut uids: HashMap<u32, (String, Range)> = HashMap::new();
         for (index, element) in array.elements.iter().enumerate() {
             let here = child_index(path, index);
             let user = match element {
@@ -54,6 +55,33 @@ impl Reader<'_> {
                     ),
                 );
                 continue;
+            }
+            if is_base_system_account(&self.base, &user.name) {
+                self.error_help(
+                    name_range,
+                    &here,
+                    format!(
+                        "`{}` is an account the base system already has; genpack only creates new accounts, so these settings would be ignored",
+                        user.name
+                    ),
+                    "pick another name, or change the existing account with setup_commands (e.g. `usermod -s /bin/bash NAME`)",
+                );
+                continue;
+            }
+            if let Some(uid) = user.uid {
+                if let Some((other, first)) = uids.get(&uid).cloned() {
+                    let first_at = self.position_text(first.start);
+                    self.error(
+                        name_range,
+                        &here,
+                        format!(
+                            "uid {uid} is given to `{}` and to `{other}` (at {first_at}); each account needs its own",
+                            user.name
+                        ),
+                    );
+                    continue;
+                }
+                uids.insert(uid, (user.name.clone(), name_range));
             }
             seen.insert(user.name.clone(), name_range);
             users.push(user);
@@ -117,7 +145,11 @@ impl Reader<'_> {
                     }
                 }
                 "uid" => user.uid = self.account_id(value, &here, "uid"),
-                "comment" => user.comment = self.string(value, &here, "a comment (a string)"),
+                "comment" => {
+                    user.comment = self
+                        .string(value, &here, "a comment (a string)")
+                        .filter(|comment| self.passwd_field(comment, value.range(), &here))
+                }
                 "home" => {
                     user.home =
                         self.absolute_path(value, &here, "a home directory like \"/home/user\"")
@@ -199,7 +231,25 @@ impl Reader<'_> {
             );
             return None;
         }
-        Some(text)
+        self.passwd_field(&text, value.range(), path)
+            .then_some(text)
+    }
+
+    /// Whether `text` can be a field of /etc/passwd: no `:` (the field separator) and no
+    /// line breaks or other control characters, which useradd refuses.
+    fn passwd_field(&mut self, text: &str, range: Range, path: &str) -> bool {
+        match text.chars().find(|c| *c == ':' || c.is_control()) {
+            None => true,
+            Some(bad) => {
+                self.error_help(
+                    range,
+                    path,
+                    format!("{bad:?} cannot be part of an account's settings"),
+                    "/etc/passwd separates fields with `:` and accounts with line breaks; leave them out",
+                );
+                false
+            }
+        }
     }
 
     fn group_names(&mut self, value: &Value, path: &str) -> Vec<String> {

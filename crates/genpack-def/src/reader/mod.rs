@@ -98,14 +98,14 @@ impl<'s> Reader<'s> {
         let (end_line, end_column) = self.lines.position(self.source, range.end.max(range.start));
         self.diagnostics.push(Diagnostic {
             severity,
-            message: message.into(),
+            message: visible(message.into()),
             file: self.file.to_path_buf(),
             line,
             column,
             end_line,
             end_column,
-            path: path.to_string(),
-            help,
+            path: visible(path.to_string()),
+            help: help.map(visible),
         });
     }
 
@@ -322,9 +322,34 @@ fn parse_whole_number(text: &str) -> Option<u64> {
         .then_some(float as u64)
 }
 
+/// `text` with control characters other than line breaks and tabs spelled out (`\0`,
+/// `\u{1b}`): a value quoted in a message must show what is really there, not be invisible
+/// or move the terminal's cursor.
+fn visible(text: String) -> String {
+    let hidden = |c: char| c.is_control() && c != '\n' && c != '\t';
+    if !text.chars().any(hidden) {
+        return text;
+    }
+    text.chars()
+        .map(|c| match c {
+            '\0' => "\\0".to_string(),
+            '\r' => "\\r".to_string(),
+            c if hidden(c) => c.escape_unicode().to_string(),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_characters_in_messages_are_spelled_out() {
+        assert_eq!(visible("`a\0b` is bad".into()), "`a\\0b` is bad");
+        assert_eq!(visible("x\u{1b}[31m".into()), "x\\u{1b}[31m");
+        assert_eq!(visible("two\nlines\tok".into()), "two\nlines\tok");
+    }
 
     #[test]
     fn paths_quote_keys_that_are_not_words() {
