@@ -6,8 +6,8 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 use genpack_install::boot_ini::{
-    read_system_ini, read_system_ini_text, replace_system_ini, set_system_ini_value, BootIniError,
-    IniWrite, DEFAULT_SECTION, SYSTEM_INI_BACKUP,
+    read_system_ini, read_system_ini_bytes, read_system_ini_text, replace_system_ini,
+    set_system_ini_value, BootIniError, IniWrite, DEFAULT_SECTION, SYSTEM_INI_BACKUP,
 };
 use genpack_install::BootPartitionError;
 
@@ -84,7 +84,20 @@ fn get(disk: &Path, key: Option<&str>, section: &str) -> Result<ExitCode, Failur
         };
     };
     let doc = read_system_ini(disk).map_err(failure)?;
-    match doc.get(section, key) {
+    // The value exactly as genpack-init reads it at boot, so what cannot be read there fails
+    // here too.
+    let value = doc.value(section, key).map_err(|error| {
+        Failure::new(format!(
+            "system.ini on {}, line {}: {error}",
+            disk.display(),
+            error.line
+        ))
+        .hint(format!(
+            "genpack-init cannot read this value at boot either; set it again with `genpack ini set {} {key} VALUE` (which writes % as %%)",
+            disk.display()
+        ))
+    })?;
+    match value {
         Some(value) => {
             output(&value)?;
             Ok(ExitCode::SUCCESS)
@@ -100,9 +113,11 @@ fn get(disk: &Path, key: Option<&str>, section: &str) -> Result<ExitCode, Failur
 }
 
 fn edit(disk: &Path) -> Result<ExitCode, Failure> {
-    let text = read_system_ini_text(disk)
-        .map_err(failure)?
-        .unwrap_or_default();
+    let text = match read_system_ini_text(disk) {
+        Ok(text) => text.unwrap_or_default(),
+        Err(BootIniError::NotUtf8 { valid_up_to, .. }) => latin1_text(disk, valid_up_to)?,
+        Err(error) => return Err(failure(error)),
+    };
     let scratch = Scratch::create(&text)?;
     let editor = std::env::var("VISUAL")
         .or_else(|_| std::env::var("EDITOR"))
@@ -140,6 +155,37 @@ fn edit(disk: &Path) -> Result<ExitCode, Failure> {
         }
         Err(error) => Err(failure(error)),
     }
+}
+
+/// A system.ini that is not UTF-8 was most likely saved as Latin-1 (Windows' Notepad in
+/// Western Europe): offered for editing as Latin-1 text, written back as UTF-8.
+fn latin1_text(disk: &Path, valid_up_to: usize) -> Result<String, Failure> {
+    let question = format!(
+        "system.ini on {} is not UTF-8 text (the first bad byte is at offset {valid_up_to}).\n\
+         Open it as Latin-1 (ISO 8859-1) and save it as UTF-8? [y/N] ",
+        disk.display()
+    );
+    let unattended = format!(
+        "system.ini on {} is not UTF-8 text (the first bad byte is at offset {valid_up_to})",
+        disk.display()
+    );
+    if !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        return Err(Failure::new(unattended)
+            .hint("run `genpack ini edit` on a terminal to convert it from Latin-1 to UTF-8"));
+    }
+    eprint!("{question}");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .read_line(&mut answer)
+        .map_err(|error| Failure::new(format!("cannot read the answer: {error}")))?;
+    if !matches!(answer.trim(), "y" | "Y" | "yes") {
+        return Err(Failure::new(unattended).hint("nothing was changed"));
+    }
+    let bytes = read_system_ini_bytes(disk)
+        .map_err(failure)?
+        .unwrap_or_default();
+    Ok(bytes.iter().map(|&byte| char::from(byte)).collect())
 }
 
 /// The text being edited, in a private file under the temporary directory; removed on drop
@@ -216,6 +262,9 @@ fn failure(error: BootIniError) -> Failure {
             Some("or edit system.ini where the boot partition is mounted")
         }
         BootIniError::Edit { .. } => Some("open the file with `genpack ini edit` to fix it"),
+        BootIniError::NoSpace { .. } => {
+            Some("make room on the boot partition (remove a file you added there), then try again")
+        }
         _ => None,
     };
     let failure = Failure::new(error);

@@ -23,12 +23,22 @@ pub enum BootIniError {
     #[error(transparent)]
     Partition(#[from] BootPartitionError),
     /// The file is not UTF-8 text.
-    #[error("system.ini on {} is not UTF-8 text (byte {valid_up_to}); fix it with `genpack ini edit`", disk.display())]
+    #[error("system.ini on {} is not UTF-8 text (the first bad byte is at offset {valid_up_to}); `genpack ini edit` converts it from Latin-1", disk.display())]
     NotUtf8 {
         /// The disk image or device.
         disk: PathBuf,
         /// Length of the valid prefix.
         valid_up_to: usize,
+    },
+    /// The boot partition has no room for the new settings and the backup of the old ones.
+    #[error("the boot partition of {} is full: writing system.ini and its backup needs {need} bytes, {free} are free; nothing was changed", disk.display())]
+    NoSpace {
+        /// The disk image or device.
+        disk: PathBuf,
+        /// Bytes needed.
+        need: u64,
+        /// Bytes free.
+        free: u64,
     },
     /// The edit was refused by the document model.
     #[error("system.ini on {}: {source}", disk.display())]
@@ -67,6 +77,15 @@ pub fn read_system_ini_text(disk: &Path) -> Result<Option<String>, BootIniError>
     Ok(text)
 }
 
+/// The bytes of the system.ini of `disk` as they are, when it has one (for converting a file
+/// that is not UTF-8).
+pub fn read_system_ini_bytes(disk: &Path) -> Result<Option<Vec<u8>>, BootIniError> {
+    let partition = BootPartition::open_read_only(disk)?;
+    let bytes = partition.read(SYSTEM_INI)?;
+    partition.close()?;
+    Ok(bytes)
+}
+
 /// The current system.ini of `disk` as a document (an empty one when there is none).
 /// Malformed lines are kept and listed by [`Document::problems`].
 pub fn read_system_ini(disk: &Path) -> Result<Document, BootIniError> {
@@ -79,24 +98,54 @@ pub fn read_system_ini(disk: &Path) -> Result<Document, BootIniError> {
 /// Nothing is written when the text is unchanged.
 pub fn write_system_ini(disk: &Path, doc: &Document) -> Result<IniWrite, BootIniError> {
     let mut partition = BootPartition::open(disk)?;
-    let old = read_text(&partition)?;
+    // The old bytes as they are: a file that is not UTF-8 is kept as its backup too.
+    let old = partition.read(SYSTEM_INI)?;
     let new = doc.to_string();
-    if old.as_deref() == Some(new.as_str()) {
+    if old.as_deref() == Some(new.as_bytes()) {
         partition.close()?;
         return Ok(IniWrite {
             changed: false,
             backed_up: false,
         });
     }
+    ensure_room(&partition, old.as_deref(), new.len() as u64)?;
     // The backup first: whatever happens next, the previous settings stay on the stick.
     if let Some(old) = &old {
-        partition.write(SYSTEM_INI_BACKUP, &mut old.as_bytes())?;
+        partition.write(SYSTEM_INI_BACKUP, &mut old.as_slice())?;
     }
     partition.write(SYSTEM_INI, &mut new.as_bytes())?;
     partition.close()?;
     Ok(IniWrite {
         changed: true,
         backed_up: old.is_some(),
+    })
+}
+
+/// Refuses before anything is written when the file system cannot hold the backup of `old`
+/// and the new text side by side with what is there (each file is written next to the one it
+/// replaces), plus a cluster for directory entries.
+fn ensure_room(
+    partition: &BootPartition,
+    old: Option<&[u8]>,
+    new_len: u64,
+) -> Result<(), BootIniError> {
+    let old_len = old.map_or(0, |old| old.len() as u64);
+    let old_backup = partition
+        .read(SYSTEM_INI_BACKUP)?
+        .map_or(0, |b| b.len() as u64);
+    let free = partition.free_bytes()?;
+    let margin = partition.space_for(1)?;
+    let for_backup = partition.space_for(old_len)?;
+    let after_backup = (free + partition.space_for(old_backup)?).saturating_sub(for_backup);
+    let enough =
+        free >= for_backup + margin && after_backup >= partition.space_for(new_len)? + margin;
+    if enough {
+        return Ok(());
+    }
+    Err(BootIniError::NoSpace {
+        disk: partition.disk().to_path_buf(),
+        need: for_backup + partition.space_for(new_len)? + margin,
+        free,
     })
 }
 

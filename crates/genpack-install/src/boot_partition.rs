@@ -246,14 +246,19 @@ impl BootPartition {
         }
         let temp = format!("{name}.tmp");
         let _ = dir.remove(&temp);
-        {
+        let written = (|| {
             let mut out = dir
                 .create_file(&temp)
                 .map_err(self.io(format!("creating {parent}/{temp} on")))?;
             out.truncate()
                 .map_err(self.io(format!("writing {path} on")))?;
             std::io::copy(source, &mut out).map_err(self.io(format!("writing {path} on")))?;
-            out.flush().map_err(self.io(format!("writing {path} on")))?;
+            out.flush().map_err(self.io(format!("writing {path} on")))
+        })();
+        if let Err(error) = written {
+            // Leave the file system as it was: no half-written temporary file.
+            let _ = dir.remove(&temp);
+            return Err(error);
         }
         match dir.remove(name) {
             Ok(()) => {}
@@ -263,6 +268,26 @@ impl BootPartition {
         dir.rename(&temp, &dir, name)
             .map_err(self.io(format!("renaming {temp} to {name} on")))?;
         Ok(())
+    }
+
+    /// Bytes free for files, counted in whole clusters.
+    pub fn free_bytes(&self) -> Result<u64> {
+        let stats = self
+            .volume
+            .stats()
+            .map_err(self.io("measuring the free space of".into()))?;
+        Ok(u64::from(stats.free_clusters()) * u64::from(stats.cluster_size()))
+    }
+
+    /// The space `bytes` of file content take on this file system: whole clusters.
+    pub fn space_for(&self, bytes: u64) -> Result<u64> {
+        let cluster = u64::from(
+            self.volume
+                .stats()
+                .map_err(self.io("measuring the free space of".into()))?
+                .cluster_size(),
+        );
+        Ok(bytes.div_ceil(cluster) * cluster)
     }
 
     /// Removes a file. Returns whether it existed.
