@@ -153,17 +153,31 @@ fn a_full_boot_partition_is_left_as_it_was() {
     };
     assert!(copy(&ini, "system.ini").status.success());
     // Fill all but 8 KiB.
-    let listing = Command::new("mdir").arg("-i").arg(&disk).arg("::").output().unwrap();
+    let listing = Command::new("mdir")
+        .arg("-i")
+        .arg(&disk)
+        .arg("::")
+        .output()
+        .unwrap();
     let free_line = text(&listing.stdout);
     let free_bytes: u64 = free_line
         .lines()
-        .find_map(|l| l.split("bytes free").next().filter(|_| l.contains("bytes free")))
+        .find_map(|l| {
+            l.split("bytes free")
+                .next()
+                .filter(|_| l.contains("bytes free"))
+        })
         .map(|n| n.replace([' ', ','], ""))
         .and_then(|n| n.trim().parse().ok())
         .expect("mdir prints the free bytes");
     fs::write(&filler, vec![7u8; (free_bytes - 8192) as usize]).unwrap();
     assert!(copy(&filler, "photos.bin").status.success());
-    let before = Command::new("mdir").args(["-a", "-i"]).arg(&disk).arg("::").output().unwrap();
+    let before = Command::new("mdir")
+        .args(["-a", "-i"])
+        .arg(&disk)
+        .arg("::")
+        .output()
+        .unwrap();
 
     let disk_arg = disk.to_string_lossy().into_owned();
     let long_value = "x".repeat(16384);
@@ -175,11 +189,24 @@ fn a_full_boot_partition_is_left_as_it_was() {
 
     // The same files, no temporary file or stray entry, a clean file system, and the next
     // edit that fits works.
-    let after = Command::new("mdir").args(["-a", "-i"]).arg(&disk).arg("::").output().unwrap();
+    let after = Command::new("mdir")
+        .args(["-a", "-i"])
+        .arg(&disk)
+        .arg("::")
+        .output()
+        .unwrap();
     assert_eq!(text(&after.stdout), text(&before.stdout));
-    let fsck = Command::new("fsck.fat").arg("-n").arg(&disk).output().unwrap();
+    let fsck = Command::new("fsck.fat")
+        .arg("-n")
+        .arg(&disk)
+        .output()
+        .unwrap();
     assert!(fsck.status.success(), "{}", text(&fsck.stdout));
-    assert!(!text(&fsck.stdout).contains("Warning"), "{}", text(&fsck.stdout));
+    assert!(
+        !text(&fsck.stdout).contains("Warning"),
+        "{}",
+        text(&fsck.stdout)
+    );
     let small = genpack(&["ini", "set", &disk_arg, "timezone", "UTC"]);
     assert!(small.status.success(), "{}", text(&small.stderr));
     let get = genpack(&["ini", "get", &disk_arg, "timezone"]);

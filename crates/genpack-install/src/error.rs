@@ -23,6 +23,26 @@ pub enum InstallError {
         /// The minimum size.
         need: u64,
     },
+    /// The size asked for a new disk image is too small for the image.
+    #[error("{} cannot be made {} MiB: the image needs at least {} MiB", disk.display(), requested.div_ceil(1 << 20), need.div_ceil(1 << 20))]
+    SizeTooSmall {
+        /// The disk image file.
+        disk: PathBuf,
+        /// The size asked for, in bytes.
+        requested: u64,
+        /// The smallest size that works, in bytes.
+        need: u64,
+    },
+    /// A settings file to put on the boot partition is not what it should be.
+    #[error("{} cannot go on the boot partition as {name}: {reason}", path.display())]
+    BadCompanion {
+        /// The file given.
+        path: PathBuf,
+        /// `system.ini` or `system.cfg`.
+        name: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
     /// A file operation failed.
     #[error("{action} {}: {source}", path.display())]
     Io {
@@ -134,6 +154,12 @@ impl InstallError {
         match self {
             InstallError::TooSmall { .. } => {
                 Some("use a larger drive, or for a new image file a larger size")
+            }
+            InstallError::SizeTooSmall { .. } => {
+                Some("give a larger --size-mib, or leave it out to get the smallest size that fits")
+            }
+            InstallError::Io { source, .. } if source.raw_os_error() == Some(libc::ENOSPC) => {
+                Some("free some space where the output is written, or write it elsewhere")
             }
             InstallError::FileTooLarge { .. } => {
                 Some("choose a partition table (MBR or GPT), not a superfloppy")

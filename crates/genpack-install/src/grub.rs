@@ -126,9 +126,17 @@ pub fn make_loader(kind: LoaderKind, out: &Path) -> Result<()> {
         .output()
         .map_err(|e| InstallError::Grub(format!("cannot run grub-mkimage: {e}")))?;
     if !output.status.success() {
-        return Err(InstallError::Grub(
-            String::from_utf8_lossy(&output.stderr).trim().to_string(),
-        ));
+        let message = String::from_utf8_lossy(&output.stderr).trim().to_string();
+        // grub-mkimage writes its output next to the disk or ISO being made: a full disk is
+        // not a missing GRUB package.
+        if message.contains("No space left on device") {
+            return Err(InstallError::Io {
+                action: "writing the boot loader",
+                path: out.to_path_buf(),
+                source: std::io::Error::from_raw_os_error(libc::ENOSPC),
+            });
+        }
+        return Err(InstallError::Grub(message));
     }
     Ok(())
 }

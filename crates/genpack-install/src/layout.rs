@@ -211,7 +211,17 @@ pub fn plan(disk: &Path, input: &PlanInput) -> Result<DiskPlan> {
     };
     let disk_size = match input.existing_size {
         Some(size) => size,
-        None => round_up(input.requested_size.unwrap_or(minimum).max(minimum), MIB),
+        None => match input.requested_size {
+            Some(requested) if requested < minimum => {
+                return Err(InstallError::SizeTooSmall {
+                    disk: disk.to_path_buf(),
+                    requested,
+                    need: minimum,
+                })
+            }
+            Some(requested) => round_up(requested, MIB),
+            None => round_up(minimum, MIB),
+        },
     };
     if disk_size < minimum {
         return Err(InstallError::TooSmall {
@@ -336,6 +346,21 @@ mod tests {
         assert_eq!(p.disk_size, p.boot.end() + MIB);
         assert_eq!(p.data, None);
         assert!(!p.system_on_data);
+    }
+
+    #[test]
+    fn a_size_below_what_the_image_needs_is_refused_not_raised() {
+        let mut i = input(100 * MIB);
+        i.requested_size = Some(50 * MIB);
+        match plan(Path::new("x.img"), &i) {
+            Err(error @ InstallError::SizeTooSmall { .. }) => {
+                let message = error.to_string();
+                assert!(message.contains("cannot be made 50 MiB"), "{message}");
+            }
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+        i.requested_size = Some(500 * MIB + 1);
+        assert_eq!(plan(Path::new("x.img"), &i).unwrap().disk_size, 501 * MIB);
     }
 
     #[test]

@@ -17,14 +17,48 @@ pub struct Companions {
 
 impl Companions {
     /// Reads the files given (either may be absent).
+    /// Reads the settings files to put next to the image. Both must be text: system.ini must
+    /// read as genpack-init reads it (UTF-8, configparser syntax), system.cfg must be UTF-8.
     pub fn read(system_ini: Option<&Path>, system_cfg: Option<&Path>) -> Result<Self> {
-        let read = |path: Option<&Path>| -> Result<Option<Vec<u8>>> {
-            path.map(|p| std::fs::read(p).map_err(InstallError::io("reading", p)))
-                .transpose()
+        let read = |path: Option<&Path>, name: &'static str| -> Result<Option<Vec<u8>>> {
+            let Some(path) = path else {
+                return Ok(None);
+            };
+            let bad = |reason: String| InstallError::BadCompanion {
+                path: path.to_path_buf(),
+                name,
+                reason,
+            };
+            let meta = std::fs::metadata(path).map_err(InstallError::io("reading", path))?;
+            if !meta.is_file() {
+                return Err(bad("it is not a regular file".into()));
+            }
+            if meta.len() > MAX_COMPANION_BYTES {
+                return Err(bad(format!(
+                    "it is {} bytes; settings files are small text files",
+                    meta.len()
+                )));
+            }
+            let bytes = std::fs::read(path).map_err(InstallError::io("reading", path))?;
+            let text = std::str::from_utf8(&bytes).map_err(|error| {
+                bad(format!(
+                    "it is not UTF-8 text (the first bad byte is at offset {})",
+                    error.valid_up_to()
+                ))
+            })?;
+            if text.contains('\0') {
+                return Err(bad("it holds NUL bytes: it is not a text file".into()));
+            }
+            if name == "system.ini" {
+                if let Err(error) = genpack_ini::Document::parse(text) {
+                    return Err(bad(error.to_string()));
+                }
+            }
+            Ok(Some(bytes))
         };
         Ok(Self {
-            system_ini: read(system_ini)?,
-            system_cfg: read(system_cfg)?,
+            system_ini: read(system_ini, "system.ini")?,
+            system_cfg: read(system_cfg, "system.cfg")?,
         })
     }
 
@@ -45,6 +79,9 @@ impl Companions {
         self.files().iter().map(|(_, b)| b.len() as u64).sum()
     }
 }
+
+/// The largest system.ini or system.cfg put on a boot partition.
+const MAX_COMPANION_BYTES: u64 = 1 << 20;
 
 /// A genpack image that can be installed, opened.
 pub(crate) struct InstallableImage {

@@ -148,3 +148,33 @@ fn failed_zip_leaves_an_existing_archive_alone() {
     assert!(err.to_string().contains("missing.ini"), "{err}");
     assert_eq!(std::fs::read(&out).unwrap(), b"previous");
 }
+
+#[test]
+fn a_full_disk_is_reported_as_full_not_as_missing_grub_needs_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let small = dir.path().join("small");
+    std::fs::create_dir(&small).unwrap();
+    run(
+        "mount",
+        &[
+            "-t",
+            "tmpfs",
+            "-o",
+            "size=1m",
+            "tmpfs",
+            &small.to_string_lossy(),
+        ],
+    );
+    let iso = small.join("out.iso");
+    let result = make_iso(test_image(), &iso, &IsoOptions::default());
+    let _ = std::process::Command::new("umount").arg(&small).status();
+    let error = result.unwrap_err();
+    let message = error.to_string();
+    assert!(
+        message.contains("No space left on device") || message.contains("os error 28"),
+        "{message}"
+    );
+    assert!(!message.contains("apt-get install grub"), "{message}");
+    let hint = error.hint().unwrap_or_default();
+    assert!(hint.contains("free some space"), "{message} / {hint}");
+}

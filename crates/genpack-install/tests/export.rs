@@ -75,3 +75,27 @@ fn a_failed_export_keeps_the_old_file_and_leaves_nothing_behind() {
     left.sort();
     assert_eq!(left, ["demo.img", "notes.txt"]);
 }
+
+#[test]
+fn settings_that_are_not_a_readable_system_ini_are_refused_before_writing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("demo.img");
+    let binary = dir.path().join("photo.jpg");
+    std::fs::write(&binary, b"\xff\xd8\xff\xe0\x00\x10JFIF").unwrap();
+    let broken = dir.path().join("broken.ini");
+    std::fs::write(&broken, "hostname = a\nthis line is not a setting\n").unwrap();
+    for (file, why) in [(&binary, "not UTF-8"), (&broken, "line 2")] {
+        let options = InstallOptions {
+            system_ini: Some(file.clone()),
+            ..InstallOptions::default()
+        };
+        let error = export(test_image(), &out, ExportFormat::Disk, &options).unwrap_err();
+        let message = error.to_string();
+        assert!(
+            message.contains("cannot go on the boot partition as system.ini"),
+            "{message}"
+        );
+        assert!(message.contains(why), "{message}");
+        assert!(!out.exists());
+    }
+}
