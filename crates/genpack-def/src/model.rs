@@ -210,6 +210,15 @@ pub enum Compression {
 }
 
 impl Compression {
+    /// Whether GRUB 2.06 (Debian 12's) reads SquashFS compressed this way: it has gzip, xz
+    /// and lzo decoders only, so sticks, disks and ISOs of other images do not boot.
+    pub fn grub_reads_it(self) -> bool {
+        matches!(
+            self,
+            Compression::Gzip | Compression::Xz | Compression::Lzo | Compression::None
+        )
+    }
+
     /// Every compression method, in a stable order.
     pub const ALL: [Compression; 6] = [
         Compression::Gzip,

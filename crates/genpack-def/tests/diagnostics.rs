@@ -562,6 +562,40 @@ fn warnings_do_not_stop_the_definition() {
 }
 
 #[test]
+fn settings_that_would_surprise_later_warn_now() {
+    let parsed = parse(
+        r#"{ name: "z", compression: "zstd", "lower-layer-capacity": 64, variants: { small: { compression: "lz4" } } }"#,
+    );
+    assert!(!parsed.has_errors(), "{:?}", parsed.diagnostics);
+    let about = |path: &str| {
+        parsed
+            .diagnostics
+            .iter()
+            .find(|d| d.path == path)
+            .unwrap_or_else(|| panic!("nothing about {path}: {:?}", parsed.diagnostics))
+    };
+    for (path, name) in [
+        ("compression", "zstd"),
+        ("variants.small.compression", "lz4"),
+    ] {
+        let warning = about(path);
+        assert_eq!(warning.severity, Severity::Warning);
+        assert!(
+            warning
+                .message
+                .contains(&format!("cannot read SquashFS compressed with {name}")),
+            "{warning:?}"
+        );
+        assert!(warning.help.as_deref().unwrap_or("").contains("\"gzip\""));
+    }
+    let capacity = about("lower-layer-capacity");
+    assert_eq!(capacity.severity, Severity::Warning);
+    assert!(capacity.message.contains("is not used"), "{capacity:?}");
+    let gzip = parse(r#"{ name: "g", compression: "gzip" }"#);
+    assert!(gzip.diagnostics.is_empty(), "{:?}", gzip.diagnostics);
+}
+
+#[test]
 fn portage_keys_on_debian_warn() {
     let parsed = parse(
         r#"{ base: "debian:trixie", name: "d", packages: ["openssh-server", "-nano"], use: { "a/b": "x" }, profile: "gnome/baremetal" }"#,

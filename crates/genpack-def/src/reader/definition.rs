@@ -240,7 +240,19 @@ impl Reader<'_> {
                     if let Some(name) = self.string(value, &here, "a compression name like \"xz\"")
                     {
                         match name.parse::<Compression>() {
-                            Ok(compression) => block.compression = Some(compression),
+                            Ok(compression) => {
+                                if !compression.grub_reads_it() {
+                                    self.warning(
+                                        value.range(),
+                                        &here,
+                                        format!(
+                                            "GRUB (2.06, as Debian 12 ships it) cannot read SquashFS compressed with {name}: the image runs in a VM (`genpack vm run`), but a stick, disk or ISO made from it will not boot"
+                                        ),
+                                        Some("use \"gzip\" (fast to build) or \"xz\" (smallest) for images meant for sticks and disks".into()),
+                                    );
+                                }
+                                block.compression = Some(compression)
+                            }
                             Err(err) => {
                                 let help =
                                     suggest(&name, Compression::ALL.iter().map(|c| c.as_str()))
@@ -279,7 +291,15 @@ impl Reader<'_> {
                             &here,
                             "the build disk size must be at least 1 GiB",
                         ),
-                        Some(size) => block.lower_layer_capacity = Some(size),
+                        Some(size) => {
+                            self.warning(
+                                key_range,
+                                &here,
+                                format!("`{key}` is not used: the base layer is a folder that grows as needed, with no size to set"),
+                                Some("remove it; older genpack versions sized a disk image with it".into()),
+                            );
+                            block.lower_layer_capacity = Some(size)
+                        }
                         None => {}
                     }
                 }

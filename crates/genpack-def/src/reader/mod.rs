@@ -123,7 +123,7 @@ impl<'s> Reader<'s> {
         self.report(Severity::Error, range, path, message, Some(help.into()));
     }
 
-    fn warning(
+    pub(super) fn warning(
         &mut self,
         range: Range,
         path: &str,
