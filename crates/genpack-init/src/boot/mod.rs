@@ -6,5 +6,6 @@ pub mod cmdline;
 pub mod emergency;
 pub mod kmod;
 pub mod loopdev;
+pub mod shutdown;
 pub mod stage;
 pub mod switch_root;

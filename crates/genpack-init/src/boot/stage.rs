@@ -13,7 +13,8 @@
 //!    tagged `fs`, else tmpfs (always tmpfs with `genpack.transient=1`).
 //! 4. The image (or the data partition's `system` file) is mounted read-only at
 //!    `/run/initramfs/ro`; overlayfs (`rw/root` over `ro`, work dir `rw/work`) at `/sysroot`.
-//! 5. `/run`, `/dev`, `/proc`, `/sys` move into the new root (so `/run/initramfs/*` stays
+//! 5. The shutdown program is put at `/run/initramfs/shutdown` (see [`super::shutdown`]);
+//!    `/run`, `/dev`, `/proc`, `/sys` move into the new root (so `/run/initramfs/*` stays
 //!    visible), then switch_root into `/usr/bin/genpack-init` (else `/sbin/init`).
 //!
 //! Any failure prints what failed and what to check, then opens a shell if the initramfs
@@ -468,9 +469,11 @@ fn mount_overlay() {
             "the data partition's filesystem must support overlayfs upper layers (ext4, btrfs, xfs)",
         );
     }
-    let shutdown = Path::new(RO).join("usr/libexec/genpack-shutdown");
-    if shutdown.exists() {
-        let _ = fs::copy(&shutdown, "/run/initramfs/shutdown");
+    if let Err(e) = super::shutdown::install(Path::new(RO)) {
+        say(&format!(
+            "cannot install {}: {e}; a clean shutdown will look like a crash to the boot menu",
+            super::shutdown::INSTALLED_AT
+        ));
     }
 }
 
