@@ -307,6 +307,69 @@ fn debian_image_boots_with_direct_kernel_and_fw_cfg_ini_needs_root_network_qemu(
     );
 }
 
+#[test]
+fn the_image_tree_boots_without_packing_needs_root_network_qemu() {
+    use genpack_vm::{AccelPolicy, Boot, Display, Network, StopOptions, VmSpec};
+
+    let built = built();
+    let tree = built.project_dir.join("work/x86_64/upper");
+    let dir = tempfile::tempdir().unwrap();
+    let mut spec = VmSpec::new(
+        format!("tree-preview-{}", std::process::id()),
+        Boot::Tree { tree: tree.clone() },
+    );
+    spec.memory_mib = 1024;
+    spec.display = Display::None;
+    spec.network = Network::None;
+    spec.accel = AccelPolicy::Tcg;
+    spec.system_ini = Some(hostname_ini(dir.path(), "treeboot"));
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let handle = runtime.block_on(genpack_vm::launch(&spec)).unwrap();
+    let console_log = handle.state().console_log.clone();
+    let name = handle.name().to_string();
+    drop(handle);
+    let started = std::time::Instant::now();
+    let console = loop {
+        let text = std::fs::read_to_string(&console_log).unwrap_or_default();
+        if text.contains("treeboot login:") || started.elapsed() > Duration::from_secs(600) {
+            break text;
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    };
+    // The runtime folder goes away with the VM: keep its helpers' logs for a failure message.
+    let runtime_dir = console_log.parent().unwrap().to_path_buf();
+    let helper_logs = ["qemu.log", "virtiofsd.log"]
+        .iter()
+        .map(|log| {
+            let text = std::fs::read_to_string(runtime_dir.join(log)).unwrap_or_default();
+            format!("--- {log}\n{}", tail(&text, 10))
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let stopped = runtime.block_on(genpack_vm::stop(
+        &name,
+        StopOptions {
+            force: true,
+            ..Default::default()
+        },
+    ));
+    assert!(
+        console.contains("treeboot login:"),
+        "no login prompt:\n{}\n{helper_logs}",
+        tail(&console, 40)
+    );
+    assert!(
+        console.contains("image tree shared by the host"),
+        "{}",
+        tail(&console, 40)
+    );
+    stopped.unwrap();
+    eprintln!(
+        "image tree to login prompt: {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+}
+
 /// A system.ini naming the machine `host`, in `dir`.
 fn hostname_ini(dir: &std::path::Path, host: &str) -> std::path::PathBuf {
     let ini = dir.join("system.ini");

@@ -122,7 +122,7 @@ fn main() -> ExitCode {
         Command::Install(args) => install::run(args),
         Command::SelfUpdate(args) => update::run(args),
         Command::Ini(args) => ini::run(args),
-        Command::Vm(args) => vm::run(args),
+        Command::Vm(args) => vm::run(&context, args),
     };
     match outcome {
         Ok(code) => code,

@@ -132,6 +132,7 @@ pub async fn launch_with_progress(
         })
     };
     check_spec(spec)?;
+    let spec = &crate::tree::with_tree_share(spec)?;
     let runtime = RuntimeDir::for_name(&spec.name)?;
     report(
         StartPhase::Preparing,
@@ -170,6 +171,7 @@ pub async fn launch_with_progress(
             let (image, out) = (image.clone(), runtime.path().to_path_buf());
             Some(blocking(move || boot_files::extract(&image, &out)).await?)
         }
+        Boot::Tree { tree } => Some(crate::tree::boot_files(tree)?),
         _ => None,
     };
     let arch = boot_files.as_ref().map_or(Arch::host(), |f| f.arch);
@@ -188,7 +190,7 @@ pub async fn launch_with_progress(
     let verdict = accel::choose(spec.accel, &qemu, arch, trial_kernel, &base_dir()).await;
 
     let (firmware, uefi_vars) = match &spec.boot {
-        Boot::Squashfs { .. } => (None, None),
+        Boot::Squashfs { .. } | Boot::Tree { .. } => (None, None),
         Boot::Disk { firmware, .. } | Boot::Iso { firmware, .. } => {
             let fw = Firmware::locate(*firmware, arch)?;
             let vars = match &fw {
@@ -318,7 +320,11 @@ fn check_spec(spec: &VmSpec) -> Result<()> {
         )));
     }
     let image = spec.image();
-    if !image.is_file() {
+    let found = match spec.boot {
+        Boot::Tree { .. } => image.is_dir(),
+        _ => image.is_file(),
+    };
+    if !found {
         return Err(VmError::io(
             "cannot find image",
             image,
