@@ -18,7 +18,7 @@ use crate::pack::{pack_tree, PackOptions, PackReport, PackStamp};
 use crate::progress::{discard, Phase, Progress, ProgressSink};
 use crate::recipe::Recipe;
 use crate::stages::Stage;
-use crate::upper::{UpperJob, UpperPlan, UpperReport, SHELL_LAYER};
+use crate::upper::{Background, UpperJob, UpperPlan, UpperReport, SHELL_LAYER};
 use crate::workdir::{remove_tree, WorkDir};
 use crate::CancelToken;
 
@@ -111,6 +111,7 @@ pub struct Builder {
     rerun_from: Option<Stage>,
     cache_dir: PathBuf,
     cancel: CancelToken,
+    background: Background,
 }
 
 impl Builder {
@@ -176,6 +177,7 @@ impl Builder {
             runtime: Runtime::detect()?,
             force_lower: options.force_lower,
             rerun_from: options.rerun_from,
+            background: Background::default(),
             cache_dir,
             cancel: options.cancel,
         })
@@ -215,7 +217,10 @@ impl Builder {
         let plan = job.plan()?;
         let upper = job.run(&plan)?;
         self.phase(Phase::Pack, 3, 3);
-        let pack = self.pack_if_needed(&plan)?;
+        // The old image tree is deleted while the new one is packed.
+        let pack = self.pack_if_needed(&plan);
+        self.background.wait();
+        let pack = pack?;
         let up_to_date = !lower.rebuilt && upper.up_to_date && pack.up_to_date;
         Ok(BuildReport {
             lower,
@@ -237,7 +242,9 @@ impl Builder {
         self.phase(Phase::Upper, 1, 1);
         let job = self.upper_job();
         let plan = job.plan()?;
-        job.run(&plan)
+        let report = job.run(&plan);
+        self.background.wait();
+        report
     }
 
     /// Which stages of the image tree a build would rerun, and why. Runs nothing.
@@ -259,6 +266,7 @@ impl Builder {
             runner: &self.runner,
             runtime: self.runtime,
             from: self.rerun_from,
+            background: &self.background,
         }
     }
 
@@ -399,6 +407,7 @@ impl Builder {
             .unwrap_or(0);
         self.upper_job()
             .assemble_tree(&format!("{base}+shell-{generation}"), true)?;
+        self.background.wait();
         status
     }
 
@@ -425,6 +434,39 @@ impl Builder {
             .wait()
             .map_err(BuildError::io("waiting for the shell in", self.work.root()))
     }
+}
+
+/// The image tree of a project's last build (for running it without packing).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ImageTree {
+    /// The tree (`work/<arch>/upper[-<variant>]`).
+    pub path: PathBuf,
+    /// The output image was packed from this very tree and is unchanged since.
+    pub packed: bool,
+}
+
+/// The assembled image tree of `project_dir` for `arch` and `variant`, if there is one.
+pub fn image_tree(project_dir: &Path, arch: &str, variant: Option<&str>) -> Option<ImageTree> {
+    let work = WorkDir::new(project_dir, arch, variant);
+    let path = work.upper();
+    let identity = std::fs::read_to_string(work.upper_stamp()).ok()?;
+    let identity = identity.trim();
+    if identity.is_empty() || !path.join(crate::metadata::METADATA_DIR).is_dir() {
+        return None;
+    }
+    let packed = std::fs::read_to_string(work.pack_stamp())
+        .ok()
+        .and_then(|text| serde_json::from_str::<PackStamp>(&text).ok())
+        .is_some_and(|stamp| {
+            stamp.tree == identity
+                && PackStamp::is_current(
+                    &work.pack_stamp(),
+                    &stamp.output,
+                    identity,
+                    &stamp.options,
+                )
+        });
+    Some(ImageTree { path, packed })
 }
 
 /// Removes the project's work folder (`work/`), detaching anything still mounted in it.

@@ -49,7 +49,9 @@ pub mod stages;
 pub mod upper;
 pub mod workdir;
 
-pub use builder::{cache_root, clean, BaseSettings, BuildOptions, BuildReport, Builder};
+pub use builder::{
+    cache_root, clean, image_tree, BaseSettings, BuildOptions, BuildReport, Builder, ImageTree,
+};
 pub use cancel::CancelToken;
 pub use error::{BuildError, Result};
 pub use lower::LowerReport;

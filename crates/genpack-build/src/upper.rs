@@ -92,6 +92,40 @@ impl UpperPlan {
     }
 }
 
+/// Deletions left to a background thread (the previous image tree goes while the new one is
+/// packed); waited for when dropped.
+#[derive(Default)]
+pub(crate) struct Background(std::sync::Mutex<Vec<std::thread::JoinHandle<()>>>);
+
+impl Background {
+    /// Removes `path` (which nothing refers to any more) in the background.
+    fn remove(&self, path: PathBuf) {
+        let handle = std::thread::spawn(move || {
+            let _ = std::fs::remove_dir_all(&path);
+        });
+        if let Ok(mut handles) = self.0.lock() {
+            handles.push(handle);
+        }
+    }
+
+    /// Waits for everything started so far.
+    pub(crate) fn wait(&self) {
+        let handles: Vec<_> = match self.0.lock() {
+            Ok(mut handles) => handles.drain(..).collect(),
+            Err(_) => return,
+        };
+        for handle in handles {
+            let _ = handle.join();
+        }
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        self.wait();
+    }
+}
+
 pub(crate) struct UpperJob<'a> {
     pub recipe: &'a Recipe,
     pub provider: &'a dyn BaseProvider,
@@ -100,6 +134,8 @@ pub(crate) struct UpperJob<'a> {
     pub runtime: Runtime,
     /// Rerun this stage and every later one even when up to date.
     pub from: Option<Stage>,
+    /// Where the old image tree is deleted.
+    pub background: &'a Background,
 }
 
 /// The identity of the current lower: the hash of its inputs and when it was built.
@@ -359,12 +395,21 @@ impl UpperJob<'_> {
             std::fs::remove_file(&stamp).map_err(BuildError::io("removing", &stamp))?;
         }
         let upper = work.upper();
-        remove_tree(&upper)?;
+        let retired = work.upper_retired();
+        remove_tree(&retired)?;
+        if std::fs::symlink_metadata(&upper).is_ok() {
+            unmount_below(&upper)?;
+            std::fs::rename(&upper, &retired)
+                .map_err(BuildError::io("moving the old image tree away", &upper))?;
+        }
         std::fs::rename(&staging, &upper).map_err(BuildError::io(
             "moving the new image tree into place",
             &upper,
         ))?;
         write_atomic(&stamp, format!("{identity}\n").as_bytes())?;
+        if std::fs::symlink_metadata(&retired).is_ok() {
+            self.background.remove(retired);
+        }
         self.runner.log_line(
             UPPER_LOG,
             &format!(

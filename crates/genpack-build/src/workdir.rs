@@ -71,6 +71,11 @@ impl WorkDir {
         self.suffixed_ext("upper", ".new")
     }
 
+    /// Where the previous image tree goes while it is deleted (after the new one is in place).
+    pub fn upper_retired(&self) -> PathBuf {
+        self.suffixed_ext("upper", ".old")
+    }
+
     /// Identity of the stage results the current image tree was assembled from.
     pub fn upper_stamp(&self) -> PathBuf {
         self.suffixed_ext("upper", ".stamp")
