@@ -37,6 +37,17 @@ impl Transport {
     }
 }
 
+/// virtiofsd's cache mode for the share tagged `tag`: `always` for the image tree (nothing
+/// changes it while it is booted, and with the default `auto` a guest under TCG revalidates
+/// every path it already looked up), `auto` for other shared folders.
+pub fn virtiofs_cache(tag: &str) -> &'static str {
+    if tag == TREE_TAG {
+        "always"
+    } else {
+        "auto"
+    }
+}
+
 /// Where virtiofsd may be installed, besides `PATH`.
 const VIRTIOFSD_PATHS: [&str; 2] = ["/usr/libexec/virtiofsd", "/usr/lib/qemu/virtiofsd"];
 

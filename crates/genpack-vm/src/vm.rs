@@ -216,9 +216,10 @@ pub async fn launch_with_progress(
     let mut helpers = Vec::new();
     let mut virtiofs_sockets = Vec::new();
     for (i, share) in spec.shares.iter().enumerate() {
-        if let Share::Virtiofs { path, .. } = share {
+        if let Share::Virtiofs { path, tag } = share {
             let socket = runtime.path().join(format!("virtiofs{i}.sock"));
-            let child = start_virtiofsd(path, &socket, &runtime).await?;
+            let cache = crate::tree::virtiofs_cache(tag);
+            let child = start_virtiofsd(path, &socket, &runtime, cache).await?;
             if let Some(pid) = child.id() {
                 cleanup.pids.push(pid);
             }
@@ -373,7 +374,12 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'sta
         .unwrap_or_else(|e| Err(VmError::InvalidSpec(format!("background task failed: {e}"))))
 }
 
-async fn start_virtiofsd(path: &Path, socket: &Path, runtime: &RuntimeDir) -> Result<Child> {
+async fn start_virtiofsd(
+    path: &Path,
+    socket: &Path,
+    runtime: &RuntimeDir,
+    cache: &str,
+) -> Result<Child> {
     let program = ["/usr/libexec/virtiofsd", "/usr/lib/qemu/virtiofsd"]
         .iter()
         .map(PathBuf::from)
@@ -391,7 +397,8 @@ async fn start_virtiofsd(path: &Path, socket: &Path, runtime: &RuntimeDir) -> Re
     let child = Command::new(&program)
         .arg(format!("--socket-path={}", socket.display()))
         .arg(format!("--shared-dir={}", path.display()))
-        .args(["--cache=auto", "--xattr"])
+        .arg(format!("--cache={cache}"))
+        .arg("--xattr")
         .stdin(Stdio::null())
         .stdout(out)
         .stderr(err)
