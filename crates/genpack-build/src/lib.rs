@@ -6,11 +6,16 @@
 //!    made by the base provider ([`base::BaseProvider`]; Debian uses mmdebstrap, Gentoo a
 //!    stage3 plus the emerge pipeline in a container) in
 //!    `work/<arch>/lower/`. It is rebuilt only when its inputs change (`lower.stamp`).
-//! 2. **upper** ([`upper`]): the runtime closure read from the package database is copied up
-//!    with its metadata, then groups, users, `files/`, `build.d` scripts, setup commands and
-//!    services are applied on a lower+upper overlay inside a container, then `/.genpack`
-//!    metadata and the boot side (`/boot/kernel`, `/boot/initramfs`).
-//! 3. **pack** ([`pack`]): mksquashfs, reproducible.
+//! 2. **upper** ([`upper`], [`stages`], [`layers`]): the image tree, made in stages (the
+//!    runtime closure copied from the lower, accounts, `files/`, `build.d` scripts, setup
+//!    commands, services, package scripts, the boot side, `/.genpack`). Each stage writes into
+//!    its own overlayfs layer over the layers before it and records its inputs in a stamp; a
+//!    build reruns only the stages whose inputs (or an earlier stage) changed, then assembles
+//!    `work/<arch>/upper` from the layers with hard links.
+//! 3. **pack** ([`pack`]): mksquashfs, reproducible; skipped while the image was packed from
+//!    the same tree with the same options.
+//!
+//! With nothing changed, a build compares stamps and runs nothing.
 //!
 //! Every long step reports [`Progress`] events, writes `work/<arch>/logs/<step>.log`, can be
 //! cancelled with a [`CancelToken`], and fails with a [`BuildError`] naming the step, the

@@ -633,8 +633,10 @@ impl UpperJob<'_> {
                     .map_err(BuildError::io("touching", &usr))?;
                 Ok(json!({ "services": recipe.services.len() }))
             }
-            // The slot for the scripts packages ask to run in the finished tree: they run
-            // here, on `merged`, after the services and before the boot side.
+            // The slot for the scripts packages ask to run in the finished tree (Gentoo's
+            // package scripts): one call here, on `merged`, after the services and before the
+            // boot side; its outcome goes into the stage's stamp. Inputs that only these
+            // scripts read belong in `inputs(Stage::PackageScripts)`.
             Stage::PackageScripts => Ok(Value::Null),
             Stage::Boot => {
                 let kernel = self.provider.kernel(&self.work.lower())?;
