@@ -354,7 +354,8 @@ impl Builder {
     }
 
     /// A shell in the lower (interactive when `command` is empty, else `sh -c command`), with
-    /// the terminal attached. Returns the shell's exit status.
+    /// the terminal attached. Returns the shell's exit status. The next build copies the
+    /// packages from the lower again, since the shell may have changed them.
     pub fn bash(&self, command: &[String]) -> Result<ExitStatus> {
         let lower = self.work.lower();
         if !lower.join("usr").is_dir() {
@@ -370,7 +371,15 @@ impl Builder {
             self.provider.download_cache_mount(),
             false,
         );
-        self.run_attached(&container, command)
+        let status = self.run_attached(&container, command);
+        // The shell may have changed the lower: the image tree's package stage (which keys on
+        // the lower stamp's time) reruns at the next build.
+        let stamp = self.work.lower_stamp();
+        if stamp.is_file() {
+            filetime::set_file_mtime(&stamp, filetime::FileTime::now())
+                .map_err(BuildError::io("touching", &stamp))?;
+        }
+        status
     }
 
     /// A shell on the image tree (its stage layers over the lower): changes land in a layer
