@@ -84,9 +84,9 @@ impl Recents {
                 .map_err(|source| CommandError::io("create", parent, source))?;
         }
         let text = serde_json::to_string_pretty(dirs)
-            .map_err(|error| CommandError::Invalid(error.to_string()))?;
+            .map_err(|error| CommandError::invalid(error.to_string()))?;
         genpack_def::save_atomic(&self.file, &text)
-            .map_err(|error| CommandError::Invalid(error.to_string()))
+            .map_err(|error| CommandError::invalid(error.to_string()))
     }
 }
 

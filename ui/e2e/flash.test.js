@@ -153,6 +153,31 @@ describe('flash', () => {
       assert.match(files, /system\.img/i);
       assert.match(run('mtype', ['-i', `${stick}@@${offset}`, '::/system.ini']), /hostname=flashdemo/);
       assert.match(run('mlabel', ['-s', '-i', `${stick}@@${offset}`, '::']), /FLASHTEST/);
+
+      // Back to everyday use: the Restore tab leaves one empty FAT32 partition.
+      await withStudio([project], async (browser) => {
+        await byTestId(browser, 'step-flash').click();
+        await clickIn(browser, '[data-testid="flash-tab-restore"]');
+        const name = path.basename(/** @type {string} */ (device));
+        await browser.waitUntil(async () => {
+          await clickIn(browser, `[data-testid="flash-restore"] [data-testid="flash-drive-${name}"] input`);
+          return (await browser.$$('[data-testid="restore-confirm-tick"]').length) > 0;
+        }, WAIT);
+        assert.equal(await browser.$('[data-testid="restore-start"]').getProperty('disabled'), true, 'nothing is erased before the tick');
+        await clickIn(browser, '[data-testid="restore-confirm-tick"]');
+        await clickIn(browser, '[data-testid="restore-start"]');
+        await browser.waitUntil(
+          async () => (await browser.$$('[data-testid="restore-done"], [data-testid="restore-failure"]').length) > 0,
+          WRITE_WAIT,
+        );
+        assert.equal((await browser.$$('[data-testid="restore-failure"]').length), 0, await textOf(browser, '[data-testid="restore-failure"]'));
+        assert.match(await textOf(browser, '[data-testid="restore-done"]'), /FAT32/);
+      });
+      const restored = JSON.parse(run('sfdisk', ['--json', stick])).partitiontable;
+      assert.equal(restored.label, 'dos');
+      assert.equal(restored.partitions.length, 1);
+      assert.equal(restored.partitions[0].type, 'c');
+      assert.match(run('mlabel', ['-s', '-i', `${stick}@@1M`, '::']), /USB/);
     } finally {
       if (device) run('losetup', ['--detach', device]);
     }

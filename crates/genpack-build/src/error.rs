@@ -89,6 +89,17 @@ pub enum BuildError {
 }
 
 impl BuildError {
+    /// What the user can do about it, when the message does not say so already.
+    pub fn hint(&self) -> Option<&'static str> {
+        Some(match self {
+            BuildError::Cancelled { .. } => {
+                "the work folder is left usable; run the same command again to go on"
+            }
+            BuildError::StepFailed { .. } => "the full log is in work/<arch>/logs/",
+            _ => "run `genpack clean` to start from scratch if the work folder looks damaged",
+        })
+    }
+
     /// Shorthand for [`BuildError::Io`].
     pub(crate) fn io(
         action: &'static str,

@@ -1,6 +1,6 @@
 //! `genpack archive`: the definition and the folders that feed a build, as one tar.gz.
 
-use std::fs::{self, File};
+use std::fs;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -12,16 +12,6 @@ use genpack_def::Project;
 use crate::report::Failure;
 use crate::Context;
 
-/// Folders of a project that a build reads, in the order they are archived.
-const PROJECT_FOLDERS: [&str; 6] = [
-    "files",
-    "savedconfig",
-    "patches",
-    "kernel",
-    "env",
-    "overlay",
-];
-
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Where to write the archive. Defaults to genpack-<name>.tar.gz in the project folder.
@@ -31,18 +21,11 @@ pub struct Args {
 
 pub fn run(context: &Context, args: Args) -> Result<ExitCode, Failure> {
     let project = Project::load(&context.project_dir)?;
-    let name = project.definition.name.clone().unwrap_or_else(|| {
-        project
-            .dir
-            .canonicalize()
-            .ok()
-            .and_then(|dir| dir.file_name().map(|n| n.to_string_lossy().into_owned()))
-            .unwrap_or_else(|| "project".to_string())
-    });
+    let name = project.name();
     let output = args
         .output
         .unwrap_or_else(|| project.dir.join(format!("genpack-{name}.tar.gz")));
-    let entries = write_archive(&project.dir, &project.file, &output)
+    let entries = write_archive(&project, &output)
         .map_err(|error| Failure::new(format!("cannot write {}: {error}", output.display())))?;
     println!("Wrote {} ({entries} entries).", output.display());
     Ok(ExitCode::SUCCESS)
@@ -50,41 +33,28 @@ pub fn run(context: &Context, args: Args) -> Result<ExitCode, Failure> {
 
 /// Writes the archive next to `output` first and renames it into place, so a failure never leaves
 /// a truncated archive behind. Returns the number of entries.
-fn write_archive(dir: &Path, definition: &Path, output: &Path) -> std::io::Result<usize> {
-    let partial = output.with_extension("gz.partial");
-    let result = (|| {
-        let file = File::create(&partial)?;
-        let mut tar =
-            tar::Builder::new(GzEncoder::new(BufWriter::new(file), Compression::default()));
-        tar.follow_symlinks(false);
-        let mut entries = 0;
-        let definition_name = definition
-            .file_name()
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from("genpack.json5"));
-        tar.append_path_with_name(definition, &definition_name)?;
-        entries += 1;
-        for folder in PROJECT_FOLDERS {
-            let path = dir.join(folder);
-            if path.is_dir() {
-                entries += append_sorted(&mut tar, &path, Path::new(folder))?;
-            }
-        }
-        let mut writer = tar.into_inner()?.finish()?;
-        writer.flush()?;
-        writer.get_ref().sync_all()?;
-        Ok(entries)
-    })();
-    match result {
-        Ok(entries) => {
-            fs::rename(&partial, output)?;
-            Ok(entries)
-        }
-        Err(error) => {
-            let _ = fs::remove_file(&partial);
-            Err(error)
-        }
+fn write_archive(project: &Project, output: &Path) -> std::io::Result<usize> {
+    let mut staged = genpack_util::StagedFile::create(output)?;
+    let file = staged.file().try_clone()?;
+    let mut tar = tar::Builder::new(GzEncoder::new(BufWriter::new(file), Compression::default()));
+    tar.follow_symlinks(false);
+    let definition_name = project
+        .file
+        .file_name()
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("genpack.json5"));
+    tar.append_path_with_name(&project.file, &definition_name)?;
+    let mut entries = 1;
+    for folder in project.input_folders() {
+        let name = folder
+            .strip_prefix(&project.dir)
+            .unwrap_or(&folder)
+            .to_path_buf();
+        entries += append_sorted(&mut tar, &folder, &name)?;
     }
+    tar.into_inner()?.finish()?.flush()?;
+    staged.commit()?;
+    Ok(entries)
 }
 
 /// Appends a folder and everything below it in name order, so the same tree gives the same archive.

@@ -46,14 +46,12 @@ pub enum Step {
 
 impl From<BuildError> for Failure {
     fn from(error: BuildError) -> Self {
-        let hint = match &error {
-            BuildError::Cancelled { .. } => {
-                "the work folder is left usable; run the same command again to go on"
-            }
-            BuildError::StepFailed { .. } => "the full log is in work/<arch>/logs/",
-            _ => "run `genpack clean` to start from scratch if the work folder looks damaged",
-        };
-        Failure::new(error).hint(hint)
+        let hint = error.hint();
+        let failure = Failure::new(&error);
+        match hint {
+            Some(hint) => failure.hint(hint),
+            None => failure,
+        }
     }
 }
 

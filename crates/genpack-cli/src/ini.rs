@@ -212,8 +212,8 @@ fn failure(error: BootIniError) -> Failure {
         {
             Some("check the device or file name (`lsblk` lists disks)")
         }
-        BootIniError::Partition(BootPartitionError::Mounted { .. }) => {
-            Some("unmount it (`umount`), or edit system.ini in the mounted folder")
+        BootIniError::Partition(BootPartitionError::InUse { .. }) => {
+            Some("or edit system.ini where the boot partition is mounted")
         }
         BootIniError::Edit { .. } => Some("open the file with `genpack ini edit` to fix it"),
         _ => None,

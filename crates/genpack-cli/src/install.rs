@@ -1,17 +1,23 @@
-//! `genpack install`: put an image on a disk, a disk image file, an ISO or a ZIP.
+//! `genpack install`: put an image on a drive, a disk image file, an ISO or a ZIP.
+//! `genpack restore`: give a stick back to everyday use.
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 
+use genpack_drive::{drives, Confirmation, Drive, Phase, Refusal};
+use genpack_install::drive::{
+    is_block_device, restore_drive, write_to_drive, DriveControl, DriveProgress, DriveWrite,
+};
 use genpack_install::layout::PartitionTable;
 use genpack_install::{
-    install_to_disk_image, make_iso, make_zip, InstallError, InstallOptions, IsoOptions, Layout,
-    ZipOptions,
+    export_disk_image, install_to_disk_image, make_iso, make_zip, EfiPlatform, InstallError,
+    InstallOptions, InstallReport, IsoOptions, Layout, LoaderOrigin, VolumeLabel, ZipOptions,
 };
-use genpack_install::{EfiPlatform, LoaderOrigin};
+use genpack_util::human_size;
 
-use crate::build::human_bytes;
 use crate::report::Failure;
 
 #[derive(Debug, clap::Args)]
@@ -22,8 +28,9 @@ use crate::report::Failure;
 pub struct Args {
     /// The image to install (a .squashfs built by `genpack build`).
     image: PathBuf,
-    /// Disk to write: a block device, an existing disk image file (keeps its size) or a new
-    /// file (sized to fit). `--disk list` shows the drives that may be written.
+    /// Disk to write: a drive (e.g. /dev/sdb: written exclusively and read back to verify),
+    /// an existing disk image file (keeps its size) or a new file (sized to fit).
+    /// `--disk list` shows the drives that may be written.
     #[arg(long, value_name = "DEVICE|FILE|list")]
     disk: Option<PathBuf>,
     /// Allow an internal (non-removable) disk; you are asked to type its name.
@@ -59,13 +66,26 @@ pub struct Args {
     size_mib: Option<u64>,
     /// Logical sector size of the disk a new image file is meant for: 512 (most disks, the
     /// default) or 4096 (a "4Kn" disk: some NVMe drives and USB-attached disks; such an image
-    /// gets GPT and boots with UEFI only). A block device's own sector size is always used.
+    /// gets GPT and boots with UEFI only). A drive's own sector size is always used.
     #[arg(long, value_name = "512|4096", value_parser = parse_sector_size)]
     sector_size: Option<u64>,
-    /// Boot partition label (at most 11 characters) or ISO volume id.
+    /// Boot partition label, also the ISO volume id: at most 11 characters, letters A-Z
+    /// (stored in upper case), digits, spaces and ! # $ % & ' ( ) - @ ^ _ ` { } ~.
     #[arg(long)]
-    label: Option<String>,
+    label: Option<VolumeLabel>,
     /// Do not ask before overwriting an existing disk or file.
+    #[arg(short = 'y', long)]
+    yes: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RestoreArgs {
+    /// The stick to restore, e.g. /dev/sdb.
+    drive: PathBuf,
+    /// Allow an internal (non-removable) disk; you are asked to type its name.
+    #[arg(long)]
+    all: bool,
+    /// Do not ask before erasing the drive.
     #[arg(short = 'y', long)]
     yes: bool,
 }
@@ -81,16 +101,7 @@ fn parse_sector_size(value: &str) -> Result<u64, String> {
 
 impl From<InstallError> for Failure {
     fn from(error: InstallError) -> Self {
-        let hint = match &error {
-            InstallError::TooSmall { .. } => {
-                Some("use a larger disk, or for a new image file a larger --size-mib")
-            }
-            InstallError::FileTooLarge { .. } => Some("use --mbr or --gpt (not --superfloppy)"),
-            InstallError::BadImage { .. } => Some("build the image with `genpack build` first"),
-            InstallError::Io { .. } => Some("check the path, free space and permissions"),
-            InstallError::PartitionTable { .. } => Some("check that the disk is writable"),
-            _ => None,
-        };
+        let hint = error.hint();
         let failure = Failure::new(&error);
         match hint {
             Some(hint) => failure.hint(hint),
@@ -99,20 +110,42 @@ impl From<InstallError> for Failure {
     }
 }
 
+impl Args {
+    fn options(&self) -> InstallOptions {
+        InstallOptions {
+            system_ini: self.system_ini.clone(),
+            system_cfg: self.system_cfg.clone(),
+            size: self.size_mib.map(|mib| mib * 1024 * 1024),
+            label: self.label.clone(),
+            layout: if self.gpt {
+                Layout::Gpt
+            } else if self.mbr {
+                Layout::Mbr
+            } else if self.superfloppy {
+                Layout::Superfloppy
+            } else {
+                Layout::Auto
+            },
+            data_partition: self.data_partition,
+            sector_size: self.sector_size,
+        }
+    }
+}
+
 pub fn run(args: Args) -> Result<ExitCode, Failure> {
     if args.disk.as_deref() == Some(Path::new("list")) && !Path::new("list").exists() {
         return list_drives(args.all);
     }
-    if args.label.as_ref().is_some_and(|l| l.len() > 11) {
-        return Err(Failure::new("--label takes at most 11 characters")
-            .hint("FAT volume labels are short, e.g. --label GENPACK"));
-    }
-    if let Some(disk) = args.disk.as_deref().filter(|d| is_block_device(d)) {
-        if !confirm_drive(disk, args.all, args.yes)? {
-            eprintln!("Nothing was written.");
-            return Ok(ExitCode::FAILURE);
-        }
-    }
+    let drive = match args.disk.as_deref().filter(|disk| is_block_device(disk)) {
+        Some(disk) => match confirm_drive(disk, args.all, args.yes, "Erase everything on")? {
+            Some(drive) => Some(drive),
+            None => {
+                eprintln!("Nothing was written.");
+                return Ok(ExitCode::FAILURE);
+            }
+        },
+        None => None,
+    };
     let files = [&args.disk, &args.cdrom, &args.zip]
         .into_iter()
         .flatten()
@@ -124,7 +157,10 @@ pub fn run(args: Args) -> Result<ExitCode, Failure> {
         }
     }
     if let Some(disk) = &args.disk {
-        write_disk(&args, disk)?;
+        match &drive {
+            Some(drive) => write_drive(&args, drive)?,
+            None => write_disk_file(&args, disk)?,
+        }
     }
     if let Some(iso) = &args.cdrom {
         let report = make_iso(
@@ -139,7 +175,7 @@ pub fn run(args: Args) -> Result<ExitCode, Failure> {
         println!(
             "Wrote {} ({}): boots as a CD and, written to a USB stick, as a disk (BIOS and UEFI).",
             report.iso.display(),
-            human_bytes(report.size)
+            human_size(report.size)
         );
     }
     if let Some(zip) = &args.zip {
@@ -154,35 +190,96 @@ pub fn run(args: Args) -> Result<ExitCode, Failure> {
         println!(
             "Wrote {} ({}): unpack it onto a FAT32 stick to boot it through UEFI.",
             report.archive.display(),
-            human_bytes(report.size)
+            human_size(report.size)
         );
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn write_disk(args: &Args, disk: &Path) -> Result<(), Failure> {
-    let layout = if args.gpt {
-        Layout::Gpt
-    } else if args.mbr {
-        Layout::Mbr
-    } else if args.superfloppy {
-        Layout::Superfloppy
-    } else {
-        Layout::Auto
+/// `genpack restore DRIVE`: one FAT32 partition over the whole stick.
+pub fn restore(args: RestoreArgs) -> Result<ExitCode, Failure> {
+    if !is_block_device(&args.drive) {
+        return Err(Failure::new(format!(
+            "{} is not a drive (a block device such as /dev/sdb)",
+            args.drive.display()
+        ))
+        .hint("`genpack install IMAGE --disk list` shows the drives that can be written"));
+    }
+    let Some(drive) = confirm_drive(
+        &args.drive,
+        args.all,
+        args.yes,
+        "Erase everything on and restore",
+    )?
+    else {
+        eprintln!("Nothing was written.");
+        return Ok(ExitCode::FAILURE);
     };
-    let report = install_to_disk_image(
-        &args.image,
-        disk,
-        &InstallOptions {
-            system_ini: args.system_ini.clone(),
-            system_cfg: args.system_cfg.clone(),
-            size: args.size_mib.map(|mib| mib * 1024 * 1024),
-            label: args.label.clone(),
-            layout,
-            data_partition: args.data_partition,
-            sector_size: args.sector_size,
+    let report = restore_drive(&Confirmation::for_drive(&drive), drive_control())?;
+    finish_progress_line();
+    println!(
+        "Restored {}: one FAT32 partition of {} labelled {} ({}). It is ready for everyday use.",
+        report.drive,
+        human_size(report.partition_size),
+        report.label,
+        report.volume_id
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn write_drive(args: &Args, drive: &Drive) -> Result<(), Failure> {
+    let request = DriveWrite {
+        image: args.image.clone(),
+        drive: Confirmation::for_drive(drive),
+        options: InstallOptions {
+            size: None,
+            sector_size: None,
+            ..args.options()
         },
-    )?;
+    };
+    if args.size_mib.is_some() || args.sector_size.is_some() {
+        eprintln!(
+            "note: --size-mib and --sector-size apply to image files; {} is written for its own size and sectors",
+            drive.path.display()
+        );
+    }
+    let report = write_to_drive(&request, drive_control())?;
+    finish_progress_line();
+    let table = match report.table {
+        "mbr" => "MBR",
+        "gpt" => "GPT",
+        _ => "no partition table",
+    };
+    let boots = if report.bios_boot {
+        "BIOS and UEFI"
+    } else {
+        "UEFI"
+    };
+    println!(
+        "Wrote {} ({} {table}, boots with {boots}) and read it back: {} verified in {:.1} s + {:.1} s.",
+        report.drive,
+        human_size(report.image_bytes),
+        human_size(report.bytes_verified),
+        report.write_seconds,
+        report.verify_seconds
+    );
+    Ok(())
+}
+
+fn write_disk_file(args: &Args, disk: &Path) -> Result<(), Failure> {
+    let options = args.options();
+    // A new file appears only once complete; an existing one is written in place, keeping
+    // its size (it may be a virtual disk of a chosen size).
+    let report = if disk.exists() {
+        install_to_disk_image(&args.image, disk, &options)?
+    } else {
+        export_disk_image(&args.image, disk, &options)?
+    };
+    print_disk_report(&report);
+    Ok(())
+}
+
+fn print_disk_report(report: &InstallReport) {
     let table = match report.table {
         Some(PartitionTable::Mbr) => "MBR",
         Some(PartitionTable::Gpt) => "GPT",
@@ -191,14 +288,14 @@ fn write_disk(args: &Args, disk: &Path) -> Result<(), Failure> {
     println!(
         "Wrote {} ({}, {table}): boot partition {} at offset {}.",
         report.disk.display(),
-        human_bytes(report.disk_size),
+        human_size(report.disk_size),
         report.volume_id,
         report.partition_offset
     );
     if let (Some(data), Some(label)) = (report.data_partition, &report.data_label) {
         println!(
             "Data partition {label}: {} at offset {}.",
-            human_bytes(data.size),
+            human_size(data.size),
             data.offset
         );
     }
@@ -235,54 +332,123 @@ fn write_disk(args: &Args, disk: &Path) -> Result<(), Failure> {
             report.disk.display()
         );
     }
-    Ok(())
 }
 
-fn is_block_device(path: &Path) -> bool {
-    use std::os::unix::fs::FileTypeExt;
-    std::fs::metadata(path).is_ok_and(|m| m.file_type().is_block_device())
+/// Progress of a drive write on stderr, redrawn in place on a terminal; Ctrl-C cancels.
+fn drive_control() -> DriveControl {
+    let cancel = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&cancel);
+    if let Ok(mut signals) = signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+    ]) {
+        std::thread::spawn(move || {
+            if signals.forever().next().is_some() {
+                eprintln!("\nStopping at the next block…");
+                flag.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+        });
+    }
+    let terminal = std::io::stderr().is_terminal();
+    let mut last_phase = None;
+    DriveControl {
+        cancel: Some(cancel),
+        progress: Some(Box::new(move |event: &DriveProgress| {
+            let mut err = std::io::stderr().lock();
+            match event {
+                DriveProgress::Layout => {
+                    let _ = writeln!(err, "==> Laying the image out for the drive");
+                }
+                DriveProgress::Drive {
+                    phase,
+                    bytes_done,
+                    bytes_total,
+                    bytes_per_second,
+                    eta_secs,
+                } => {
+                    if last_phase != Some(*phase) {
+                        if terminal && last_phase.is_some() {
+                            let _ = writeln!(err);
+                        }
+                        let _ = writeln!(err, "==> {}", phase_name(*phase));
+                        last_phase = Some(*phase);
+                    }
+                    if terminal {
+                        let mut text = format!(
+                            "     {} of {}",
+                            human_size(*bytes_done),
+                            human_size(*bytes_total)
+                        );
+                        if *bytes_per_second > 0.0 {
+                            text.push_str(&format!(", {:.1} MB/s", bytes_per_second / 1e6));
+                        }
+                        if let Some(eta) = eta_secs {
+                            text.push_str(&format!(", about {eta:.0} s left"));
+                        }
+                        let _ = write!(err, "\r\x1b[2K{text}");
+                    }
+                }
+            }
+        })),
+    }
+}
+
+fn phase_name(phase: Phase) -> &'static str {
+    match phase {
+        Phase::Preparing => "Wiping the old partition table",
+        Phase::Writing => "Writing",
+        Phase::Verifying => "Reading back and comparing",
+        Phase::Finishing => "Writing the partition table",
+    }
+}
+
+fn finish_progress_line() {
+    if std::io::stderr().is_terminal() {
+        eprintln!();
+    }
 }
 
 /// `--disk list`: the drives that may be written, and how many internal ones are hidden.
 fn list_drives(all: bool) -> Result<ExitCode, Failure> {
-    let drives = genpack_drive::drives::list().map_err(|error| {
+    let listed = drives::list().map_err(|error| {
         Failure::new(format!("cannot list drives: {error}"))
             .hint("udev must be running; pass a device path to --disk instead")
     })?;
-    let mut hidden = 0;
-    let mut shown = 0;
-    for drive in &drives {
-        match drive.refusal(all) {
-            None => {
-                shown += 1;
-                println!("{}	{}", drive.path.display(), drive.description());
-            }
-            Some(genpack_drive::Refusal::Fixed) => hidden += 1,
-            Some(_) => {}
-        }
+    let offered = drives::offered(listed, all);
+    for drive in &offered.drives {
+        println!("{}\t{}", drive.path.display(), drive.description());
     }
-    if shown == 0 {
+    if offered.drives.is_empty() {
         println!("No drive can be written: plug in a USB stick or SD card (and unmount it).");
     }
-    if hidden > 0 {
-        println!("{hidden} internal disk(s) not shown; --all shows them.");
+    if offered.hidden_internal > 0 {
+        println!(
+            "{} internal disk(s) not shown; --all shows them.",
+            offered.hidden_internal
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// Checks that the block device `disk` may be written (never the disk holding `/`, nothing
+/// Checks that the drive at `path` may be written (never the disk holding `/`, nothing
 /// mounted or read-only; internal disks only with `--all`) and asks the user, naming the
-/// drive and its size. An internal disk is confirmed by typing its name.
-fn confirm_drive(disk: &Path, all: bool, yes: bool) -> Result<bool, Failure> {
-    let drive = genpack_drive::drives::probe(disk)
-        .map_err(|error| Failure::new(format!("{}: {error}", disk.display())))?;
+/// drive and its size; an internal disk is confirmed by typing its name. Returns the drive as
+/// it was confirmed, or `None` when the user said no.
+fn confirm_drive(
+    path: &Path,
+    all: bool,
+    yes: bool,
+    action: &str,
+) -> Result<Option<Drive>, Failure> {
+    let drive = drives::probe(path)
+        .map_err(|error| Failure::new(format!("{}: {error}", path.display())))?;
     if let Some(refusal) = drive.refusal(all) {
         let failure = Failure::new(format!(
             "refusing to write {}: {refusal}",
             drive.description()
         ));
         return Err(match refusal {
-            genpack_drive::Refusal::Fixed => {
+            Refusal::Fixed => {
                 failure.hint("pass --all to write an internal disk (you will type its name)")
             }
             _ => failure
@@ -290,25 +456,27 @@ fn confirm_drive(disk: &Path, all: bool, yes: bool) -> Result<bool, Failure> {
         });
     }
     if yes {
-        return Ok(true);
+        return Ok(Some(drive));
     }
-    let name = drive.name.clone();
-    if drive.removable {
+    let unattended = format!("{} would be erased", drive.description());
+    let confirmed = if drive.removable {
         let answer = ask(
-            &format!("Erase everything on {}? [y/N] ", drive.description()),
-            &format!("{} would be erased", drive.description()),
+            &format!("{action} {}? [y/N] ", drive.description()),
+            &unattended,
         )?;
-        Ok(is_yes(&answer))
+        is_yes(&answer)
     } else {
         let answer = ask(
             &format!(
-                "{} is an internal disk. Type its name ({name}) to erase everything on it: ",
-                drive.description()
+                "{} is an internal disk. Type its name ({}) to erase everything on it: ",
+                drive.description(),
+                drive.name
             ),
-            &format!("{} would be erased", drive.description()),
+            &unattended,
         )?;
-        Ok(answer == name)
-    }
+        answer == drive.name
+    };
+    Ok(confirmed.then_some(drive))
 }
 
 /// Asks on the terminal; without one, refuses (pass -y in scripts).

@@ -72,6 +72,8 @@ enum Command {
     Clean,
     /// Write an image to a stick, disk, disk image file, ISO or ZIP (BIOS and UEFI).
     Install(install::Args),
+    /// Give a stick back to everyday use: one empty FAT32 partition over all of it.
+    Restore(install::RestoreArgs),
     /// Install a new image on this running system (or go back with --rollback).
     SelfUpdate(update::Args),
     /// Read or change system.ini on a stick, disk or disk image without mounting it.
@@ -101,6 +103,12 @@ impl Context {
 }
 
 fn main() -> ExitCode {
+    // Like other Unix tools, end quietly when the reader of the output goes away
+    // (`genpack validate | head`), instead of failing on the closed pipe.
+    // SAFETY: setting a signal's disposition to the default before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     let context = Context {
         project_dir: cli.directory.unwrap_or_else(|| PathBuf::from(".")),
@@ -121,6 +129,7 @@ fn main() -> ExitCode {
         Command::UpperBash(args) => build::shell(&context, true, args),
         Command::Clean => build::clean(&context),
         Command::Install(args) => install::run(args),
+        Command::Restore(args) => install::restore(args),
         Command::SelfUpdate(args) => update::run(args),
         Command::Ini(args) => ini::run(args),
         Command::Vm(args) => vm::run(&context, args),

@@ -20,7 +20,9 @@ pub struct Args {
 enum Format {
     /// JSON with snake_case keys; packages keep their order.
     Json,
-    /// JSON5, as you would write it in genpack.json5.
+    /// JSON5 that is itself a definition: saved as genpack.json5 it builds the same image
+    /// (keys left at their defaults are left out; the architecture and variant are noted in
+    /// a comment).
     Json5,
 }
 
@@ -46,10 +48,38 @@ pub fn run(context: &Context, args: Args) -> Result<ExitCode, Failure> {
     let text = match args.format {
         Format::Json => serde_json::to_string_pretty(&value)
             .map_err(|error| Failure::new(format!("cannot render the definition: {error}")))?,
-        Format::Json5 => to_json5(&value, 0),
+        Format::Json5 => as_definition(value, arch.as_str(), context.variant.as_deref()),
     };
     output(&text)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The effective definition as genpack.json5 text: what it was merged for in a comment, then
+/// the settings without the merge's own fields (`arch`, `variant`) and without values left at
+/// their defaults (null, empty lists and maps), which a definition would not spell out.
+fn as_definition(mut value: Value, arch: &str, variant: Option<&str>) -> String {
+    if let Value::Object(map) = &mut value {
+        map.remove("arch");
+        map.remove("variant");
+        map.retain(|_, item| !is_default(item));
+    }
+    let merged_for = match variant {
+        Some(variant) => format!("{arch}, variant {variant}"),
+        None => arch.to_string(),
+    };
+    format!(
+        "// The effective definition for {merged_for}, from `genpack show --format json5`.\n{}",
+        to_json5(&value, 0)
+    )
+}
+
+fn is_default(value: &Value) -> bool {
+    match value {
+        Value::Null => true,
+        Value::Array(items) => items.is_empty(),
+        Value::Object(map) => map.is_empty(),
+        _ => false,
+    }
 }
 
 /// Renders a value as JSON5: identifier keys unquoted, four-space indents, trailing commas.
@@ -103,6 +133,21 @@ fn json5_key(key: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_json5_form_leaves_out_what_a_definition_would_not_spell_out() {
+        let value = serde_json::json!({
+            "name": "x", "arch": "x86_64", "variant": null, "profile": null,
+            "use": {}, "packages": ["a"], "devel": false,
+        });
+        let text = as_definition(value, "x86_64", Some("small"));
+        assert!(text.starts_with("// The effective definition for x86_64, variant small"));
+        for gone in ["arch:", "variant:", "profile:", "use:"] {
+            assert!(!text.contains(gone), "{gone} in {text}");
+        }
+        assert!(text.contains("devel: false"));
+        assert!(text.contains("packages: [\n        \"a\",\n    ],"));
+    }
 
     #[test]
     fn json5_quotes_only_keys_that_need_it() {

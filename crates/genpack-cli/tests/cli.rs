@@ -74,6 +74,29 @@ fn show_prints_the_effective_definition_for_every_arch_and_variant_of_the_corpus
                 serde_json::from_slice(&out.stdout).expect("show prints JSON");
             assert_eq!(value["arch"], arch, "{}", dir.display());
             assert!(value["packages"].is_array(), "{}", dir.display());
+
+            // The JSON5 form is a definition of its own: saved as genpack.json5 it validates
+            // and merges to the same result.
+            let json5 = genpack(&["show", "--arch", arch, "--format", "json5"], &dir);
+            assert!(json5.status.success(), "{}", text(&json5.stderr));
+            let copy = tempfile::tempdir().unwrap();
+            fs::write(copy.path().join("genpack.json5"), &json5.stdout).unwrap();
+            let validated = genpack(&["validate"], copy.path());
+            assert!(
+                validated.status.success(),
+                "{} {arch}: the shown JSON5 does not validate:\n{}\n{}",
+                dir.display(),
+                text(&json5.stdout),
+                text(&validated.stderr)
+            );
+            let again = genpack(&["show", "--arch", arch], copy.path());
+            let mut reread: serde_json::Value =
+                serde_json::from_slice(&again.stdout).expect("show prints JSON");
+            let mut original = value.clone();
+            // The variant chosen is folded into the shown definition.
+            original["variant"] = serde_json::Value::Null;
+            reread["variant"] = serde_json::Value::Null;
+            assert_eq!(reread, original, "{} {arch}", dir.display());
         }
     }
 }
@@ -301,4 +324,30 @@ fn install_lists_an_attached_stick_and_refuses_a_read_only_one_needs_root() {
         "{error}"
     );
     assert!(fs::read(&file).unwrap().iter().all(|b| *b == 0));
+}
+
+#[test]
+fn output_into_a_closed_pipe_ends_quietly() {
+    // `genpack show | true`: the reader is gone before anything is written.
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(
+        dir.path().join("genpack.json5"),
+        r#"{ name: "piped", base: "debian:bookworm", packages: ["less"] }"#,
+    )
+    .unwrap();
+    for args in [&["show"][..], &["validate"][..], &["templates"][..]] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_genpack"))
+            .args(args)
+            .current_dir(dir.path())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = text(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert!(!stderr.contains("Broken pipe"), "{args:?}: {stderr}");
+        assert_ne!(out.status.code(), Some(101), "{args:?}: {stderr}");
+    }
 }

@@ -15,10 +15,8 @@
 //! ```
 
 use std::fmt;
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use jsonc_parser::cst::{
     CstContainerNode, CstInputValue, CstLeafNode, CstNode, CstObject, CstRootNode,
@@ -26,7 +24,7 @@ use jsonc_parser::cst::{
 
 use crate::location::LineIndex;
 use crate::reader::{child_index, child_key};
-use crate::syntax::{describe, json5_options};
+use crate::syntax::{describe, json5_options, without_bom, BOM};
 
 /// One step of a path into a document: an object key or a list index.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -342,7 +340,12 @@ impl Document {
     ) -> Result<(), EditError> {
         let root = parse_tree(&self.text)?;
         change(&root)?;
-        self.text = root.to_string();
+        let edited = root.to_string();
+        // The tree was parsed with the byte order mark as spaces: put it back.
+        self.text = match self.text.starts_with(BOM) {
+            true => format!("{BOM}{}", &edited[BOM.len_utf8()..]),
+            false => edited,
+        };
         Ok(())
     }
 }
@@ -354,7 +357,7 @@ impl fmt::Display for Document {
 }
 
 fn parse_tree(text: &str) -> Result<CstRootNode, EditError> {
-    CstRootNode::parse(text, &json5_options()).map_err(|error| {
+    CstRootNode::parse(&without_bom(text), &json5_options()).map_err(|error| {
         let (offset, message, _) = describe(&error);
         let (line, column) = LineIndex::new(text).position(text, offset);
         EditError::Syntax {
@@ -517,61 +520,10 @@ pub struct SaveError {
 /// temporary file is removed. A symbolic link at `path` is followed and its target replaced;
 /// the old file's permissions are kept.
 pub fn save_atomic(path: &Path, text: &str) -> Result<(), SaveError> {
-    let target = match fs::symlink_metadata(path) {
-        Ok(meta) if meta.file_type().is_symlink() => {
-            fs::canonicalize(path).map_err(|source| SaveError {
-                path: path.to_path_buf(),
-                source,
-            })?
-        }
-        _ => path.to_path_buf(),
-    };
-    let dir = match target.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let file_name = target.file_name().ok_or_else(|| SaveError {
-        path: target.clone(),
-        source: io::Error::new(io::ErrorKind::InvalidInput, "the path names no file"),
-    })?;
-
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let temp = dir.join(format!(
-        ".{}.{}-{}.tmp",
-        file_name.to_string_lossy(),
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let fail = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| SaveError { path, source }
-    };
-
-    let write = || -> Result<(), SaveError> {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&temp)
-            .map_err(fail(&temp))?;
-        if let Ok(meta) = fs::metadata(&target) {
-            file.set_permissions(meta.permissions())
-                .map_err(fail(&temp))?;
-        }
-        file.write_all(text.as_bytes()).map_err(fail(&temp))?;
-        file.sync_all().map_err(fail(&temp))?;
-        fs::rename(&temp, &target).map_err(fail(&target))?;
-        Ok(())
-    };
-    if let Err(error) = write() {
-        // Best effort: the temporary file may not even exist.
-        let _ = fs::remove_file(&temp);
-        return Err(error);
-    }
-    // Make the rename itself durable.
-    File::open(&dir)
-        .and_then(|d| d.sync_all())
-        .map_err(fail(&dir))?;
-    Ok(())
+    genpack_util::write_atomic(path, text.as_bytes()).map_err(|source| SaveError {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 #[cfg(test)]

@@ -34,6 +34,7 @@ mod location;
 mod model;
 mod names;
 mod parse;
+mod profiles;
 mod project;
 mod reader;
 mod schema;
@@ -49,7 +50,11 @@ pub use model::{
     SetupCommand, UnknownArch, UnknownBase, UnknownCompression, User, Variant,
 };
 pub use names::{unit_name, validate_account_name, validate_debian_package, validate_unit_name};
-pub use parse::{parse_definition, Parsed};
-pub use project::{LoadError, Project, DEFINITION_FILE_NAMES};
+pub use parse::{image_name, parse_definition, Parsed};
+pub use profiles::{available_profiles, DEBIAN_PROFILES};
+pub use project::{
+    LoadError, Project, DEFINITION_FILE_NAMES, INPUT_FOLDERS, MAX_DEFINITION_BYTES, SYSTEM_INI,
+    WORK_FOLDER,
+};
 pub use schema::definition_schema;
 pub use useflags::validate_use_flags;

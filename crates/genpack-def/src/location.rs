@@ -2,7 +2,8 @@
 
 /// Maps byte offsets in a text to 1-based line and column numbers.
 ///
-/// Columns count Unicode characters, not bytes, so they match what an editor shows.
+/// Columns count Unicode characters, not bytes, so they match what an editor shows; a byte
+/// order mark at the start, which editors do not show, is not counted.
 /// Lines end at `\n`, `\r\n` or a lone `\r`.
 #[derive(Debug, Clone)]
 pub(crate) struct LineIndex {
@@ -16,7 +17,8 @@ impl LineIndex {
     /// Indexes the line starts of `text`.
     pub(crate) fn new(text: &str) -> Self {
         let bytes = text.as_bytes();
-        let mut line_starts = vec![0];
+        let first = if text.starts_with('\u{feff}') { 3 } else { 0 };
+        let mut line_starts = vec![first];
         for (i, &byte) in bytes.iter().enumerate() {
             match byte {
                 b'\n' => line_starts.push(i + 1),
@@ -32,7 +34,7 @@ impl LineIndex {
 
     /// The 1-based `(line, column)` of byte `offset` in `text` (the text this index was built from).
     pub(crate) fn position(&mut self, text: &str, offset: usize) -> (usize, usize) {
-        let mut offset = offset.min(text.len());
+        let mut offset = offset.min(text.len()).max(self.line_starts[0]);
         while !text.is_char_boundary(offset) {
             offset -= 1;
         }

@@ -9,7 +9,7 @@ use jsonc_parser::{parse_to_ast, CollectOptions};
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::model::Definition;
 use crate::reader::Reader;
-use crate::syntax::{describe, json5_options};
+use crate::syntax::{describe, json5_options, without_bom};
 
 /// The result of reading definition text that may contain mistakes.
 #[derive(Debug, Clone, PartialEq)]
@@ -57,7 +57,8 @@ pub fn parse_definition(source: &str, file: &Path) -> Parsed {
 
 pub(crate) fn parse_source(source: &str, file: &Path) -> Outcome {
     let mut reader = Reader::new(source, file);
-    let parsed = match parse_to_ast(source, &CollectOptions::default(), &json5_options()) {
+    let text = without_bom(source);
+    let parsed = match parse_to_ast(&text, &CollectOptions::default(), &json5_options()) {
         Ok(parsed) => parsed,
         Err(error) => {
             let (offset, message, help) = describe(&error);
@@ -115,6 +116,15 @@ pub(crate) fn parse_source(source: &str, file: &Path) -> Outcome {
         }
     }
     Outcome::Definition(Box::new(definition), reader.finish())
+}
+
+/// The name of the image the definition in `file` makes: its `name`, else the name of the
+/// folder holding `file` (as reading the definition puts in, with a warning), else `project`.
+pub fn image_name(definition: Option<&Definition>, file: &Path) -> String {
+    definition
+        .and_then(|definition| definition.name.clone())
+        .or_else(|| folder_name(file))
+        .unwrap_or_else(|| "project".to_string())
 }
 
 /// The name of the folder holding `file`, made safe for use in a file name.

@@ -14,6 +14,29 @@ use crate::parse::{parse_source, Outcome};
 /// The file names a definition may have, in order of preference.
 pub const DEFINITION_FILE_NAMES: [&str; 2] = ["genpack.json5", "genpack.json"];
 
+/// The folders of a project that a build reads besides the definition, in archive order:
+/// `files/` goes into the image as it is; the others feed a Gentoo base layer (saved
+/// configurations, patches, kernel configuration, per-package environments, the project's
+/// own ebuild overlay).
+pub const INPUT_FOLDERS: [&str; 6] = [
+    "files",
+    "savedconfig",
+    "patches",
+    "kernel",
+    "env",
+    "overlay",
+];
+
+/// The largest definition file read (a definition is a few KiB; this keeps a wrong path,
+/// such as a device or a huge log, from filling memory).
+pub const MAX_DEFINITION_BYTES: u64 = 64 << 20;
+
+/// The settings file of a project, put on the boot partition and handed to VMs.
+pub const SYSTEM_INI: &str = "system.ini";
+
+/// The folder of a project where builds keep their layers and logs.
+pub const WORK_FOLDER: &str = "work";
+
 /// Why a definition folder could not be loaded.
 ///
 /// Validation problems are not load errors: they are in [`Project::diagnostics`].
@@ -39,6 +62,28 @@ pub enum LoadError {
         /// What the system said.
         #[source]
         source: io::Error,
+    },
+    /// The path is not a regular file (a folder, a pipe, a device).
+    #[error("{}: not a regular file; a definition is a text file such as genpack.json5", .path.display())]
+    NotAFile {
+        /// The path given or found.
+        path: PathBuf,
+    },
+    /// The file is larger than any definition.
+    #[error("{} is {size} bytes; a definition is at most {MAX_DEFINITION_BYTES} bytes: check that this is the right file", .path.display())]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// Its size.
+        size: u64,
+    },
+    /// The definition is a symbolic link to a file outside the project folder.
+    #[error("{} is a link to {}, outside the project folder; copy the definition into the project instead", .path.display(), .target.display())]
+    OutsideProject {
+        /// The link.
+        path: PathBuf,
+        /// Where it points.
+        target: PathBuf,
     },
     /// The file is not UTF-8 text.
     #[error("{}:{line}:{column}: error: the file is not UTF-8 text (the first bad byte is here); save it with UTF-8 encoding", .file.display())]
@@ -77,6 +122,56 @@ impl LoadError {
             _ => None,
         }
     }
+}
+
+/// Reads the definition file `file` of the project folder `dir`: a regular file of at most
+/// [`MAX_DEFINITION_BYTES`]; a symbolic link only to a file inside the project folder (its
+/// content is quoted in error messages).
+fn read_definition_file(dir: &Path, file: &Path) -> Result<Vec<u8>, LoadError> {
+    use std::io::Read;
+    let io = |source| LoadError::Io {
+        path: file.to_path_buf(),
+        source,
+    };
+    if fs::symlink_metadata(file)
+        .map_err(io)?
+        .file_type()
+        .is_symlink()
+    {
+        let target = fs::canonicalize(file).map_err(io)?;
+        let folder = fs::canonicalize(dir).map_err(io)?;
+        if !target.starts_with(&folder) {
+            return Err(LoadError::OutsideProject {
+                path: file.to_path_buf(),
+                target,
+            });
+        }
+    }
+    let meta = fs::metadata(file).map_err(io)?;
+    if !meta.is_file() {
+        return Err(LoadError::NotAFile {
+            path: file.to_path_buf(),
+        });
+    }
+    if meta.len() > MAX_DEFINITION_BYTES {
+        return Err(LoadError::TooLarge {
+            path: file.to_path_buf(),
+            size: meta.len(),
+        });
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    fs::File::open(file)
+        .map_err(io)?
+        .take(MAX_DEFINITION_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    if bytes.len() as u64 > MAX_DEFINITION_BYTES {
+        return Err(LoadError::TooLarge {
+            path: file.to_path_buf(),
+            size: bytes.len() as u64,
+        });
+    }
+    Ok(bytes)
 }
 
 /// A definition folder: the `genpack.json5` (or `genpack.json`) file, its text and its model.
@@ -132,19 +227,18 @@ impl Project {
     /// Fails only when the file cannot be found or read, or is not JSON5; validation errors
     /// and warnings are returned in [`Project::diagnostics`] (see [`Project::has_errors`]).
     pub fn load(path: &Path) -> Result<Project, LoadError> {
-        let (dir, file) = if path.is_file() {
+        // A folder (or a path that does not exist, to say so) is searched; anything else is
+        // the definition file itself.
+        let (dir, file) = if path.is_dir() || fs::symlink_metadata(path).is_err() {
+            (path.to_path_buf(), Project::find(path)?)
+        } else {
             let dir = match path.parent() {
                 Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
                 _ => PathBuf::from("."),
             };
             (dir, path.to_path_buf())
-        } else {
-            (path.to_path_buf(), Project::find(path)?)
         };
-        let bytes = fs::read(&file).map_err(|source| LoadError::Io {
-            path: file.clone(),
-            source,
-        })?;
+        let bytes = read_definition_file(&dir, &file)?;
         let source = match String::from_utf8(bytes) {
             Ok(source) => source,
             Err(error) => {
@@ -175,6 +269,41 @@ impl Project {
     /// The error diagnostics.
     pub fn errors(&self) -> impl Iterator<Item = &Diagnostic> {
         self.diagnostics.iter().filter(|d| d.is_error())
+    }
+
+    /// The image's name: the definition's `name`, else the project folder's name (which
+    /// reading the definition already put in with a warning), else `project`.
+    pub fn name(&self) -> String {
+        crate::parse::image_name(Some(&self.definition), &self.file)
+    }
+
+    /// The project's system.ini (which may not exist yet).
+    pub fn system_ini_path(&self) -> PathBuf {
+        self.dir.join(SYSTEM_INI)
+    }
+
+    /// The project's system.ini, when it has one.
+    pub fn system_ini(&self) -> Option<PathBuf> {
+        Some(self.system_ini_path()).filter(|path| path.is_file())
+    }
+
+    /// Where builds keep their layers and logs.
+    pub fn work_dir(&self) -> PathBuf {
+        self.dir.join(WORK_FOLDER)
+    }
+
+    /// The input folders of [`INPUT_FOLDERS`] that exist in this project.
+    pub fn input_folders(&self) -> Vec<PathBuf> {
+        INPUT_FOLDERS
+            .iter()
+            .map(|name| self.dir.join(name))
+            .filter(|path| path.is_dir())
+            .collect()
+    }
+
+    /// The image a build for `arch` and `variant` writes: `<project>/<outfile>`.
+    pub fn image_path(&self, arch: Arch, variant: Option<&str>) -> Result<PathBuf, EffectiveError> {
+        Ok(self.dir.join(self.effective(arch, variant)?.outfile))
     }
 
     /// The effective definition for `arch` and `variant`; refuses while there are errors.

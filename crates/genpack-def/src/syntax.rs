@@ -21,6 +21,18 @@ pub(crate) fn json5_options() -> ParseOptions {
     }
 }
 
+/// The byte order mark some editors (Notepad) put at the start of UTF-8 files.
+pub(crate) const BOM: char = '\u{feff}';
+
+/// `text` for the parser: a leading byte order mark (whitespace to JSON5, unknown to the
+/// parser) becomes spaces of the same byte length, so every offset stays where it was.
+pub(crate) fn without_bom(text: &str) -> std::borrow::Cow<'_, str> {
+    match text.strip_prefix(BOM) {
+        Some(rest) => format!("{}{rest}", " ".repeat(BOM.len_utf8())).into(),
+        None => text.into(),
+    }
+}
+
 /// A syntax error as `(byte offset, message, help)`.
 pub(crate) fn describe(error: &ParseError) -> (usize, String, Option<String>) {
     use ParseErrorKind as K;

@@ -5,7 +5,6 @@
 //! `/proc/self/mountinfo` and `/proc/swaps`, device-mapper/md stacking from `holders/` and
 //! `slaves/`, loop devices from their backing file.
 
-mod mounts;
 mod root;
 mod watch;
 
@@ -21,7 +20,8 @@ use serde::Serialize;
 pub use watch::{DriveEvent, Watcher};
 
 use crate::error::DriveError;
-use mounts::MountTable;
+pub use genpack_util::human_size;
+use genpack_util::mounts::MountTable;
 
 /// The bus a drive hangs on, as far as the kernel tells.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -218,35 +218,59 @@ impl Drive {
         self.refusal(include_fixed).is_none()
     }
 
-    /// What to show and confirm: `"SanDisk Ultra, 14.9 GiB (/dev/sdb)"`.
-    pub fn description(&self) -> String {
-        let name = match (&self.vendor, &self.model) {
+    /// The drive's name for people: vendor and model (`SanDisk Ultra`), for a loop device
+    /// its backing file, else the bus (`usb disk`).
+    pub fn display_name(&self) -> String {
+        match (&self.vendor, &self.model) {
             (Some(v), Some(m)) if !m.starts_with(v.as_str()) => format!("{v} {m}"),
             (_, Some(m)) => m.clone(),
             (Some(v), None) => v.clone(),
             (None, None) => format!("{} disk", self.bus),
-        };
+        }
+    }
+
+    /// What to show and confirm: `"SanDisk Ultra, 14.9 GiB (/dev/sdb)"`.
+    pub fn description(&self) -> String {
         format!(
-            "{name}, {} ({})",
+            "{}, {} ({})",
+            self.display_name(),
             human_size(self.size),
             self.path.display()
         )
     }
+
+    /// Labels of the file systems on it now, which a write erases.
+    pub fn labels(&self) -> Vec<String> {
+        self.filesystem
+            .iter()
+            .chain(self.partitions.iter().filter_map(|p| p.filesystem.as_ref()))
+            .filter_map(|fs| fs.label.clone())
+            .collect()
+    }
 }
 
-/// A size for people: binary units, one decimal (`14.9 GiB`).
-pub fn human_size(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
+/// The drives a picker offers, and how many internal disks it leaves out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Offered {
+    /// Drives that may be written: never the disk holding `/`, nothing mounted, stacked on,
+    /// read-only or empty; internal disks only when all drives are shown.
+    pub drives: Vec<Drive>,
+    /// Internal disks not offered because all drives are not shown.
+    pub hidden_internal: usize,
+}
+
+/// Picks the drives to offer from `all`; internal disks only with `show_all`.
+pub fn offered(all: Vec<Drive>, show_all: bool) -> Offered {
+    let hidden_internal = all
+        .iter()
+        .filter(|drive| !show_all && drive.refusal(false) == Some(Refusal::Fixed))
+        .count();
+    Offered {
+        drives: all
+            .into_iter()
+            .filter(|drive| drive.is_offerable(show_all))
+            .collect(),
+        hidden_internal,
     }
 }
 
@@ -300,7 +324,7 @@ fn probe_if_listed(path: &Path) -> Option<Drive> {
 /// Kernel names of the disks holding the running system's `/` (the disk itself and every
 /// device-mapper, md or loop device in between).
 pub fn root_disks() -> Result<BTreeSet<String>, DriveError> {
-    Ok(root::disks_holding_root(&MountTable::read()?))
+    Ok(root::disks_holding_root(&read_mounts()?))
 }
 
 /// System state shared by all drives of one listing.
@@ -312,7 +336,7 @@ struct Context {
 
 impl Context {
     fn read() -> Result<Context, DriveError> {
-        let mounts = MountTable::read()?;
+        let mounts = read_mounts()?;
         let root_disks = root::disks_holding_root(&mounts);
         // SAFETY: geteuid has no preconditions.
         let can_probe = unsafe { libc::geteuid() } == 0;
@@ -322,6 +346,13 @@ impl Context {
             can_probe,
         })
     }
+}
+
+fn read_mounts() -> Result<MountTable, DriveError> {
+    MountTable::read().map_err(|source| DriveError::Read {
+        path: PathBuf::from("/proc/self/mountinfo"),
+        source,
+    })
 }
 
 fn udev_error(source: std::io::Error) -> DriveError {

@@ -29,7 +29,7 @@ use crate::error::FlashError;
 use crate::image::Image;
 use crate::pipeline::{self, Flow};
 use crate::progress::{Meter, Phase, ProgressSink};
-use crate::verify::{self, Verdict};
+use crate::stream::DeviceStream;
 
 /// The region written last: MBR, GPT header and entries, and GRUB's core image gap.
 pub const HEAD_LEN: u64 = 1 << 20;
@@ -77,6 +77,20 @@ impl Confirmation {
             diskseq: None,
             allow_fixed,
         }
+    }
+
+    /// Also require the medium the user saw: the kernel's sequence number of the medium at
+    /// this path, which changes when another stick is plugged in there.
+    pub fn with_medium(mut self, diskseq: Option<u64>) -> Confirmation {
+        self.diskseq = diskseq;
+        self
+    }
+
+    /// Also require the drive's model and serial number as the user saw them.
+    pub fn with_identity(mut self, model: Option<String>, serial: Option<String>) -> Confirmation {
+        self.model = model;
+        self.serial = serial;
+        self
     }
 
     /// The confirmed device node.
@@ -238,17 +252,6 @@ impl Flasher {
         result
     }
 
-    /// Reads the drive back and compares it with `image`, byte for byte.
-    pub fn verify_only(
-        &mut self,
-        image: &Image,
-        mut options: FlashOptions,
-    ) -> Result<Verdict, FlashError> {
-        let mut sink = options.progress.take();
-        let mut meter = Meter::new(sink.as_mut());
-        verify::compare(&self.device, image, &options, &mut meter)
-    }
-
     fn write_planned(
         &mut self,
         image: &Image,
@@ -363,11 +366,53 @@ impl Flasher {
     }
 
     /// Zeroes the first MiB and flushes: the drive shows no partition table.
-    fn scrub_head(&self) -> Result<(), FlashError> {
-        let zeros = AlignedBuf::zeroed(HEAD_LEN as usize);
-        self.device
-            .zero(0, HEAD_LEN.min(self.device.size), &zeros)?;
+    pub fn scrub_head(&self) -> Result<(), FlashError> {
+        self.zero(0, HEAD_LEN.min(self.device.size))?;
         self.device.sync()
+    }
+
+    /// Size of the drive in bytes.
+    pub fn size(&self) -> u64 {
+        self.device.size
+    }
+
+    /// The drive's logical sector size: offsets and lengths of [`Flasher::zero`] and
+    /// [`Flasher::write_verified`] are multiples of it.
+    pub fn sector_size(&self) -> u64 {
+        self.device.block
+    }
+
+    /// Writes zeros over `start..end` (sector-aligned); returns the bytes written.
+    pub fn zero(&self, start: u64, end: u64) -> Result<u64, FlashError> {
+        let zeros = AlignedBuf::zeroed(HEAD_LEN as usize);
+        self.device.zero(start, end.min(self.device.size), &zeros)
+    }
+
+    /// A byte stream over `offset..offset + len` of the drive, for writers that do small
+    /// unaligned I/O (formatting a file system). Flush it before [`Flasher::sync`].
+    pub fn stream(&self, offset: u64, len: u64) -> DeviceStream<'_> {
+        DeviceStream::new(&self.device, offset, len)
+    }
+
+    /// Flushes the drive's write cache.
+    pub fn sync(&self) -> Result<(), FlashError> {
+        self.device.sync()
+    }
+
+    /// Writes `bytes` (a whole number of sectors) at `offset`, flushes, reads them back
+    /// uncached and compares: how a partition table is written, last.
+    pub fn write_verified(&self, bytes: &[u8], offset: u64) -> Result<(), FlashError> {
+        let mut aligned = AlignedBuf::zeroed(bytes.len().max(1));
+        aligned[..bytes.len()].copy_from_slice(bytes);
+        self.device.write_at(&aligned[..bytes.len()], offset)?;
+        self.device.sync()?;
+        let mut check = AlignedBuf::zeroed(bytes.len().max(1));
+        check_region(&self.device, &aligned[..bytes.len()], offset, &mut check)
+    }
+
+    /// Asks the kernel to read the new partition table (best effort).
+    pub fn reread_partitions(&self) {
+        self.device.reread_partitions();
     }
 }
 

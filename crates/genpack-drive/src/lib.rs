@@ -8,11 +8,11 @@
 //!   [`Flasher::open`]) and write an image with the partition table last, verified by
 //!   reading back uncached ([`Flasher::write_image`]). Cancel and failure leave no
 //!   partition table behind.
-//! - [`verify`]: compare a drive with an image ([`Flasher::verify_only`],
-//!   [`verify::verify_drive`]).
+//! - [`verify`]: compare a drive with an image without writing ([`verify::verify_drive`]).
 //! - [`eject`]: eject and power off a written drive through UDisks2 ([`eject::eject`]).
-//! - [`restore`]: give a stick back its full size as one FAT32 partition
-//!   ([`Flasher::restore`]).
+//! - Building blocks for other layouts written straight to a drive (restoring a stick to one
+//!   FAT32 partition lives in genpack-install): [`Flasher::zero`], [`Flasher::stream`],
+//!   [`Flasher::write_verified`].
 //!
 //! As root the device is opened directly (`O_DIRECT | O_EXCL`); otherwise through UDisks2's
 //! `OpenDevice` over the system D-Bus, where polkit asks the user.
@@ -62,7 +62,7 @@ pub mod flash;
 mod image;
 mod pipeline;
 mod progress;
-pub mod restore;
+mod stream;
 pub mod verify;
 
 pub use device::OpenMethod;
@@ -72,5 +72,5 @@ pub use error::{DriveError, EjectError, FlashError};
 pub use flash::{Confirmation, FlashOptions, Flasher, WriteReport, HEAD_LEN};
 pub use image::Image;
 pub use progress::{Phase, Progress, ProgressSink};
-pub use restore::RestoreReport;
+pub use stream::DeviceStream;
 pub use verify::Verdict;

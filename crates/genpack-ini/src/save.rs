@@ -1,7 +1,6 @@
 //! Loading and atomically saving system.ini files.
 
-use std::fs::{self, File};
-use std::io::Write;
+use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::document::Document;
@@ -51,30 +50,10 @@ pub fn save_atomic(path: &Path, doc: &Document, options: SaveOptions) -> Result<
     write_atomic(path, doc.to_string().as_bytes())
 }
 
-/// Atomically replaces `path` with `bytes` (temp file, fsync, rename, fsync of the directory).
+/// Atomically replaces `path` with `bytes` (temp file, fsync, rename, fsync of the directory),
+/// keeping the replaced file's permissions.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), FileError> {
-    let tmp = sibling(path, &format!(".tmp{}", std::process::id()));
-    let result = (|| {
-        let mut file = File::create(&tmp).map_err(|s| io("creating", &tmp, s))?;
-        if let Ok(meta) = fs::metadata(path) {
-            // Keep the permissions of the file being replaced.
-            let _ = fs::set_permissions(&tmp, meta.permissions());
-        }
-        file.write_all(bytes).map_err(|s| io("writing", &tmp, s))?;
-        file.sync_all().map_err(|s| io("syncing", &tmp, s))?;
-        fs::rename(&tmp, path).map_err(|s| io("renaming into place", path, s))
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-        return result;
-    }
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        // Some filesystems (e.g. FAT) cannot sync a directory; the rename is done anyway.
-        if let Ok(d) = File::open(dir) {
-            let _ = d.sync_all();
-        }
-    }
-    Ok(())
+    genpack_util::write_atomic(path, bytes).map_err(|source| io("writing", path, source))
 }
 
 fn sibling(path: &Path, suffix: &str) -> PathBuf {

@@ -2,7 +2,6 @@
 //! actually differs, and do nothing in a dry run.
 
 use std::fs;
-use std::io::Write;
 use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::Path;
 
@@ -95,22 +94,15 @@ pub fn create_parent(path: &Path) -> Result<(), ModuleError> {
     Ok(())
 }
 
-/// Writes a file atomically: temporary file in the same directory, fsync, rename.
+/// Writes a file atomically with permission bits `mode`: temporary file in the same
+/// directory, fsync, rename; missing parent directories are created.
 pub fn write_atomic(path: &Path, contents: &[u8], mode: u32) -> Result<(), ModuleError> {
-    create_parent(path)?;
-    let tmp = path.with_file_name(format!(
-        ".{}.genpack-init",
-        path.file_name().unwrap_or_default().to_string_lossy()
-    ));
-    let result = (|| -> std::io::Result<()> {
-        let mut file = fs::File::create(&tmp)?;
-        file.set_permissions(fs::Permissions::from_mode(mode))?;
-        file.write_all(contents)?;
-        file.sync_all()?;
-        fs::rename(&tmp, path)
-    })();
-    result.map_err(|e| {
-        let _ = fs::remove_file(&tmp);
-        ModuleError::io("writing", path, e)
-    })
+    let options = genpack_util::AtomicOptions {
+        mode: Some(mode),
+        create_parents: true,
+        // A link in the image (resolv.conf) is replaced, as a fresh file would be.
+        replace_symlink: true,
+    };
+    genpack_util::write_atomic_with(path, contents, options)
+        .map_err(|e| ModuleError::io("writing", path, e))
 }

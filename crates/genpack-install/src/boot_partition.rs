@@ -38,14 +38,14 @@ pub enum BootPartitionError {
         /// What was found instead.
         found: String,
     },
-    /// The device or one of its partitions is mounted; writing underneath the kernel would
-    /// corrupt it.
-    #[error("{} is mounted at {mount_point}; unmount it first (or edit the files under {mount_point} directly)", disk.display())]
-    Mounted {
-        /// The device.
+    /// The device (or one of its partitions) is mounted, or the file backs a loop device:
+    /// writing underneath the kernel would corrupt it.
+    #[error("{} is in use: {reason}", disk.display())]
+    InUse {
+        /// The device or file.
         disk: PathBuf,
-        /// Where it is mounted.
-        mount_point: String,
+        /// What uses it and what to do.
+        reason: String,
     },
     /// A path on the boot partition does not exist.
     #[error("{} has no {path} on its boot partition", disk.display())]
@@ -93,7 +93,7 @@ impl BootPartition {
     /// Finds and opens the boot partition of `disk` (an image file or a block device) for
     /// reading and writing. A block device that is mounted (itself or a partition) is refused.
     pub fn open(disk: &Path) -> Result<Self> {
-        refuse_mounted(disk)?;
+        refuse_in_use(disk)?;
         Self::open_with(disk, true)
     }
 
@@ -476,31 +476,17 @@ fn read_at(disk: &mut File, offset: u64, buf: &mut [u8]) -> std::io::Result<()> 
 }
 
 /// Refuses a block device that is mounted, itself or through one of its partitions.
-fn refuse_mounted(disk: &Path) -> Result<()> {
-    use std::os::unix::fs::FileTypeExt;
-    let is_block = std::fs::metadata(disk)
-        .map(|m| m.file_type().is_block_device())
-        .unwrap_or(false);
-    if !is_block {
-        return Ok(());
+fn refuse_in_use(disk: &Path) -> Result<()> {
+    let found = crate::in_use::check(disk).map_err(|source| BootPartitionError::Io {
+        action: "checking what uses".into(),
+        disk: disk.to_path_buf(),
+        source,
+    })?;
+    match found {
+        Some(reason) => Err(BootPartitionError::InUse {
+            disk: disk.to_path_buf(),
+            reason,
+        }),
+        None => Ok(()),
     }
-    let device = std::fs::canonicalize(disk).unwrap_or_else(|_| disk.to_path_buf());
-    let device = device.to_string_lossy().to_string();
-    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
-    for line in mounts.lines() {
-        let mut fields = line.split_whitespace();
-        let (Some(source), Some(target)) = (fields.next(), fields.next()) else {
-            continue;
-        };
-        let partition_of = source.strip_prefix(&device).is_some_and(|rest| {
-            rest.is_empty() || rest.trim_start_matches('p').parse::<u32>().is_ok()
-        });
-        if partition_of {
-            return Err(BootPartitionError::Mounted {
-                disk: disk.to_path_buf(),
-                mount_point: target.replace("\\040", " "),
-            });
-        }
-    }
-    Ok(())
 }

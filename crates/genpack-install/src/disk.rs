@@ -1,8 +1,6 @@
 //! Installing to a disk (a block device or a disk image file): partition table, FAT32 boot
 //! partition, optional btrfs data partition, GRUB for UEFI and BIOS.
 
-use std::fs::File;
-use std::io::{Seek, SeekFrom};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
@@ -11,6 +9,7 @@ use crate::data::write_data_partition;
 use crate::error::InstallError;
 use crate::fat::{write_fat32_boot_fs, Content, VolumeId};
 use crate::grub::{grub_cfg, CONFIG_PATH};
+use crate::label::VolumeLabel;
 use crate::layout::{plan, DiskPlan, Extent, Layout, PartitionTable, PlanInput, MIB};
 use crate::loaders::{total_size, EfiPlatform, LoaderOrigin, Loaders};
 use crate::raspberry_pi;
@@ -32,8 +31,8 @@ pub struct InstallOptions {
     /// Size of a new disk image in bytes (rounded up to whole MiB); by default just large
     /// enough. An existing file or a device keeps its size.
     pub size: Option<u64>,
-    /// FAT volume label (at most 11 characters); `GENPACK` by default.
-    pub label: Option<String>,
+    /// FAT volume label; `GENPACK` by default.
+    pub label: Option<VolumeLabel>,
     /// MBR, GPT or superfloppy; by default MBR up to 2 TiB with 512-byte sectors, GPT
     /// otherwise.
     pub layout: Layout,
@@ -76,8 +75,8 @@ pub struct InstallReport {
     pub efi_loaders: Vec<(EfiPlatform, LoaderOrigin)>,
 }
 
-/// Writes a bootable disk to `disk` (a block device, an existing file, or a new file) from
-/// the genpack image `image`.
+/// Writes a bootable disk image to `disk` (an existing image file, or a new file) from the
+/// genpack image `image`. Drives are written with [`crate::drive::write_to_drive`].
 ///
 /// An existing target keeps its size (it must be large enough); a new file is created with
 /// `options.size` or just large enough. Partitions are filled first and the partition table
@@ -90,7 +89,7 @@ pub fn install_to_disk_image(
 ) -> Result<InstallReport> {
     let installable = open_image(image)?;
     let image_size = installable.size;
-    refuse_mounted(disk)?;
+    refuse_in_use(disk)?;
     let sector_size = sector_size_for(disk, options.sector_size)?;
     let companions =
         Companions::read(options.system_ini.as_deref(), options.system_cfg.as_deref())?;
@@ -147,8 +146,8 @@ pub fn install_to_disk_image(
     if !plan.system_on_data {
         files.push(("system.img", Content::File(image)));
     }
-    let label = options.label.as_deref().unwrap_or("GENPACK");
-    write_fat32_boot_fs(disk, plan.boot, sector_size, label, volume_id, &files)?;
+    let label = options.label.clone().unwrap_or_default();
+    write_fat32_boot_fs(disk, plan.boot, sector_size, &label, volume_id, &files)?;
 
     let data_label = plan.data.map(|_| format!("data-{volume_id}"));
     if let (Some(extent), Some(data_label)) = (plan.data, &data_label) {
@@ -171,7 +170,6 @@ pub fn install_to_disk_image(
     if let (Some((boot_sector, core)), Some(place)) = (&bios, plan.bios_core) {
         install_bios_loader(disk, boot_sector, core, place)?;
     }
-    reread_partition_table(disk);
 
     Ok(InstallReport {
         disk: disk.to_path_buf(),
@@ -192,78 +190,34 @@ pub fn install_to_disk_image(
     })
 }
 
-/// A block device must not be mounted, nor any of its partitions.
-fn refuse_mounted(disk: &Path) -> Result<()> {
-    use std::os::unix::fs::FileTypeExt;
-    let is_block = std::fs::metadata(disk).is_ok_and(|m| m.file_type().is_block_device());
-    if !is_block {
-        return Ok(());
+/// The target must be an image file, not a drive (drives are written through
+/// [`crate::drive::write_to_drive`], exclusively and verified), and nothing may use it.
+fn refuse_in_use(disk: &Path) -> Result<()> {
+    if crate::drive::is_block_device(disk) {
+        return Err(InstallError::NotAFile {
+            disk: disk.to_path_buf(),
+        });
     }
-    let canonical = std::fs::canonicalize(disk).map_err(InstallError::io("resolving", disk))?;
-    let device = canonical.to_string_lossy().to_string();
-    let mounts = std::fs::read_to_string("/proc/mounts")
-        .map_err(InstallError::io("reading", "/proc/mounts"))?;
-    for line in mounts.lines() {
-        let mut fields = line.split_whitespace();
-        let (Some(source), Some(target)) = (fields.next(), fields.next()) else {
-            continue;
-        };
-        if !source.starts_with("/dev/") {
-            continue;
-        }
-        let source_path = std::fs::canonicalize(source).unwrap_or_else(|_| source.into());
-        let source = source_path.to_string_lossy();
-        if is_same_or_partition(&device, &source) {
-            return Err(InstallError::InUse {
-                disk: disk.to_path_buf(),
-                mount: format!("{source} on {target}"),
-            });
-        }
-    }
-    Ok(())
-}
-
-/// Asks the kernel to read a block device's new partition table, so `/dev/sdb1` and
-/// friends name the new partitions right away (as after re-plugging the stick). Best
-/// effort: a device without partition support (a plain loop device) or one the kernel
-/// still holds keeps its old view until it is re-plugged, which changes nothing written.
-fn reread_partition_table(disk: &Path) {
-    use std::os::unix::fs::FileTypeExt;
-    use std::os::unix::io::AsRawFd;
-    let is_block = std::fs::metadata(disk).is_ok_and(|m| m.file_type().is_block_device());
-    if !is_block {
-        return;
-    }
-    /// `_IO(0x12, 95)` from linux/fs.h.
-    const BLKRRPART: libc::c_ulong = 0x125f;
-    if let Ok(file) = File::open(disk) {
-        // SAFETY: BLKRRPART takes no argument; the descriptor is an open block device.
-        let _ = unsafe { libc::ioctl(file.as_raw_fd(), BLKRRPART as _) };
+    match crate::in_use::check(disk).map_err(InstallError::io("checking what uses", disk))? {
+        Some(reason) => Err(InstallError::InUse {
+            disk: disk.to_path_buf(),
+            reason,
+        }),
+        None => Ok(()),
     }
 }
 
-/// `/dev/sdb1` and `/dev/nvme0n1p2` are partitions of `/dev/sdb` and `/dev/nvme0n1`.
-fn is_same_or_partition(disk: &str, device: &str) -> bool {
-    let Some(rest) = device.strip_prefix(disk) else {
-        return false;
-    };
-    let rest = rest.strip_prefix('p').unwrap_or(rest);
-    rest.chars().all(|c| c.is_ascii_digit())
-}
-
-/// The size of an existing target: a block device, or a non-empty file.
+/// The size of an existing, non-empty image file.
 fn existing_size(disk: &Path) -> Result<Option<u64>> {
-    let Ok(meta) = std::fs::metadata(disk) else {
-        return Ok(None);
-    };
-    if meta.is_file() {
-        return Ok((meta.len() > 0).then_some(meta.len()));
+    match std::fs::metadata(disk) {
+        Ok(meta) if meta.is_file() => Ok((meta.len() > 0).then_some(meta.len())),
+        Ok(_) => Err(InstallError::Layout {
+            disk: disk.to_path_buf(),
+            message: "not a regular file; give the path of a disk image file to write".into(),
+        }),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(error) => Err(InstallError::io("reading", disk)(error)),
     }
-    let mut file = File::open(disk).map_err(InstallError::io("opening", disk))?;
-    let size = file
-        .seek(SeekFrom::End(0))
-        .map_err(InstallError::io("measuring", disk))?;
-    Ok(Some(size))
 }
 
 /// Creates and sizes a new file; wipes the first and the last MiB (old partition tables
@@ -289,18 +243,4 @@ fn prepare_target(disk: &Path, plan: &DiskPlan, new: bool) -> Result<()> {
     file.sync_all()
         .map_err(InstallError::io("flushing", disk))?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn partitions_are_recognised_by_name() {
-        assert!(is_same_or_partition("/dev/sdb", "/dev/sdb"));
-        assert!(is_same_or_partition("/dev/sdb", "/dev/sdb1"));
-        assert!(is_same_or_partition("/dev/nvme0n1", "/dev/nvme0n1p2"));
-        assert!(!is_same_or_partition("/dev/sdb", "/dev/sdba1"));
-        assert!(!is_same_or_partition("/dev/sda", "/dev/sdb1"));
-    }
 }

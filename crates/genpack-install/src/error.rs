@@ -89,13 +89,33 @@ pub enum InstallError {
         /// What is wrong.
         message: String,
     },
-    /// The target disk (or one of its partitions) is mounted.
-    #[error("{} is in use: {mount} is mounted; unmount it first (or pick another disk)", disk.display())]
+    /// The target is in use by the running system.
+    #[error("{} is in use: {reason}", disk.display())]
     InUse {
         /// The target.
         disk: PathBuf,
-        /// The mounted device and where.
-        mount: String,
+        /// What uses it and what to do.
+        reason: String,
+    },
+    /// A drive was given where an image file is written.
+    #[error("{} is a drive, not an image file; drives are written with `genpack install IMAGE --disk DEVICE` (exclusively, verified)", disk.display())]
+    NotAFile {
+        /// The drive.
+        disk: PathBuf,
+    },
+    /// Opening, writing or verifying a drive failed, or the drive may not be written.
+    #[error(transparent)]
+    Drive(#[from] genpack_drive::FlashError),
+    /// Listing or probing drives failed.
+    #[error(transparent)]
+    Drives(#[from] genpack_drive::DriveError),
+    /// The user cancelled before the drive was written.
+    #[error("{}: {message}", device.display())]
+    Cancelled {
+        /// The drive.
+        device: PathBuf,
+        /// What was done and in what state the drive is.
+        message: String,
     },
     /// Writing the ZIP archive failed.
     #[error("writing the ZIP archive {}: {message}", archive.display())]
@@ -108,6 +128,29 @@ pub enum InstallError {
 }
 
 impl InstallError {
+    /// What the user can do about it, when the message does not say so already.
+    pub fn hint(&self) -> Option<&'static str> {
+        use genpack_drive::FlashError;
+        match self {
+            InstallError::TooSmall { .. } => {
+                Some("use a larger drive, or for a new image file a larger size")
+            }
+            InstallError::FileTooLarge { .. } => {
+                Some("choose a partition table (MBR or GPT), not a superfloppy")
+            }
+            InstallError::BadImage { .. } => Some("build the image with `genpack build` first"),
+            InstallError::Io { .. } => Some("check the path, free space and permissions"),
+            InstallError::PartitionTable { .. } => Some("check that the disk is writable"),
+            InstallError::Drive(FlashError::Refused { .. }) | InstallError::NotAFile { .. } => {
+                Some("`genpack install IMAGE --disk list` shows the drives that can be written")
+            }
+            InstallError::Drive(FlashError::Cancelled { .. }) => {
+                Some("write the stick again, or restore it for everyday use")
+            }
+            _ => None,
+        }
+    }
+
     pub(crate) fn io(
         action: &'static str,
         path: impl Into<PathBuf>,

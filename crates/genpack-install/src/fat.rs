@@ -9,6 +9,7 @@ use std::path::Path;
 use fscommon::{BufStream, StreamSlice};
 
 use crate::error::InstallError;
+use crate::label::VolumeLabel;
 use crate::layout::Extent;
 use crate::Result;
 
@@ -46,7 +47,7 @@ pub(crate) fn write_boot_fs(
     disk: &Path,
     start: u64,
     end: u64,
-    label: &str,
+    label: &VolumeLabel,
     volume_id: VolumeId,
     files: &[(&str, Content<'_>)],
 ) -> Result<()> {
@@ -60,7 +61,7 @@ pub(crate) fn write_fat32_boot_fs(
     disk: &Path,
     extent: Extent,
     sector_size: u64,
-    label: &str,
+    label: &VolumeLabel,
     volume_id: VolumeId,
     files: &[(&str, Content<'_>)],
 ) -> Result<()> {
@@ -87,7 +88,7 @@ fn write_fat(
     range: Range<u64>,
     sector_size: u16,
     fat32_only: bool,
-    label: &str,
+    label: &VolumeLabel,
     volume_id: VolumeId,
     files: &[(&str, Content<'_>)],
 ) -> Result<()> {
@@ -99,22 +100,8 @@ fn write_fat(
         .map_err(InstallError::io("opening", disk))?;
     let mut slice = StreamSlice::new(file, start, end)
         .map_err(InstallError::io("opening partition of", disk))?;
-    let mut label_bytes = [b' '; 11];
-    for (slot, byte) in label_bytes
-        .iter_mut()
-        .zip(label.to_ascii_uppercase().bytes())
-    {
-        *slot = byte;
-    }
-    fatfs::format_volume(
-        &mut slice,
-        fatfs::FormatVolumeOptions::new()
-            .fat_type(fatfs::FatType::Fat32)
-            .bytes_per_sector(sector_size)
-            .volume_label(label_bytes)
-            .volume_id(volume_id.0),
-    )
-    .map_err(InstallError::io("formatting FAT32 in", disk))?;
+    format_fat32(&mut slice, sector_size, None, label, volume_id)
+        .map_err(InstallError::io("formatting FAT32 in", disk))?;
     slice
         .seek(SeekFrom::Start(0))
         .map_err(InstallError::io("seeking in", disk))?;
@@ -178,6 +165,28 @@ fn write_fat(
     file.sync_all()
         .map_err(InstallError::io("flushing", disk))?;
     Ok(())
+}
+
+/// Formats `volume` (a partition, or a whole superfloppy) as FAT32 with `sector_size`-byte
+/// sectors. `sectors` limits the file system to that many sectors (a restored stick's
+/// partition); by default it fills the stream.
+pub(crate) fn format_fat32<V: Read + Write + Seek>(
+    volume: &mut V,
+    sector_size: u16,
+    sectors: Option<u32>,
+    label: &VolumeLabel,
+    volume_id: VolumeId,
+) -> std::io::Result<()> {
+    let mut options = fatfs::FormatVolumeOptions::new()
+        .fat_type(fatfs::FatType::Fat32)
+        .bytes_per_sector(sector_size)
+        .volume_label(label.to_bytes())
+        .volume_id(volume_id.0);
+    if let Some(sectors) = sectors {
+        options = options.total_sectors(sectors);
+    }
+    fatfs::format_volume(&mut *volume, options)?;
+    volume.flush()
 }
 
 const ENTRY: usize = 32;
@@ -370,7 +379,15 @@ mod tests {
             files.push((name, Content::Bytes(b"x")));
         }
         files.push(("system.img", Content::File(&payload)));
-        write_boot_fs(&disk, 0, 80 << 20, "genpack", VolumeId(0x1234_abcd), &files).unwrap();
+        write_boot_fs(
+            &disk,
+            0,
+            80 << 20,
+            &VolumeLabel::known("GENPACK"),
+            VolumeId(0x1234_abcd),
+            &files,
+        )
+        .unwrap();
         let out = std::process::Command::new("fsck.fat")
             .arg("-n")
             .arg(&disk)
@@ -424,7 +441,15 @@ mod tests {
         std::fs::File::create(&disk).unwrap().set_len(size).unwrap();
         let extent = Extent { offset: 0, size };
         let files = [("EFI/BOOT/BOOTX64.EFI", Content::Bytes(b"MZ"))];
-        write_fat32_boot_fs(&disk, extent, 4096, "genpack", VolumeId(7), &files).unwrap();
+        write_fat32_boot_fs(
+            &disk,
+            extent,
+            4096,
+            &VolumeLabel::known("GENPACK"),
+            VolumeId(7),
+            &files,
+        )
+        .unwrap();
         let (bytes_per_sector, per_cluster, clusters) = geometry_of(&disk);
         assert_eq!(bytes_per_sector, 4096);
         assert_eq!(per_cluster, 1);
@@ -454,13 +479,27 @@ mod tests {
         let size = 128 << 20;
         std::fs::File::create(&disk).unwrap().set_len(size).unwrap();
         let extent = Extent { offset: 0, size };
-        let err = write_fat32_boot_fs(&disk, extent, 4096, "genpack", VolumeId(7), &[])
-            .unwrap_err()
-            .to_string();
+        let err = write_fat32_boot_fs(
+            &disk,
+            extent,
+            4096,
+            &VolumeLabel::known("GENPACK"),
+            VolumeId(7),
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("too small for FAT32"), "{err}");
-        let err = write_fat32_boot_fs(&disk, extent, 1000, "genpack", VolumeId(7), &[])
-            .unwrap_err()
-            .to_string();
+        let err = write_fat32_boot_fs(
+            &disk,
+            extent,
+            1000,
+            &VolumeLabel::known("GENPACK"),
+            VolumeId(7),
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("1000-byte sectors"), "{err}");
     }
 

@@ -9,6 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use crate::error::InstallError;
 use crate::fat::{write_boot_fs, Content, VolumeId};
 use crate::grub::{grub_cfg_for, BootVolume, IsoUuid, CONFIG_PATH, I386_PC_MODULES_DIR};
+use crate::label::VolumeLabel;
 use crate::layout::{round_up, MIB};
 use crate::loaders::{total_size, Loaders};
 use crate::system::{check_image, scratch_dir_for, Companions};
@@ -22,7 +23,7 @@ pub struct IsoOptions {
     /// A system.cfg put next to system.img.
     pub system_cfg: Option<PathBuf>,
     /// ISO volume id; `GENPACK` by default.
-    pub label: Option<String>,
+    pub label: Option<VolumeLabel>,
 }
 
 /// What [`make_iso`] wrote.
@@ -80,7 +81,14 @@ pub fn make_iso(image: &Path, out: &Path, options: &IsoOptions) -> Result<IsoRep
         .map(|loader| (loader.boot_path(), Content::Bytes(&loader.bytes)))
         .collect();
     esp_files.push((CONFIG_PATH, Content::Bytes(cfg.as_bytes())));
-    write_boot_fs(&esp, 0, esp_size, "EFI", esp_id, &esp_files)?;
+    write_boot_fs(
+        &esp,
+        0,
+        esp_size,
+        &VolumeLabel::known("EFI"),
+        esp_id,
+        &esp_files,
+    )?;
 
     let mut grafts = vec![
         graft(&format!("/{CONFIG_PATH}"), &cfg_path),
@@ -93,10 +101,19 @@ pub fn make_iso(image: &Path, out: &Path, options: &IsoOptions) -> Result<IsoRep
     }
 
     let partial = scratch.path().join("out.iso");
-    let label = options.label.as_deref().unwrap_or("GENPACK");
+    let label = options.label.clone().unwrap_or_default();
     let mut command = Command::new("xorriso");
     command
-        .args(["-as", "mkisofs", "-iso-level", "3", "-R", "-J", "-V", label])
+        .args([
+            "-as",
+            "mkisofs",
+            "-iso-level",
+            "3",
+            "-R",
+            "-J",
+            "-V",
+            label.as_str(),
+        ])
         .arg(format!("--modification-date={}", uuid.digits()))
         .arg("-o")
         .arg(&partial)

@@ -56,7 +56,8 @@ const MIN_DATA: u64 = 256 * MIB;
 const HEADROOM: u64 = 16 * MIB;
 
 /// The layout asked for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Layout {
     /// MBR up to 2 TiB with 512-byte sectors, GPT otherwise.
     #[default]
@@ -67,6 +68,23 @@ pub enum Layout {
     Gpt,
     /// No partition table: FAT32 over the whole disk (UEFI boot only).
     Superfloppy,
+}
+
+impl Layout {
+    /// The partition table a disk of `disk_size` bytes with `sector_size`-byte sectors gets:
+    /// `Auto` means MBR up to 2 TiB with 512-byte sectors, GPT otherwise; `None` for a
+    /// superfloppy.
+    pub fn table_for(self, disk_size: u64, sector_size: u64) -> Option<PartitionTable> {
+        match self {
+            Layout::Superfloppy => None,
+            Layout::Gpt => Some(PartitionTable::Gpt),
+            Layout::Mbr => Some(PartitionTable::Mbr),
+            Layout::Auto if disk_size > MBR_MAX_DISK || sector_size != SECTOR => {
+                Some(PartitionTable::Gpt)
+            }
+            Layout::Auto => Some(PartitionTable::Mbr),
+        }
+    }
 }
 
 /// The partition table written.
@@ -224,18 +242,16 @@ pub fn plan(disk: &Path, input: &PlanInput) -> Result<DiskPlan> {
         });
     }
 
-    let table = match input.layout {
-        Layout::Gpt => PartitionTable::Gpt,
-        Layout::Mbr if disk_size > MBR_MAX_DISK => {
-            return Err(InstallError::Layout {
-                disk: disk.to_path_buf(),
-                message: "an MBR partition table addresses at most 2 TiB; use --gpt".into(),
-            })
-        }
-        Layout::Mbr => PartitionTable::Mbr,
-        _ if disk_size > MBR_MAX_DISK || four_k => PartitionTable::Gpt,
-        _ => PartitionTable::Mbr,
-    };
+    if input.layout == Layout::Mbr && disk_size > MBR_MAX_DISK {
+        return Err(InstallError::Layout {
+            disk: disk.to_path_buf(),
+            message: "an MBR partition table addresses at most 2 TiB; use --gpt".into(),
+        });
+    }
+    let table = input
+        .layout
+        .table_for(disk_size, sector)
+        .unwrap_or(PartitionTable::Mbr);
     let usable_end = round_down(disk_size - MIB, MIB);
     let (boot, data) = if with_data {
         let need = (3 * image / GIB + 1).max(4);

@@ -20,6 +20,44 @@ pub const MBR_TYPE_FAT32_LBA: u8 = 0x0c;
 /// MBR type of the data partition: Linux.
 pub const MBR_TYPE_LINUX: u8 = 0x83;
 
+/// One entry of an MBR partition table, in 512-byte sectors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct MbrEntry {
+    /// First sector.
+    pub start_lba: u64,
+    /// Length in sectors.
+    pub sectors: u64,
+    /// Partition type byte.
+    pub kind: u8,
+    /// Marked bootable (some BIOSes boot only an active partition).
+    pub active: bool,
+}
+
+/// An MBR sector with disk `signature` and up to four `entries`, its boot code area zero.
+/// `disk` names the target in errors.
+pub(crate) fn mbr_sector(signature: u32, entries: &[MbrEntry], disk: &Path) -> Result<[u8; 512]> {
+    let too_far = || InstallError::PartitionTable {
+        disk: disk.to_path_buf(),
+        message: "a partition lies beyond what MBR can address; use --gpt".into(),
+    };
+    let mut sector = [0u8; 512];
+    sector[440..444].copy_from_slice(&signature.to_le_bytes());
+    for (i, entry) in entries.iter().take(4).enumerate() {
+        let start = u32::try_from(entry.start_lba).map_err(|_| too_far())?;
+        let count = u32::try_from(entry.sectors).map_err(|_| too_far())?;
+        let slot = &mut sector[446 + 16 * i..446 + 16 * (i + 1)];
+        slot[0] = if entry.active { 0x80 } else { 0 };
+        slot[1..4].copy_from_slice(&chs(start));
+        slot[4] = entry.kind;
+        slot[5..8].copy_from_slice(&chs(start.saturating_add(count.saturating_sub(1))));
+        slot[8..12].copy_from_slice(&start.to_le_bytes());
+        slot[12..16].copy_from_slice(&count.to_le_bytes());
+    }
+    sector[510] = 0x55;
+    sector[511] = 0xaa;
+    Ok(sector)
+}
+
 /// Writes the MBR partition table of `plan` to `disk`, keeping the boot code area; the boot
 /// partition gets the type `boot_type`. Its LBAs count 512-byte sectors:
 /// [`crate::layout::plan`] plans MBR for such disks only.
@@ -41,41 +79,24 @@ pub fn write_mbr(disk: &Path, plan: &DiskPlan, boot_type: u8) -> Result<()> {
     File::open("/dev/urandom")
         .and_then(|mut r| r.read_exact(&mut signature))
         .map_err(InstallError::io("reading", "/dev/urandom"))?;
-    sector[440..444].copy_from_slice(&signature);
-    sector[444..446].fill(0);
-    sector[446..510].fill(0);
-    let mut entries = vec![(plan.boot, boot_type, true)];
+    let entry = |extent: Extent, kind, active| MbrEntry {
+        start_lba: extent.offset / SECTOR,
+        sectors: extent.size / SECTOR,
+        kind,
+        active,
+    };
+    let mut entries = vec![entry(plan.boot, boot_type, true)];
     if let Some(data) = plan.data {
-        entries.push((data, MBR_TYPE_LINUX, false));
+        entries.push(entry(data, MBR_TYPE_LINUX, false));
     }
-    for (i, (extent, kind, active)) in entries.into_iter().enumerate() {
-        let entry = mbr_entry(disk, extent, kind, active)?;
-        sector[446 + 16 * i..446 + 16 * (i + 1)].copy_from_slice(&entry);
-    }
-    sector[510] = 0x55;
-    sector[511] = 0xaa;
+    let table = mbr_sector(u32::from_le_bytes(signature), &entries, disk)?;
+    // Everything after the boot code: signature, partition entries, boot signature.
+    sector[440..].copy_from_slice(&table[440..]);
     file.write_all_at(&sector, 0)
         .map_err(InstallError::io("writing the MBR of", disk))?;
     file.sync_all()
         .map_err(InstallError::io("flushing", disk))?;
     Ok(())
-}
-
-fn mbr_entry(disk: &Path, extent: Extent, kind: u8, active: bool) -> Result<[u8; 16]> {
-    let too_far = || InstallError::PartitionTable {
-        disk: disk.to_path_buf(),
-        message: "a partition lies beyond what MBR can address; use --gpt".into(),
-    };
-    let start = u32::try_from(extent.offset / SECTOR).map_err(|_| too_far())?;
-    let count = u32::try_from(extent.size / SECTOR).map_err(|_| too_far())?;
-    let mut entry = [0u8; 16];
-    entry[0] = if active { 0x80 } else { 0 };
-    entry[1..4].copy_from_slice(&chs(start));
-    entry[4] = kind;
-    entry[5..8].copy_from_slice(&chs(start.saturating_add(count - 1)));
-    entry[8..12].copy_from_slice(&start.to_le_bytes());
-    entry[12..16].copy_from_slice(&count.to_le_bytes());
-    Ok(entry)
 }
 
 /// Cylinder/head/sector of `lba` with the usual 255 heads × 63 sectors geometry, or the

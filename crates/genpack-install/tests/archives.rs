@@ -21,7 +21,7 @@ fn iso_is_hybrid_with_an_efi_partition_and_the_system_files() {
         &IsoOptions {
             system_ini: Some(ini),
             system_cfg: Some(cfg),
-            label: Some("MYISO".into()),
+            label: Some(genpack_install::VolumeLabel::parse("MYISO").unwrap()),
         },
     )
     .unwrap();

@@ -23,7 +23,7 @@ fn install(dir: &Path, layout: Layout, data_partition: bool) -> InstallReport {
             system_cfg: Some(cfg),
             layout,
             data_partition,
-            label: Some("MYSTICK".into()),
+            label: Some(genpack_install::VolumeLabel::parse("MYSTICK").unwrap()),
             ..Default::default()
         },
     )

@@ -1,5 +1,5 @@
-//! Disks with 4096-byte logical sectors ("4Kn"): installed to a loop device with 4096-byte
-//! sectors (standing in for such a stick) and to image files made for them, checked with
+//! Disks with 4096-byte logical sectors ("4Kn"): written to a loop device with 4096-byte
+//! sectors (standing in for such a stick, through the same drive path as a USB stick) and to image files made for them, checked with
 //! sgdisk, fsck.vfat and blkid, read back with `BootPartition`, and booted with OVMF from a
 //! virtio disk with 4096-byte blocks.
 
@@ -10,11 +10,14 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use common::{blkid_at, boot, extract, run, test_image, Firmware, Medium, HOSTNAME_LINE, MARKER};
+use genpack_drive::Confirmation;
 use genpack_ini::DEFAULT_SECTION;
 use genpack_install::boot_ini::set_system_ini_value;
+use genpack_install::drive::{write_to_drive, DriveControl, DriveWrite};
 use genpack_install::layout::PartitionTable;
 use genpack_install::{
     install_to_disk_image, BootPartition, InstallError, InstallOptions, InstallReport, Layout,
+    VolumeLabel,
 };
 
 const MIB: u64 = 1 << 20;
@@ -28,7 +31,7 @@ fn ini(dir: &Path, host: &str) -> PathBuf {
 fn options(dir: &Path, host: &str) -> InstallOptions {
     InstallOptions {
         system_ini: Some(ini(dir, host)),
-        label: Some("STICK4K".into()),
+        label: Some(VolumeLabel::parse("STICK4K").unwrap()),
         ..Default::default()
     }
 }
@@ -101,25 +104,36 @@ fn install_to_4kn_stick_makes_gpt_with_4096_byte_sectors_needs_root() {
         .unwrap();
     let stick = LoopDevice::attach(&backing);
     let disk = stick.0.as_path();
+    let confirmed = Confirmation::for_drive(&genpack_drive::drives::probe(disk).unwrap());
+    let to_stick = |options: InstallOptions| {
+        write_to_drive(
+            &DriveWrite {
+                image: test_image().to_path_buf(),
+                drive: confirmed.clone(),
+                options,
+            },
+            DriveControl::default(),
+        )
+    };
 
-    // A block device is written for its own sector size; asking for another is refused.
+    // A drive is written for its own sector size; asking for another is refused.
     let mut wrong = options(dir.path(), "stick4k");
     wrong.sector_size = Some(512);
-    match install_to_disk_image(test_image(), disk, &wrong) {
-        Err(e @ InstallError::SectorSize { .. }) => {
-            assert!(e.to_string().contains("4096-byte"), "{e}")
+    match to_stick(wrong) {
+        Err(e @ InstallError::Layout { .. }) => {
+            assert!(e.to_string().contains("own size and sector size"), "{e}")
         }
         other => panic!("{other:?}"),
     }
     let mut mbr = options(dir.path(), "stick4k");
     mbr.layout = Layout::Mbr;
-    let err = install_to_disk_image(test_image(), disk, &mbr).unwrap_err();
+    let err = to_stick(mbr).unwrap_err();
     assert!(err.to_string().contains("--gpt"), "{err}");
 
     for data_partition in [false, true] {
         let mut opts = options(dir.path(), "stick4k");
         opts.data_partition = data_partition;
-        let report = install_to_disk_image(test_image(), disk, &opts).unwrap();
+        let report = to_stick(opts).unwrap().layout;
         assert_eq!(report.table, Some(PartitionTable::Gpt));
         assert_eq!(report.sector_size, 4096);
         assert!(!report.bios_boot, "GRUB's BIOS loader cannot use 4Kn disks");

@@ -23,7 +23,7 @@ impl Builds {
             .lock()
             .unwrap_or_else(|poison| poison.into_inner());
         if running.contains_key(dir) {
-            return Err(CommandError::Invalid(format!(
+            return Err(CommandError::invalid(format!(
                 "{} is already being built; wait for it or cancel it",
                 dir.display()
             )));
@@ -96,12 +96,11 @@ pub struct BuildResult {
 }
 
 fn load_project(dir: &Path) -> CommandResult<Project> {
-    Project::load(dir).map_err(|error| CommandError::Invalid(error.to_string()))
+    Ok(Project::load(dir)?)
 }
 
 fn parse_arch(arch: &str) -> CommandResult<Arch> {
-    arch.parse()
-        .map_err(|error: genpack_def::UnknownArch| CommandError::Invalid(error.to_string()))
+    Ok(arch.parse::<Arch>()?)
 }
 
 fn chosen_variant(variant: Option<String>) -> Option<String> {
@@ -111,10 +110,7 @@ fn chosen_variant(variant: Option<String>) -> Option<String> {
 /// `<project>/<outfile>` of the effective definition for `arch` and `variant`.
 pub fn image_path(dir: &Path, arch: &str, variant: Option<String>) -> CommandResult<PathBuf> {
     let project = load_project(dir)?;
-    let effective = project
-        .effective(parse_arch(arch)?, chosen_variant(variant).as_deref())
-        .map_err(|error| CommandError::Effective(error.to_string()))?;
-    Ok(project.dir.join(&effective.outfile))
+    Ok(project.image_path(parse_arch(arch)?, chosen_variant(variant).as_deref())?)
 }
 
 /// The architectures and variants to offer for `dir`.
@@ -183,6 +179,7 @@ pub async fn build_start(
             let _ = progress.send(event);
         }),
         force_lower,
+        rerun_from: None,
     };
     let outcome = tauri::async_runtime::spawn_blocking(move || {
         let started = std::time::Instant::now();
@@ -191,12 +188,8 @@ pub async fn build_start(
     })
     .await;
     builds.finish(&project_dir);
-    let (report, elapsed) = outcome
-        .map_err(|error| CommandError::Build(format!("the build thread stopped: {error}")))?
-        .map_err(|error| match error {
-            BuildError::Cancelled { step } => CommandError::Cancelled(step),
-            other => CommandError::Build(other.to_string()),
-        })?;
+    let (report, elapsed) =
+        outcome.map_err(|error| CommandError::stopped("build thread", error))??;
     Ok(BuildResult {
         image: report.pack.output,
         bytes: report.pack.bytes,

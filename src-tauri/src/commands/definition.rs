@@ -10,16 +10,6 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use tauri::State;
 
-/// The profiles of the genpack overlay that a definition can name, per base.
-const GENTOO_PROFILES: &[&str] = &[
-    "paravirt",
-    "baremetal",
-    "systemimg",
-    "gnome/baremetal",
-    "weston/paravirt",
-];
-const DEBIAN_PROFILES: &[&str] = &["paravirt", "baremetal"];
-
 /// The engine's reading of a definition text.
 #[derive(Debug, Serialize)]
 pub struct Analysis {
@@ -128,15 +118,12 @@ pub fn open_project(dir: &Path) -> CommandResult<ProjectView> {
         dir.to_path_buf()
     };
     if !dir.is_dir() {
-        return Err(CommandError::NotFound { path: dir });
+        return Err(CommandError::not_found(&dir));
     }
-    let file = Project::find(&dir).map_err(|error| match error {
-        genpack_def::LoadError::NotFound { dir } => CommandError::NotAProject { dir },
-        other => CommandError::Invalid(other.to_string()),
-    })?;
+    let file = Project::find(&dir)?;
     let bytes = std::fs::read(&file).map_err(|source| CommandError::io("read", &file, source))?;
     let text = String::from_utf8(bytes).map_err(|error| {
-        CommandError::Invalid(format!(
+        CommandError::invalid(format!(
             "{} is not UTF-8 text (byte {}); save it with UTF-8 encoding",
             file.display(),
             error.utf8_error().valid_up_to()
@@ -144,17 +131,13 @@ pub fn open_project(dir: &Path) -> CommandResult<ProjectView> {
     })?;
     let analysis = analyze(&text, &file);
     let name = analysis
-        .value
+        .definition
         .as_ref()
-        .and_then(|value| value.get("name"))
+        .and_then(|definition| definition.get("name"))
         .and_then(Value::as_str)
         .map(str::to_string)
-        .or_else(|| {
-            dir.file_name()
-                .map(|name| name.to_string_lossy().into_owned())
-        })
-        .unwrap_or_else(|| "project".to_string());
-    let system_ini = Some(dir.join("system.ini")).filter(|path| path.is_file());
+        .unwrap_or_else(|| genpack_def::image_name(None, &file));
+    let system_ini = Some(dir.join(genpack_def::SYSTEM_INI)).filter(|path| path.is_file());
     Ok(ProjectView {
         dir,
         file,
@@ -200,7 +183,7 @@ pub fn definition_edit(
 /// Applies `edits` in order to `text` through the lossless editor.
 pub fn apply_edits(text: &str, edits: Vec<EditOp>) -> CommandResult<String> {
     let mut document = Document::parse(text).map_err(|error| {
-        CommandError::Invalid(format!(
+        CommandError::invalid(format!(
             "the text has a syntax error at {error}; fix it in the genpack.json5 tab first"
         ))
     })?;
@@ -210,7 +193,7 @@ pub fn apply_edits(text: &str, edits: Vec<EditOp>) -> CommandResult<String> {
             EditOp::Append { path, value } => document.append(&segments(path), value),
             EditOp::Remove { path } => document.remove(&segments(path)),
         };
-        result.map_err(|error| CommandError::Invalid(error.to_string()))?;
+        result.map_err(|error| CommandError::invalid(error.to_string()))?;
     }
     Ok(document.to_string())
 }
@@ -223,17 +206,14 @@ pub fn definition_effective(
     arch: String,
     variant: Option<String>,
 ) -> CommandResult<Value> {
-    let arch: Arch = arch
-        .parse()
-        .map_err(|error: genpack_def::UnknownArch| CommandError::Invalid(error.to_string()))?;
+    let arch: Arch = arch.parse()?;
     let parsed = parse_definition(&text, &file);
     let definition = parsed.definition.ok_or_else(|| {
-        CommandError::Effective("the definition has errors; fix them to see the result".into())
+        CommandError::definition("the definition has errors; fix them to see the result")
     })?;
-    let effective = definition
-        .effective(arch, variant.as_deref().filter(|name| !name.is_empty()))
-        .map_err(|error| CommandError::Effective(error.to_string()))?;
-    serde_json::to_value(effective).map_err(|error| CommandError::Effective(error.to_string()))
+    let effective =
+        definition.effective(arch, variant.as_deref().filter(|name| !name.is_empty()))?;
+    serde_json::to_value(effective).map_err(|error| CommandError::definition(error.to_string()))
 }
 
 /// Writes the text to the project's file atomically.
@@ -246,11 +226,9 @@ pub fn definition_save(file: PathBuf, text: String) -> CommandResult<()> {
 /// The profiles a definition with this base can use.
 #[tauri::command]
 pub fn definition_profiles(base: String) -> Vec<String> {
-    let profiles = match base.parse::<Base>() {
-        Ok(Base::Debian { .. }) => DEBIAN_PROFILES,
-        _ => GENTOO_PROFILES,
-    };
-    profiles.iter().map(|profile| profile.to_string()).collect()
+    let base = base.parse::<Base>().unwrap_or_default();
+    let arch = Arch::host().unwrap_or(Arch::X86_64);
+    genpack_def::available_profiles(&base, &genpack_build::base::gentoo::default_overlay(), arch)
 }
 
 /// Checks one package entry as it is typed: a Portage atom on Gentoo, a package name on
@@ -365,7 +343,7 @@ mod tests {
     fn a_folder_without_a_definition_is_not_a_project() {
         let dir = tempfile::tempdir().unwrap();
         let error = open_project(dir.path()).unwrap_err();
-        assert_eq!(error.kind(), "not_a_project");
+        assert_eq!(error.kind, crate::error::ErrorKind::NotAProject);
     }
 
     #[test]

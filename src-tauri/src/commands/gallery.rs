@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use tauri::State;
 
 fn open_gallery() -> CommandResult<Gallery> {
-    Gallery::open_default().map_err(|error| CommandError::Gallery(error.to_string()))
+    Gallery::open_default().map_err(CommandError::gallery)
 }
 
 /// Every template, in gallery order.
@@ -37,13 +37,11 @@ fn create(
     parent_dir: &Path,
 ) -> CommandResult<PathBuf> {
     if !parent_dir.is_dir() {
-        return Err(CommandError::NotFound {
-            path: parent_dir.to_path_buf(),
-        });
+        return Err(CommandError::not_found(parent_dir));
     }
     gallery
         .create_project(template_id, name, parent_dir.join(name))
-        .map_err(|error| CommandError::Gallery(error.to_string()))
+        .map_err(CommandError::gallery)
 }
 
 /// Creates the example project `dir` from `template_id` of this installation's gallery (for
@@ -57,11 +55,11 @@ fn create_example_from(gallery: &Gallery, template_id: &str, dir: &Path) -> Comm
         .file_name()
         .map(|name| name.to_string_lossy().into_owned())
         .ok_or_else(|| {
-            CommandError::Invalid(format!("{} does not end in a folder name", dir.display()))
+            CommandError::invalid(format!("{} does not end in a folder name", dir.display()))
         })?;
     gallery
         .create_project(template_id, &name, dir)
-        .map_err(|error| CommandError::Gallery(error.to_string()))
+        .map_err(CommandError::gallery)
 }
 
 #[cfg(test)]
@@ -97,7 +95,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let error =
             create_example_from(&gallery(), "no-such-template", &dir.path().join("x")).unwrap_err();
-        assert_eq!(error.kind(), "gallery");
+        assert_eq!(error.kind, crate::error::ErrorKind::Gallery);
         assert!(error.to_string().contains("no-such-template"), "{error}");
     }
 
@@ -111,6 +109,6 @@ mod tests {
             &dir.path().join("missing"),
         )
         .unwrap_err();
-        assert_eq!(error.kind(), "not_found");
+        assert_eq!(error.kind, crate::error::ErrorKind::NotFound);
     }
 }

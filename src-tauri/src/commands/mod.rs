@@ -61,6 +61,8 @@ pub fn handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static 
         flash::flash_settings_draft,
         flash::flash_export_formats,
         flash::flash_write,
+        flash::flash_restore,
+        flash::flash_check_label,
         flash::flash_cancel,
         flash::flash_export,
         flash::flash_eject,

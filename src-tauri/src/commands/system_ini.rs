@@ -50,7 +50,7 @@ pub struct IniEdit {
 /// today the keys genpack-init applies; an image's own schema slots in here.
 fn schema() -> CommandResult<Schema> {
     genpack_ini::load_schema(SchemaSource::Builtin)
-        .map_err(|error| CommandError::Invalid(error.to_string()))
+        .map_err(|error| CommandError::invalid(error.to_string()))
 }
 
 /// Reads `text`: its sections and keys, and every problem (parse errors first, by line).
@@ -89,7 +89,7 @@ pub fn analyze(text: &str, schema: &Schema) -> IniAnalysis {
 fn read_text(path: &Path) -> CommandResult<String> {
     let bytes = std::fs::read(path).map_err(|source| CommandError::io("read", path, source))?;
     String::from_utf8(bytes).map_err(|error| {
-        CommandError::Invalid(format!(
+        CommandError::invalid(format!(
             "{} is not UTF-8 text (byte {}); save it as UTF-8",
             path.display(),
             error.utf8_error().valid_up_to()
@@ -143,7 +143,7 @@ pub fn apply_edits(text: &str, edits: &[IniEdit]) -> CommandResult<String> {
             Some(value) => document.set(&edit.section, &edit.key, value),
             None => document.remove(&edit.section, &edit.key).map(|_| ()),
         };
-        result.map_err(|error| CommandError::Invalid(error.to_string()))?;
+        result.map_err(|error| CommandError::invalid(error.to_string()))?;
     }
     Ok(document.to_string())
 }
@@ -159,7 +159,7 @@ pub fn ini_save(path: PathBuf, text: String) -> CommandResult<()> {
         .map(|issue| format!("line {}: {}", issue.line, issue.message))
         .collect();
     if !errors.is_empty() {
-        return Err(CommandError::Invalid(format!(
+        return Err(CommandError::invalid(format!(
             "not saved, the file has errors:\n{}",
             errors.join("\n")
         )));
@@ -227,7 +227,7 @@ mod tests {
         let path = dir.path().join("system.ini");
         std::fs::write(&path, TEXT).unwrap();
         let error = ini_save(path.clone(), "broken line\n".into()).unwrap_err();
-        assert_eq!(error.kind(), "invalid");
+        assert_eq!(error.kind, crate::error::ErrorKind::Invalid);
         assert_eq!(std::fs::read_to_string(&path).unwrap(), TEXT);
         ini_save(path.clone(), TEXT.into()).unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), TEXT);

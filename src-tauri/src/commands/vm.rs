@@ -149,7 +149,7 @@ pub struct VmStarted {
 }
 
 fn vm_error(error: VmError) -> CommandError {
-    CommandError::Vm(error.to_string())
+    CommandError::vm(error.to_string())
 }
 
 /// A VM name from an image file name: `demo-x86_64.squashfs` → `demo-x86_64`.
@@ -226,12 +226,12 @@ pub async fn vm_start(
     let boot = match (from_tree.unwrap_or(false), &target.tree) {
         (true, Some(tree)) => Boot::Tree { tree: tree.clone() },
         (true, None) => {
-            return Err(CommandError::Vm(
-                "there is no image tree yet: build it in the Build step first".into(),
+            return Err(CommandError::vm(
+                "there is no image tree yet: build it in the Build step first",
             ))
         }
         (false, _) if !target.built => {
-            return Err(CommandError::Vm(format!(
+            return Err(CommandError::vm(format!(
                 "{} is not built yet: build it in the Build step first",
                 target.image.display()
             )))
@@ -341,7 +341,7 @@ pub fn vm_console_open(
     std::thread::Builder::new()
         .name("console-follow".into())
         .spawn(follow)
-        .map_err(|source| CommandError::Vm(format!("cannot follow the console: {source}")))?;
+        .map_err(|source| CommandError::vm(format!("cannot follow the console: {source}")))?;
     Ok(())
 }
 
@@ -432,7 +432,7 @@ pub fn vm_console_send(
         }
         // No connection yet, or the VM was started again: connect (once) and type.
         let mut input = ConsoleInput::connect(&name).map_err(|error| {
-            CommandError::Vm(format!(
+            CommandError::vm(format!(
                 "cannot type on the console of {name}: {error}; is the VM running?"
             ))
         })?;

@@ -25,6 +25,8 @@ import type {
   IniView,
   JsonObject,
   ProjectView,
+  RestoreReport,
+  SeenDrive,
   RecentProject,
   Startup,
   StickIni,
@@ -44,6 +46,26 @@ export function errorMessage(error: unknown): string {
     return String((error as CommandError).message);
   }
   return String(error);
+}
+
+/** What the engine says the user can do about a failure, when it knows. */
+export function errorHint(error: unknown): string | null {
+  if (error && typeof error === 'object' && 'hint' in error) {
+    const hint = (error as CommandError).hint;
+    return hint ? String(hint) : null;
+  }
+  return null;
+}
+
+/** The message and, when the engine knows one, what to do next: for one-line notices. */
+export function errorText(error: unknown): string {
+  const hint = errorHint(error);
+  return hint ? `${errorMessage(error)} — ${hint}` : errorMessage(error);
+}
+
+/** Whether a command failed because the user cancelled it. */
+export function isCancelled(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as CommandError).kind === 'cancelled';
 }
 
 export const api = {
@@ -111,6 +133,9 @@ export const api = {
   flashExportFormats: () => invoke<string[]>('flash_export_formats'),
   flashWrite: (request: FlashRequest, progress: Channel<FlashProgress>) =>
     invoke<FlashResult>('flash_write', { request, progress }),
+  flashRestore: (drive: SeenDrive, showAll: boolean, progress: Channel<FlashProgress>) =>
+    invoke<RestoreReport>('flash_restore', { drive, showAll, progress }),
+  flashCheckLabel: (label: string) => invoke<string | null>('flash_check_label', { label }),
   flashCancel: () => invoke<boolean>('flash_cancel'),
   flashExport: (image: string, destination: string, format: string, layout: FlashLayout) =>
     invoke<number>('flash_export', { image, destination, format, layout }),

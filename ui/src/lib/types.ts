@@ -2,10 +2,11 @@
 // They mirror the serde types of src-tauri and the engine crates (genpack-def, genpack-gallery,
 // genpack-ini); keep both sides in step.
 
-/** Every command fails with this: a stable `kind` and a message meant for the user. */
+/** Every command fails with this: a stable `kind`, the engine's message and what to do next. */
 export interface CommandError {
   kind: string;
   message: string;
+  hint: string | null;
 }
 
 export type Severity = 'error' | 'warning' | 'info';
@@ -254,6 +255,7 @@ export interface DriveChoice {
   removable: boolean;
   backing_file: string | null;
   diskseq: number | null;
+  serial: string | null;
   labels: string[];
 }
 
@@ -268,7 +270,7 @@ export interface DrivesChanged {
 
 /** How an image is laid out on a drive or in an exported file. */
 /** The partition table of a stick or disk image; it decides which firmware boots it. */
-export type FlashTable = 'auto' | 'gpt' | 'superfloppy';
+export type FlashTable = 'auto' | 'mbr' | 'gpt' | 'superfloppy';
 
 export interface FlashLayout {
   system_ini: string | null;
@@ -278,11 +280,18 @@ export interface FlashLayout {
   table: FlashTable;
 }
 
-export interface FlashRequest {
-  image: string;
-  drive: string;
+/** The drive as the user saw it when confirming (the engine checks it is still the same). */
+export interface SeenDrive {
+  path: string;
   size: number;
   diskseq: number | null;
+  model: string | null;
+  serial: string | null;
+}
+
+export interface FlashRequest {
+  image: string;
+  drive: SeenDrive;
   show_all: boolean;
   layout: FlashLayout;
 }
@@ -303,10 +312,23 @@ export type FlashProgress =
 export interface FlashResult {
   drive: string;
   device: string;
+  /** 'mbr', 'gpt' or 'none'. */
+  table: string;
+  bios_boot: boolean;
+  volume_id: string;
   image_bytes: number;
   bytes_verified: number;
   write_seconds: number;
   verify_seconds: number;
+}
+
+/** What restoring a stick made (flash_restore). */
+export interface RestoreReport {
+  drive: string;
+  partition_start: number;
+  partition_size: number;
+  volume_id: string;
+  label: string;
 }
 
 export interface EjectResult {

@@ -10,7 +10,7 @@ use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use super::mounts::MountTable;
+use genpack_util::mounts::MountTable;
 
 /// Deep enough for LUKS on LVM on md on partitions, and loops of loops.
 const MAX_DEPTH: usize = 12;

@@ -289,22 +289,9 @@ fn compress(raw: Vec<u8>, compression: Compression) -> Result<Vec<u8>, Initramfs
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), InitramfsError> {
-    let tmp = path.with_file_name(format!(
-        ".{}.tmp",
-        path.file_name().unwrap_or_default().to_string_lossy()
-    ));
-    let result = (|| {
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)
-    })();
-    result.map_err(|e| {
-        let _ = fs::remove_file(&tmp);
-        InitramfsError::Io {
-            action: "writing",
-            path: path.to_path_buf(),
-            source: e,
-        }
+    genpack_util::write_atomic(path, bytes).map_err(|source| InitramfsError::Io {
+        action: "writing",
+        path: path.to_path_buf(),
+        source,
     })
 }

@@ -1,7 +1,7 @@
-// Pure rules of the Flash step: when a write is confirmed, how labels are checked, and how
-// progress is shown. Kept apart from the components so they are tested on their own.
+// Pure rules of the Flash step: when a write is confirmed and how progress is shown (the
+// label rule is the engine's: flash_check_label). Kept apart from the components so they are tested on their own.
 
-import type { DriveChoice, FlashLayout, FlashPhase, FlashProgress, FlashTable } from '../../lib/types';
+import type { DriveChoice, FlashLayout, FlashPhase, FlashProgress, FlashTable, SeenDrive } from '../../lib/types';
 
 /** The image a write or export starts from. */
 export interface ChosenImage {
@@ -30,17 +30,6 @@ export function isConfirmed(drive: DriveChoice | null, ticked: boolean, typed: s
 /** The sentence the user ticks: names the drive, its size and its device. */
 export function confirmationSentence(drive: DriveChoice): string {
   return `Erase everything on ${drive.name} (${drive.size_text}, ${drive.path})`;
-}
-
-/** Why a FAT volume label cannot be used, or null when it can (empty means the default). */
-export function labelProblem(label: string): string | null {
-  const text = label.trim();
-  if (text === '') return null;
-  if (new TextEncoder().encode(text).length > 11) return 'At most 11 characters.';
-  if (!/^[A-Za-z0-9 _\-!#$%&'()@^`{}~]+$/.test(text)) {
-    return 'Only letters A–Z, digits, spaces and _ - ! # $ % & \' ( ) @ ^ ` { } ~.';
-  }
-  return null;
 }
 
 /** The partition tables offered, with the firmware each boots on. */
@@ -79,6 +68,11 @@ export const PHASES: { id: FlashPhase; title: string }[] = [
   { id: 'verifying', title: 'Verifying (reading every byte back)' },
   { id: 'finishing', title: 'Writing the partition table' },
 ];
+
+/** The drive as the user saw it when confirming: the engine refuses to write when it changed. */
+export function seenDrive(drive: DriveChoice): SeenDrive {
+  return { path: drive.path, size: drive.size, diskseq: drive.diskseq, model: drive.model, serial: drive.serial };
+}
 
 /** A byte count for people, binary units like the drive sizes. */
 export function formatBytes(bytes: number): string {
