@@ -59,46 +59,8 @@ pub fn virtiofsd_installed() -> bool {
 /// `path` inside `tree`, following symlinks the way the guest would (an absolute link target
 /// is taken from the tree's root). `None` when it does not resolve to a regular file.
 pub fn resolve_in_tree(tree: &Path, path: &str) -> Option<PathBuf> {
-    let mut current = PathBuf::new();
-    let mut todo: Vec<String> = path
-        .split('/')
-        .filter(|p| !p.is_empty())
-        .rev()
-        .map(str::to_string)
-        .collect();
-    let mut hops = 0;
-    while let Some(part) = todo.pop() {
-        match part.as_str() {
-            "." => continue,
-            ".." => {
-                current.pop();
-                continue;
-            }
-            _ => {}
-        }
-        let next = current.join(&part);
-        let meta = std::fs::symlink_metadata(tree.join(&next)).ok()?;
-        if meta.file_type().is_symlink() {
-            hops += 1;
-            if hops > 40 {
-                return None;
-            }
-            let target = std::fs::read_link(tree.join(&next)).ok()?;
-            let text = target.to_string_lossy().into_owned();
-            if text.starts_with('/') {
-                current = PathBuf::new();
-            }
-            todo.extend(
-                text.split('/')
-                    .filter(|p| !p.is_empty())
-                    .rev()
-                    .map(str::to_string),
-            );
-        } else {
-            current = next;
-        }
-    }
-    let full = tree.join(current);
+    let inside = genpack_util::resolve_in_root(tree, Path::new(path));
+    let full = tree.join(inside.strip_prefix("/").unwrap_or(&inside));
     full.is_file().then_some(full)
 }
 
