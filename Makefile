@@ -16,7 +16,8 @@ APT_PACKAGES := \
 	webkit2gtk-driver xvfb xauth imagemagick fonts-dejavu-core \
 	squashfs-tools mmdebstrap debootstrap systemd-container bubblewrap \
 	grub-efi-amd64-bin grub-efi-ia32-bin grub-pc-bin grub-common xorriso dosfstools mtools \
-	ovmf ovmf-ia32 qemu-efi-aarch64 seabios busybox-static linux-image-amd64 cpio zstd xz-utils btrfs-progs fdisk gdisk unzip libmagickcore-6.q16-6-extra
+	ovmf ovmf-ia32 qemu-efi-aarch64 seabios busybox-static linux-image-amd64 cpio zstd xz-utils btrfs-progs fdisk gdisk unzip libmagickcore-6.q16-6-extra \
+	libseccomp-dev libcap-ng-dev
 # Node.js and npm from Debian, only when no node is on PATH (these machines carry Node 20 already).
 APT_NODE_PACKAGES := nodejs npm
 # QEMU comes from bookworm-backports (QEMU 10), matching the qemu-utils these machines carry.
@@ -24,8 +25,10 @@ APT_BACKPORTS_PACKAGES := qemu-system-x86 qemu-system-arm qemu-utils
 BACKPORTS_SOURCE := /etc/apt/sources.list.d/bookworm-backports.sources
 
 TAURI_DRIVER := $(HOME)/.cargo/bin/tauri-driver
+# virtiofsd shares an image tree with a VM (Run without packing); Debian 12 has no package of it.
+VIRTIOFSD := $(HOME)/.cargo/bin/virtiofsd
 
-.PHONY: help deps apt-deps ui-deps tauri-driver arm64-boot-parts build ui studio cli run test lint test-rust test-ui test-e2e clean
+.PHONY: help deps apt-deps ui-deps tauri-driver virtiofsd arm64-boot-parts build ui studio cli run test lint test-rust test-ui test-e2e clean
 
 help:
 	@echo "make run    install what is missing, build, start the studio"
@@ -33,7 +36,7 @@ help:
 
 ## ---- dependencies -------------------------------------------------------
 
-deps: apt-deps ui-deps tauri-driver
+deps: apt-deps ui-deps tauri-driver virtiofsd
 
 apt-deps:
 	@if [ "$$(id -u)" != 0 ]; then \
@@ -63,6 +66,11 @@ ui/node_modules/.package-lock.json: ui/package-lock.json
 	@touch $@
 
 tauri-driver: $(TAURI_DRIVER)
+
+virtiofsd: $(VIRTIOFSD)
+
+$(VIRTIOFSD): | apt-deps
+	$(CARGO) install virtiofsd --locked --version 1.14.0
 
 # Debian's arm64 kernel, busybox and GRUB modules, for the test that boots an arm64 disk.
 arm64-boot-parts:

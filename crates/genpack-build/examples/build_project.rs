@@ -1,5 +1,6 @@
 //! Builds a project folder from the command line, printing progress:
 //! `cargo run -p genpack-build --example build_project -- DIR [build|lower|upper|pack]`.
+//! `FROM=<stage>` reruns that stage of the image tree and the later ones (`FROM=packages`: all).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -22,9 +23,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Progress::Amount { .. } if !verbose => {}
         _ => eprintln!("{}", serde_json::to_string(&event).unwrap_or_default()),
     });
+    let rerun_from = match std::env::var("FROM") {
+        Ok(stage) => Some(stage.parse::<genpack_build::Stage>()?),
+        Err(_) => None,
+    };
     let options = BuildOptions {
         progress,
         force_lower: action == "lower",
+        rerun_from,
         ..BuildOptions::default()
     };
     let builder = Builder::new(&project, options)?;

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use genpack_init::{build_initramfs, BootBinaries, Compression, InitramfsSpec};
+use sha2::{Digest, Sha256};
 
 use crate::command::Runner;
 use crate::error::{BuildError, Result};
@@ -29,7 +30,7 @@ pub const SYSTEM_INI_SCHEMA_PATH: &str = "usr/share/genpack/system-ini.schema.js
 pub const EXTRA_INITRAMFS_MODULES: [&str; 1] = ["nls_ascii"];
 
 /// What the boot step produced.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct BootReport {
     /// The kernel `/boot/kernel` points at, inside the image.
     pub kernel: Option<PathBuf>,
@@ -43,6 +44,39 @@ pub struct BootReport {
     pub initramfs_bytes: u64,
     /// What is missing for the image to boot, in words (empty when complete).
     pub missing: Vec<String>,
+}
+
+/// What the boot programs are built from: a digest of the sources
+/// [`genpack_init::binaries::source_paths`] names (read, not built: cheap enough for every
+/// up-to-date check). Missing paths count as empty.
+pub fn boot_programs_identity() -> String {
+    let mut hasher = Sha256::new();
+    for root in genpack_init::binaries::source_paths() {
+        let mut files = Vec::new();
+        collect_files(&root, &mut files);
+        files.sort();
+        for file in files {
+            if let Ok(bytes) = std::fs::read(&file) {
+                let rel = file.strip_prefix(&root).unwrap_or(&file);
+                hasher.update(rel.to_string_lossy().as_bytes());
+                hasher.update([0]);
+                hasher.update(Sha256::digest(&bytes));
+            }
+        }
+    }
+    crate::fsutil::hex(&hasher.finalize())
+}
+
+fn collect_files(path: &Path, out: &mut Vec<PathBuf>) {
+    match std::fs::read_dir(path) {
+        Ok(entries) => {
+            for entry in entries.flatten() {
+                collect_files(&entry.path(), out);
+            }
+        }
+        Err(_) if path.is_file() => out.push(path.to_path_buf()),
+        Err(_) => {}
+    }
 }
 
 /// Installs kernel link, boot programs, schema and initramfs into `upper`. `kernel` is the

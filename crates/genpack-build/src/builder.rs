@@ -13,11 +13,12 @@ use crate::command::Runner;
 use crate::container::{Container, Runtime, HOST_MOUNT};
 use crate::error::{BuildError, Result};
 use crate::lower::{ensure_lower, LowerReport};
-use crate::overlay::{clean_upper, OverlayMount};
-use crate::pack::{pack_tree, PackOptions, PackReport};
+use crate::overlay::OverlayMount;
+use crate::pack::{pack_tree, PackOptions, PackReport, PackStamp};
 use crate::progress::{discard, Phase, Progress, ProgressSink};
 use crate::recipe::Recipe;
-use crate::upper::{UpperJob, UpperReport};
+use crate::stages::Stage;
+use crate::upper::{Background, UpperJob, UpperPlan, UpperReport, SHELL_LAYER};
 use crate::workdir::{remove_tree, WorkDir};
 use crate::CancelToken;
 
@@ -34,6 +35,8 @@ pub struct BuildOptions {
     pub progress: ProgressSink,
     /// Rebuild the lower even when its inputs did not change.
     pub force_lower: bool,
+    /// Rerun this stage of the image tree, and every later one, even when up to date.
+    pub rerun_from: Option<Stage>,
 }
 
 impl Default for BuildOptions {
@@ -44,6 +47,7 @@ impl Default for BuildOptions {
             cancel: CancelToken::new(),
             progress: discard(),
             force_lower: false,
+            rerun_from: None,
         }
     }
 }
@@ -55,6 +59,7 @@ impl std::fmt::Debug for BuildOptions {
             .field("variant", &self.variant)
             .field("cancelled", &self.cancel.is_cancelled())
             .field("force_lower", &self.force_lower)
+            .field("rerun_from", &self.rerun_from)
             .finish()
     }
 }
@@ -87,10 +92,12 @@ impl Default for BaseSettings {
 pub struct BuildReport {
     /// The lower phase (possibly skipped because it was up to date).
     pub lower: LowerReport,
-    /// The upper phase.
+    /// The upper phase (stages rerun or kept).
     pub upper: UpperReport,
-    /// The pack phase.
+    /// The pack phase (possibly skipped because the image was packed from the same tree).
     pub pack: PackReport,
+    /// Nothing had changed: nothing ran, the image is the one of the last build.
+    pub up_to_date: bool,
 }
 
 /// Builds one project for one architecture and variant.
@@ -101,8 +108,10 @@ pub struct Builder {
     runner: Runner,
     runtime: Runtime,
     force_lower: bool,
+    rerun_from: Option<Stage>,
     cache_dir: PathBuf,
     cancel: CancelToken,
+    background: Background,
 }
 
 impl Builder {
@@ -167,6 +176,8 @@ impl Builder {
             runner,
             runtime: Runtime::detect()?,
             force_lower: options.force_lower,
+            rerun_from: options.rerun_from,
+            background: Background::default(),
             cache_dir,
             cancel: options.cancel,
         })
@@ -195,22 +206,28 @@ impl Builder {
         });
     }
 
-    /// Lower (only if its inputs changed), upper, pack.
+    /// Lower (only if its inputs changed), the stages of the image tree whose inputs changed,
+    /// pack (only if the tree or the pack options changed). With nothing changed, nothing runs
+    /// and the report says `up_to_date`.
     pub fn build(&self) -> Result<BuildReport> {
         self.phase(Phase::Lower, 1, 3);
         let lower = self.run_lower()?;
         self.phase(Phase::Upper, 2, 3);
-        let upper = UpperJob {
-            recipe: &self.recipe,
-            provider: self.provider.as_ref(),
-            work: &self.work,
-            runner: &self.runner,
-            runtime: self.runtime,
-        }
-        .run()?;
+        let job = self.upper_job();
+        let plan = job.plan()?;
+        let upper = job.run(&plan)?;
         self.phase(Phase::Pack, 3, 3);
-        let pack = self.run_pack()?;
-        Ok(BuildReport { lower, upper, pack })
+        // The old image tree is deleted while the new one is packed.
+        let pack = self.pack_if_needed(&plan);
+        self.background.wait();
+        let pack = pack?;
+        let up_to_date = !lower.rebuilt && upper.up_to_date && pack.up_to_date;
+        Ok(BuildReport {
+            lower,
+            upper,
+            pack,
+            up_to_date,
+        })
     }
 
     /// Builds the lower if its inputs changed (always with `force_lower`).
@@ -219,22 +236,76 @@ impl Builder {
         self.run_lower()
     }
 
-    /// Rebuilds the upper from the current lower.
+    /// Brings the image tree up to date with the current lower: reruns the stages whose
+    /// inputs changed (and those from [`BuildOptions::rerun_from`]).
     pub fn upper(&self) -> Result<UpperReport> {
         self.phase(Phase::Upper, 1, 1);
+        let job = self.upper_job();
+        let plan = job.plan()?;
+        let report = job.run(&plan);
+        self.background.wait();
+        report
+    }
+
+    /// Which stages of the image tree a build would rerun, and why. Runs nothing.
+    pub fn upper_plan(&self) -> Result<UpperPlan> {
+        self.upper_job().plan()
+    }
+
+    /// Packs the current image tree into the output file (even when it is up to date).
+    pub fn pack(&self) -> Result<PackReport> {
+        self.phase(Phase::Pack, 1, 1);
+        self.run_pack()
+    }
+
+    fn upper_job(&self) -> UpperJob<'_> {
         UpperJob {
             recipe: &self.recipe,
             provider: self.provider.as_ref(),
             work: &self.work,
             runner: &self.runner,
             runtime: self.runtime,
+            from: self.rerun_from,
+            background: &self.background,
         }
-        .run()
     }
 
-    /// Packs the current upper into the output file.
-    pub fn pack(&self) -> Result<PackReport> {
-        self.phase(Phase::Pack, 1, 1);
+    fn pack_options(&self) -> PackOptions {
+        PackOptions {
+            compression: self.recipe.compression,
+            source_date_epoch: self.recipe.source_date_epoch,
+            processors: None,
+        }
+    }
+
+    /// The identity of the image tree on disk (its stamp), if it was assembled.
+    fn tree_identity(&self) -> Option<String> {
+        std::fs::read_to_string(self.work.upper_stamp())
+            .ok()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+    }
+
+    fn pack_if_needed(&self, plan: &UpperPlan) -> Result<PackReport> {
+        let output = self.recipe.output_path();
+        let options = self.pack_options();
+        if PackStamp::is_current(&self.work.pack_stamp(), &output, &plan.tree, &options) {
+            let bytes = std::fs::metadata(&output)
+                .map_err(BuildError::io("reading", &output))?
+                .len();
+            let message = format!("{} is up to date", output.display());
+            self.runner.log_line("pack", &message)?;
+            (self.runner.progress())(Progress::Note {
+                phase: Phase::Pack,
+                message,
+            });
+            return Ok(PackReport {
+                output,
+                bytes,
+                duration: std::time::Duration::ZERO,
+                up_to_date: true,
+            });
+        }
         self.run_pack()
     }
 
@@ -256,18 +327,22 @@ impl Builder {
 
     fn run_pack(&self) -> Result<PackReport> {
         let upper = self.work.upper();
-        if !upper.join(crate::metadata::METADATA_DIR).is_dir() {
+        let tree = self.tree_identity();
+        let Some(tree) = tree.filter(|_| upper.join(crate::metadata::METADATA_DIR).is_dir()) else {
             return Err(BuildError::Missing {
-                what: format!("a finished upper layer in {}", self.work.root().display()),
+                what: format!("a finished image tree in {}", self.work.root().display()),
                 hint: "run `genpack upper` (or `genpack build`) first".into(),
             });
-        }
-        let options = PackOptions {
-            compression: self.recipe.compression,
-            source_date_epoch: self.recipe.source_date_epoch,
-            processors: None,
         };
-        pack_tree(&upper, &self.recipe.output_path(), &options, &self.runner)
+        let options = self.pack_options();
+        let output = self.recipe.output_path();
+        let stamp = self.work.pack_stamp();
+        if stamp.exists() {
+            std::fs::remove_file(&stamp).map_err(BuildError::io("removing", &stamp))?;
+        }
+        let report = pack_tree(&upper, &output, &options, &self.runner)?;
+        PackStamp::record(&stamp, &output, &tree, &options)?;
+        Ok(report)
     }
 
     fn container(&self, root: &Path) -> Container {
@@ -279,7 +354,8 @@ impl Builder {
     }
 
     /// A shell in the lower (interactive when `command` is empty, else `sh -c command`), with
-    /// the terminal attached. Returns the shell's exit status.
+    /// the terminal attached. Returns the shell's exit status. The next build copies the
+    /// packages from the lower again, since the shell may have changed them.
     pub fn bash(&self, command: &[String]) -> Result<ExitStatus> {
         let lower = self.work.lower();
         if !lower.join("usr").is_dir() {
@@ -295,28 +371,52 @@ impl Builder {
             self.provider.download_cache_mount(),
             false,
         );
-        self.run_attached(&container, command)
+        let status = self.run_attached(&container, command);
+        // The shell may have changed the lower: the image tree's package stage (which keys on
+        // the lower stamp's time) reruns at the next build.
+        let stamp = self.work.lower_stamp();
+        if stamp.is_file() {
+            filetime::set_file_mtime(&stamp, filetime::FileTime::now())
+                .map_err(BuildError::io("touching", &stamp))?;
+        }
+        status
     }
 
-    /// A shell on the lower+upper overlay: changes land in the upper (and so in the next
-    /// pack). Overlay whiteouts are removed afterwards.
+    /// A shell on the image tree (its stage layers over the lower): changes land in a layer
+    /// of their own on top, which the image tree and the next pack include, until the next
+    /// build or upper reassembles the tree from the stages.
     pub fn upper_bash(&self, command: &[String]) -> Result<ExitStatus> {
-        let upper = self.work.upper();
-        if !upper.is_dir() {
+        let Some(tree) = self.tree_identity().filter(|_| self.work.upper().is_dir()) else {
             return Err(BuildError::Missing {
-                what: "the upper layer".into(),
+                what: "the image tree".into(),
                 hint: "run `genpack upper` first".into(),
             });
-        }
-        let overlay = OverlayMount::mount(
-            &self.work.lower(),
-            &upper,
+        };
+        let shell = self.work.stage_layer(SHELL_LAYER);
+        std::fs::create_dir_all(&shell).map_err(BuildError::io("creating", &shell))?;
+        let mut lowers: Vec<PathBuf> = crate::stages::all_layers(&self.work)
+            .into_iter()
+            .rev()
+            .filter(|l| l.is_dir())
+            .collect();
+        lowers.push(self.work.lower());
+        let overlay = OverlayMount::mount_layers(
+            &lowers,
+            &shell,
             &self.work.overlay_work(),
             &self.work.merged(),
         )?;
         let status = self.run_attached(&self.container(overlay.path()), command);
         overlay.unmount()?;
-        clean_upper(&upper)?;
+        crate::layers::seal_layer(&shell)?;
+        let base = tree.split('+').next().unwrap_or(&tree).to_string();
+        let generation = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        self.upper_job()
+            .assemble_tree(&format!("{base}+shell-{generation}"), true)?;
+        self.background.wait();
         status
     }
 
@@ -343,6 +443,39 @@ impl Builder {
             .wait()
             .map_err(BuildError::io("waiting for the shell in", self.work.root()))
     }
+}
+
+/// The image tree of a project's last build (for running it without packing).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ImageTree {
+    /// The tree (`work/<arch>/upper[-<variant>]`).
+    pub path: PathBuf,
+    /// The output image was packed from this very tree and is unchanged since.
+    pub packed: bool,
+}
+
+/// The assembled image tree of `project_dir` for `arch` and `variant`, if there is one.
+pub fn image_tree(project_dir: &Path, arch: &str, variant: Option<&str>) -> Option<ImageTree> {
+    let work = WorkDir::new(project_dir, arch, variant);
+    let path = work.upper();
+    let identity = std::fs::read_to_string(work.upper_stamp()).ok()?;
+    let identity = identity.trim();
+    if identity.is_empty() || !path.join(crate::metadata::METADATA_DIR).is_dir() {
+        return None;
+    }
+    let packed = std::fs::read_to_string(work.pack_stamp())
+        .ok()
+        .and_then(|text| serde_json::from_str::<PackStamp>(&text).ok())
+        .is_some_and(|stamp| {
+            stamp.tree == identity
+                && PackStamp::is_current(
+                    &work.pack_stamp(),
+                    &stamp.output,
+                    identity,
+                    &stamp.options,
+                )
+        });
+    Some(ImageTree { path, packed })
 }
 
 /// Removes the project's work folder (`work/`), detaching anything still mounted in it.

@@ -6,11 +6,16 @@
 //!    made by the base provider ([`base::BaseProvider`]; Debian uses mmdebstrap, Gentoo a
 //!    stage3 plus the emerge pipeline in a container) in
 //!    `work/<arch>/lower/`. It is rebuilt only when its inputs change (`lower.stamp`).
-//! 2. **upper** ([`upper`]): the runtime closure read from the package database is copied up
-//!    with its metadata, then groups, users, `files/`, `build.d` scripts, setup commands and
-//!    services are applied on a lower+upper overlay inside a container, then `/.genpack`
-//!    metadata and the boot side (`/boot/kernel`, `/boot/initramfs`).
-//! 3. **pack** ([`pack`]): mksquashfs, reproducible.
+//! 2. **upper** ([`upper`], [`stages`], [`layers`]): the image tree, made in stages (the
+//!    runtime closure copied from the lower, accounts, `files/`, `build.d` scripts, setup
+//!    commands, services, package scripts, the boot side, `/.genpack`). Each stage writes into
+//!    its own overlayfs layer over the layers before it and records its inputs in a stamp; a
+//!    build reruns only the stages whose inputs (or an earlier stage) changed, then assembles
+//!    `work/<arch>/upper` from the layers with hard links.
+//! 3. **pack** ([`pack`]): mksquashfs, reproducible; skipped while the image was packed from
+//!    the same tree with the same options.
+//!
+//! With nothing changed, a build compares stamps and runs nothing.
 //!
 //! Every long step reports [`Progress`] events, writes `work/<arch>/logs/<step>.log`, can be
 //! cancelled with a [`CancelToken`], and fails with a [`BuildError`] naming the step, the
@@ -35,7 +40,9 @@ pub mod container;
 pub mod copy;
 pub mod download;
 mod error;
+pub mod fingerprint;
 mod fsutil;
+pub mod layers;
 pub mod lower;
 pub mod metadata;
 pub mod overlay;
@@ -43,14 +50,18 @@ pub mod pack;
 pub mod progress;
 pub mod recipe;
 pub mod select;
+pub mod stages;
 pub mod upper;
 pub mod workdir;
 
-pub use builder::{cache_root, clean, BaseSettings, BuildOptions, BuildReport, Builder};
+pub use builder::{
+    cache_root, clean, image_tree, BaseSettings, BuildOptions, BuildReport, Builder, ImageTree,
+};
 pub use cancel::CancelToken;
 pub use error::{BuildError, Result};
 pub use lower::LowerReport;
 pub use pack::PackReport;
 pub use progress::{Phase, Progress, ProgressSink, Unit};
 pub use recipe::Recipe;
-pub use upper::UpperReport;
+pub use stages::Stage;
+pub use upper::{StageReport, UpperReport};

@@ -2,14 +2,12 @@
 //! then stamped with the hash of its inputs. It is rebuilt only when those inputs change.
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::Path;
-
-use sha2::{Digest, Sha256};
 
 use crate::base::{BaseProvider, LowerContext};
 use crate::command::Runner;
 use crate::error::{BuildError, Result};
+use crate::fsutil::{file_digest, sha256_hex};
 use crate::progress::{Phase, Progress};
 use crate::recipe::Recipe;
 use crate::workdir::{remove_tree, WorkDir};
@@ -70,7 +68,7 @@ impl LowerInputs {
     /// Hex SHA-256 of the canonical JSON form.
     pub fn hash(&self) -> String {
         let json = serde_json::to_vec(self).unwrap_or_default();
-        hex(&Sha256::digest(json))
+        sha256_hex(&json)
     }
 
     /// Human-readable differences from `old`, empty when equal.
@@ -165,26 +163,10 @@ fn hash_dir(base: &Path, dir: &Path, out: &mut BTreeMap<String, String>) -> Resu
                 std::fs::read_link(&path).map_err(BuildError::io("reading link", &path))?;
             out.insert(key, format!("link:{}", target.display()));
         } else {
-            let mut file = std::fs::File::open(&path).map_err(BuildError::io("reading", &path))?;
-            let mut hasher = Sha256::new();
-            let mut buf = vec![0u8; 64 * 1024];
-            loop {
-                let n = file
-                    .read(&mut buf)
-                    .map_err(BuildError::io("reading", &path))?;
-                if n == 0 {
-                    break;
-                }
-                hasher.update(&buf[..n]);
-            }
-            out.insert(key, hex(&hasher.finalize()));
+            out.insert(key, file_digest(&path)?);
         }
     }
     Ok(())
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Why the lower is (or is not) rebuilt.

@@ -1,7 +1,8 @@
 //! `/.genpack`: what the image is, for installers, the VM runner and people.
 //!
-//! Files: `arch`, `profile`, `artifact`, `variant`, `timestamp` (seconds since the epoch, UTC,
-//! of the upper build), `packages` (one `name version` line per package followed by
+//! Files: `arch`, `profile`, `artifact`, `variant`, `timestamp` (the image's
+//! `SOURCE_DATE_EPOCH`, seconds since the epoch, so the same inputs give the same image),
+//! `packages` (one `name version` line per package followed by
 //! `# DESCRIPTION:` and `# LICENSE:` lines) and `packages.json` (the same as a JSON array of
 //! `{name, version, description, license}`).
 
@@ -30,22 +31,31 @@ pub struct PackageRecord {
 
 /// Writes `/.genpack` into `root`.
 pub fn write(root: &Path, recipe: &Recipe, packages: &[Package]) -> Result<()> {
+    write_packages(root, packages)?;
+    write_identity(root, recipe)
+}
+
+/// Writes `/.genpack/arch`, `profile`, `artifact`, `variant` and `timestamp`.
+pub fn write_identity(root: &Path, recipe: &Recipe) -> Result<()> {
     let dir = root.join(METADATA_DIR);
     std::fs::create_dir_all(&dir).map_err(BuildError::io("creating", &dir))?;
-    let timestamp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
     let fields = [
         ("arch", recipe.arch.to_string()),
         ("profile", recipe.profile_str().to_string()),
         ("artifact", recipe.name.clone()),
         ("variant", recipe.variant.clone().unwrap_or_default()),
-        ("timestamp", timestamp.to_string()),
+        ("timestamp", recipe.source_date_epoch.to_string()),
     ];
     for (name, value) in fields {
         write_atomic(&dir.join(name), format!("{value}\n").as_bytes())?;
     }
+    Ok(())
+}
+
+/// Writes `/.genpack/packages` and `/.genpack/packages.json`.
+pub fn write_packages(root: &Path, packages: &[Package]) -> Result<()> {
+    let dir = root.join(METADATA_DIR);
+    std::fs::create_dir_all(&dir).map_err(BuildError::io("creating", &dir))?;
     let mut text = String::new();
     let mut records = Vec::new();
     for package in packages {

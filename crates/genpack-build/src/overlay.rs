@@ -18,7 +18,18 @@ impl OverlayMount {
     /// Mounts `lower` (read-only layer) and `upper` (receives writes) at `target`, using
     /// `work` as overlayfs' work directory (recreated empty).
     pub fn mount(lower: &Path, upper: &Path, work: &Path, target: &Path) -> Result<Self> {
-        for path in [lower, upper, work] {
+        Self::mount_layers(&[lower.to_path_buf()], upper, work, target)
+    }
+
+    /// Mounts the read-only `lowers` (the first one on top) under `upper` (receives writes)
+    /// at `target`, using `work` as overlayfs' work directory (recreated empty).
+    pub fn mount_layers(
+        lowers: &[PathBuf],
+        upper: &Path,
+        work: &Path,
+        target: &Path,
+    ) -> Result<Self> {
+        for path in lowers.iter().map(PathBuf::as_path).chain([upper, work]) {
             let text = path.to_string_lossy();
             if text.contains(',') || text.contains(':') {
                 return Err(BuildError::Io {
@@ -33,10 +44,11 @@ impl OverlayMount {
         remove_tree(work)?;
         std::fs::create_dir_all(work).map_err(BuildError::io("creating", work))?;
         std::fs::create_dir_all(target).map_err(BuildError::io("creating", target))?;
-        // index/metacopy/redirect_dir off: the upper must be a plain, self-contained tree.
+        let lowerdir: Vec<String> = lowers.iter().map(|l| l.display().to_string()).collect();
+        // index/metacopy/redirect_dir off: every layer must be a plain, self-contained tree.
         let options = format!(
             "lowerdir={},upperdir={},workdir={},index=off,metacopy=off,redirect_dir=off",
-            lower.display(),
+            lowerdir.join(":"),
             upper.display(),
             work.display()
         );
@@ -96,45 +108,4 @@ impl Drop for OverlayMount {
             let _ = unmount_below(&self.target);
         }
     }
-}
-
-/// Makes an upper that served as overlayfs upperdir a plain tree: drops whiteouts (character
-/// devices 0:0, meaningless without the lower) and overlayfs' `trusted.overlay.*` xattrs.
-pub fn clean_upper(upper: &Path) -> Result<usize> {
-    use std::os::unix::fs::{FileTypeExt, MetadataExt};
-    let mut removed = 0;
-    let mut stack = vec![upper.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        strip_overlay_xattrs(&dir)?;
-        let entries = std::fs::read_dir(&dir).map_err(BuildError::io("reading directory", &dir))?;
-        for entry in entries {
-            let entry = entry.map_err(BuildError::io("reading directory", &dir))?;
-            let path = entry.path();
-            let meta =
-                std::fs::symlink_metadata(&path).map_err(BuildError::io("reading", &path))?;
-            if meta.file_type().is_char_device() && meta.rdev() == 0 {
-                std::fs::remove_file(&path).map_err(BuildError::io("removing whiteout", &path))?;
-                removed += 1;
-            } else if meta.is_dir() {
-                stack.push(path);
-            } else if !meta.file_type().is_symlink() {
-                strip_overlay_xattrs(&path)?;
-            }
-        }
-    }
-    Ok(removed)
-}
-
-fn strip_overlay_xattrs(path: &Path) -> Result<()> {
-    let names = match xattr::list(path) {
-        Ok(names) => names,
-        Err(_) => return Ok(()),
-    };
-    for name in names {
-        if name.to_string_lossy().starts_with("trusted.overlay.") {
-            xattr::remove(path, &name)
-                .map_err(BuildError::io("removing overlay xattr of", path))?;
-        }
-    }
-    Ok(())
 }

@@ -1,6 +1,10 @@
-//! Packing the upper into a SquashFS with mksquashfs: all cores, the definition's
-//! compression, build leftovers excluded, and reproducible output (fixed timestamps, sorted
-//! directories), so packing the same tree twice gives identical bytes.
+//! Packing the image tree into a SquashFS with mksquashfs: all cores, the definition's
+//! compression, and reproducible output (fixed timestamps, sorted directories), so packing
+//! the same tree twice gives identical bytes. The image tree already leaves out build
+//! leftovers ([`crate::layers::EXCLUDES`]), so mksquashfs runs with no exclude list.
+//!
+//! A stamp (`work/<arch>/pack.stamp`) records which tree and options the output was packed
+//! from, and the output's size and time: while they match, packing again is skipped.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -11,17 +15,8 @@ use crate::error::{BuildError, Result};
 use crate::progress::{Meter, Phase, Unit};
 use crate::recipe::Compression;
 
-/// Paths (mksquashfs wildcards, relative to the tree) never packed.
-pub const EXCLUDES: [&str; 5] = [
-    "build",
-    "build.d",
-    "build.d/*",
-    "var/log/*.log",
-    "var/tmp/*",
-];
-
 /// How to pack.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PackOptions {
     /// Compression method.
     pub compression: Compression,
@@ -40,6 +35,74 @@ pub struct PackReport {
     pub bytes: u64,
     /// Wall-clock time of mksquashfs.
     pub duration: Duration,
+    /// The output was already packed from the same tree with the same options: nothing ran.
+    pub up_to_date: bool,
+}
+
+/// What an output image was packed from.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PackStamp {
+    /// Identity of the image tree (its stamp).
+    pub tree: String,
+    /// Compression and timestamps.
+    pub options: PackOptions,
+    /// The output file.
+    pub output: PathBuf,
+    /// Its size when it was written.
+    pub bytes: u64,
+    /// Its modification time when it was written, nanoseconds since the epoch.
+    pub mtime_ns: u128,
+}
+
+impl PackStamp {
+    /// The stamp of `output` as it is now, packed from `tree` with `options`.
+    pub fn of(output: &Path, tree: &str, options: &PackOptions) -> Option<PackStamp> {
+        let meta = std::fs::metadata(output).ok()?;
+        let mtime_ns = meta
+            .modified()
+            .ok()?
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()?
+            .as_nanos();
+        Some(PackStamp {
+            tree: tree.to_string(),
+            options: PackOptions {
+                processors: None,
+                ..options.clone()
+            },
+            output: output.to_path_buf(),
+            bytes: meta.len(),
+            mtime_ns,
+        })
+    }
+
+    /// Whether `output` is still what the stamp at `stamp_path` describes.
+    pub fn is_current(stamp_path: &Path, output: &Path, tree: &str, options: &PackOptions) -> bool {
+        let Some(now) = Self::of(output, tree, options) else {
+            return false;
+        };
+        std::fs::read_to_string(stamp_path)
+            .ok()
+            .and_then(|text| serde_json::from_str::<PackStamp>(&text).ok())
+            .is_some_and(|old| old == now)
+    }
+
+    /// Records that `output` was packed from `tree` with `options`.
+    pub fn record(
+        stamp_path: &Path,
+        output: &Path,
+        tree: &str,
+        options: &PackOptions,
+    ) -> Result<()> {
+        let stamp = Self::of(output, tree, options).ok_or_else(|| BuildError::Io {
+            action: "reading",
+            path: output.to_path_buf(),
+            source: std::io::Error::from(std::io::ErrorKind::NotFound),
+        })?;
+        let text = serde_json::to_string_pretty(&stamp)
+            .map_err(|e| BuildError::Definition(e.to_string()))?;
+        crate::fsutil::write_atomic(stamp_path, text.as_bytes())
+    }
 }
 
 /// mksquashfs arguments selecting `compression`.
@@ -71,7 +134,6 @@ pub fn mksquashfs_command(tree: &Path, output: &Path, options: &PackOptions) -> 
         .arg(&epoch)
         .arg("-all-time")
         .arg(&epoch);
-    cmd.arg("-wildcards").arg("-e").args(EXCLUDES);
     // mksquashfs refuses SOURCE_DATE_EPOCH together with explicit times.
     cmd.env_remove("SOURCE_DATE_EPOCH");
     cmd
@@ -122,6 +184,7 @@ pub(crate) fn pack_tree(
         output: output.to_path_buf(),
         bytes,
         duration,
+        up_to_date: false,
     })
 }
 
@@ -181,7 +244,7 @@ mod tests {
     }
 
     #[test]
-    fn packing_twice_gives_identical_bytes_and_excludes_build_leftovers() {
+    fn packing_twice_gives_identical_bytes() {
         let tree = sample_tree();
         let out = tempfile::tempdir().unwrap();
         let runner = Runner::new(
@@ -221,7 +284,24 @@ mod tests {
             .unwrap();
         let listing = String::from_utf8_lossy(&listing.stdout);
         assert!(listing.contains("squashfs-root/etc/hostname"));
-        assert!(!listing.contains("build.d"), "{listing}");
-        assert!(!listing.contains("old.log"), "{listing}");
+
+        let stamp = out.path().join("pack.stamp");
+        assert!(!PackStamp::is_current(
+            &stamp, &a.output, "tree-1", &options
+        ));
+        PackStamp::record(&stamp, &a.output, "tree-1", &options).unwrap();
+        assert!(PackStamp::is_current(&stamp, &a.output, "tree-1", &options));
+        assert!(!PackStamp::is_current(
+            &stamp, &a.output, "tree-2", &options
+        ));
+        let gzip9 = PackOptions {
+            compression: Compression::Xz,
+            ..options.clone()
+        };
+        assert!(!PackStamp::is_current(&stamp, &a.output, "tree-1", &gzip9));
+        std::fs::write(&a.output, b"replaced by someone").unwrap();
+        assert!(!PackStamp::is_current(
+            &stamp, &a.output, "tree-1", &options
+        ));
     }
 }

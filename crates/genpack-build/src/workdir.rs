@@ -1,5 +1,6 @@
-//! The work folder of a project: `work/<arch>/` with the lower tree, the upper tree, logs and
-//! the stamp that records what the lower was built from.
+//! The work folder of a project: `work/<arch>/` with the lower tree, the stage layers of the
+//! image tree and their stamps, the assembled image tree, logs, and the stamps that record what
+//! the lower, the tree and the packed image were made from.
 //!
 //! The lower layer is a plain directory tree rather than a loop-mounted ext4 image: it needs no
 //! loop device, no sizing, no fsck, can be inspected with ordinary tools, and overlayfs and
@@ -59,9 +60,45 @@ impl WorkDir {
         self.suffixed_ext("lower", ".stamp")
     }
 
-    /// The upper tree: exactly what goes into the image.
+    /// The image tree: exactly what goes into the image, assembled from the stage layers
+    /// (hard links into them; nothing ever writes into it).
     pub fn upper(&self) -> PathBuf {
         self.suffixed("upper")
+    }
+
+    /// Where a new image tree is assembled before it replaces [`WorkDir::upper`].
+    pub fn upper_staging(&self) -> PathBuf {
+        self.suffixed_ext("upper", ".new")
+    }
+
+    /// Where the previous image tree goes while it is deleted (after the new one is in place).
+    pub fn upper_retired(&self) -> PathBuf {
+        self.suffixed_ext("upper", ".old")
+    }
+
+    /// Identity of the stage results the current image tree was assembled from.
+    pub fn upper_stamp(&self) -> PathBuf {
+        self.suffixed_ext("upper", ".stamp")
+    }
+
+    /// The folder of the stage layers and their stamps.
+    pub fn stages(&self) -> PathBuf {
+        self.suffixed("stages")
+    }
+
+    /// The layer of stage `name`: what the stage added or changed (an overlayfs upper layer).
+    pub fn stage_layer(&self, name: &str) -> PathBuf {
+        self.stages().join(name)
+    }
+
+    /// What stage `name` was last run from; written only after the stage succeeded.
+    pub fn stage_stamp(&self, name: &str) -> PathBuf {
+        self.stages().join(format!("{name}.stamp"))
+    }
+
+    /// What the output image was last packed from.
+    pub fn pack_stamp(&self) -> PathBuf {
+        self.suffixed_ext("pack", ".stamp")
     }
 
     /// overlayfs work directory used while scripts run on lower+upper.
@@ -174,6 +211,14 @@ mod tests {
             Path::new("/p/work/x86_64/lower-dev.stamp")
         );
         assert_eq!(variant.logs(), Path::new("/p/work/x86_64/logs"));
+        assert_eq!(
+            variant.stage_layer("files"),
+            Path::new("/p/work/x86_64/stages-dev/files")
+        );
+        assert_eq!(
+            plain.stage_stamp("boot"),
+            Path::new("/p/work/x86_64/stages/boot.stamp")
+        );
     }
 
     #[test]

@@ -146,6 +146,132 @@ fn debian_template_builds_with_everything_in_place_needs_root_network() {
 }
 
 #[test]
+fn a_build_with_nothing_changed_runs_nothing_needs_root_network() {
+    let built = built();
+    let second = &built.second;
+    assert!(second.up_to_date, "second build did something: {second:#?}");
+    assert!(
+        second.upper.stages.iter().all(|s| s.rerun.is_none()),
+        "{:?}",
+        second.upper.stages
+    );
+    assert_eq!(second.upper.entries_copied, 0);
+    assert!(second.upper.assembled.is_none());
+    assert!(second.pack.up_to_date);
+    assert_eq!(second.pack.output, built.first.pack.output);
+    assert_eq!(second.upper.tree, built.first.upper.tree);
+    // The report still describes the image.
+    assert_eq!(
+        second.upper.closure_packages,
+        built.first.upper.closure_packages
+    );
+    assert!(second.upper.boot.initramfs);
+    assert!(
+        built.second_upper_log.contains("image tree is up to date"),
+        "{}",
+        built.second_upper_log
+    );
+}
+
+#[test]
+fn a_files_change_reruns_only_later_stages_copies_no_package_file_and_matches_a_full_rebuild_needs_root_network(
+) {
+    use genpack_build::{BuildOptions, Builder, Stage};
+    use std::os::unix::fs::MetadataExt;
+
+    let scratch = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let dir = common::clone_built_project(scratch.path());
+    let project = genpack_def::Project::load(&dir).unwrap();
+    let builder = Builder::new(&project, BuildOptions::default()).unwrap();
+    // Up to date in its new folder (a shell in the fixture's lower, run by another test,
+    // makes the package stage rerun once).
+    builder.build().unwrap();
+    let work = builder.work_dir().clone();
+    let sshd = work.stage_layer("packages").join("usr/sbin/sshd");
+    let sshd_inode = std::fs::metadata(&sshd).unwrap().ino();
+
+    let motd = dir.join("files/etc/motd");
+    let mut text = std::fs::read_to_string(&motd).unwrap();
+    text.push_str("changed by the incremental build test\n");
+    std::fs::write(&motd, &text).unwrap();
+
+    let report = builder.build().unwrap();
+    let rerun: Vec<Stage> = report
+        .upper
+        .stages
+        .iter()
+        .filter(|s| s.rerun.is_some())
+        .map(|s| s.stage)
+        .collect();
+    assert_eq!(rerun, Stage::ALL[Stage::Files.index()..].to_vec());
+    assert_eq!(
+        report.upper.stages[Stage::Files.index()].rerun.as_deref(),
+        Some("files changed: etc/motd")
+    );
+    assert!(!report.lower.rebuilt);
+    assert_eq!(report.upper.entries_copied, 0, "package files copied");
+    assert_eq!(
+        std::fs::metadata(&sshd).unwrap().ino(),
+        sshd_inode,
+        "the package layer was rewritten"
+    );
+    // The files layer holds what files/ brought and the directories above it, nothing else.
+    let files_layer = work.stage_layer("files");
+    for entry in walk(&files_layer) {
+        let rel = entry.strip_prefix(&files_layer).unwrap();
+        let meta = std::fs::symlink_metadata(&entry).unwrap();
+        if !meta.is_dir() {
+            assert!(
+                dir.join("files").join(rel).exists(),
+                "{} in the files layer does not come from files/",
+                rel.display()
+            );
+        }
+    }
+    let log = std::fs::read_to_string(work.logs().join("upper.log")).unwrap();
+    assert!(
+        log.contains("files reruns (files changed: etc/motd)"),
+        "{log}"
+    );
+    let image = genpack_image::Image::open(&report.pack.output).unwrap();
+    assert_eq!(image.read_text("/etc/motd").unwrap(), text);
+    let incremental = std::fs::read(&report.pack.output).unwrap();
+
+    // Every stage again from the package copy: the same bytes.
+    let full = Builder::new(
+        &project,
+        BuildOptions {
+            rerun_from: Some(Stage::Packages),
+            ..Default::default()
+        },
+    )
+    .unwrap()
+    .build()
+    .unwrap();
+    assert!(full.upper.entries_copied > 1000);
+    assert!(
+        std::fs::read(&full.pack.output).unwrap() == incremental,
+        "an incremental build and a full rebuild of the same inputs differ"
+    );
+}
+
+/// Every path below `root`.
+fn walk(root: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if std::fs::symlink_metadata(&path).unwrap().is_dir() {
+                stack.push(path.clone());
+            }
+            out.push(path);
+        }
+    }
+    out
+}
+
+#[test]
 fn debian_image_boots_with_direct_kernel_and_fw_cfg_ini_needs_root_network_qemu() {
     let built = built();
     let image = Image::open(&built.image).unwrap();
@@ -181,6 +307,69 @@ fn debian_image_boots_with_direct_kernel_and_fw_cfg_ini_needs_root_network_qemu(
     eprintln!(
         "direct boot to login prompt: {:.1} s",
         outcome.elapsed.as_secs_f64()
+    );
+}
+
+#[test]
+fn the_image_tree_boots_without_packing_needs_root_network_qemu() {
+    use genpack_vm::{AccelPolicy, Boot, Display, Network, StopOptions, VmSpec};
+
+    let built = built();
+    let tree = built.project_dir.join("work/x86_64/upper");
+    let dir = tempfile::tempdir().unwrap();
+    let mut spec = VmSpec::new(
+        format!("tree-preview-{}", std::process::id()),
+        Boot::Tree { tree: tree.clone() },
+    );
+    spec.memory_mib = 1024;
+    spec.display = Display::None;
+    spec.network = Network::None;
+    spec.accel = AccelPolicy::Tcg;
+    spec.system_ini = Some(hostname_ini(dir.path(), "treeboot"));
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let handle = runtime.block_on(genpack_vm::launch(&spec)).unwrap();
+    let console_log = handle.state().console_log.clone();
+    let name = handle.name().to_string();
+    drop(handle);
+    let started = std::time::Instant::now();
+    let console = loop {
+        let text = std::fs::read_to_string(&console_log).unwrap_or_default();
+        if text.contains("treeboot login:") || started.elapsed() > Duration::from_secs(600) {
+            break text;
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    };
+    // The runtime folder goes away with the VM: keep its helpers' logs for a failure message.
+    let runtime_dir = console_log.parent().unwrap().to_path_buf();
+    let helper_logs = ["qemu.log", "virtiofsd.log"]
+        .iter()
+        .map(|log| {
+            let text = std::fs::read_to_string(runtime_dir.join(log)).unwrap_or_default();
+            format!("--- {log}\n{}", tail(&text, 10))
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let stopped = runtime.block_on(genpack_vm::stop(
+        &name,
+        StopOptions {
+            force: true,
+            ..Default::default()
+        },
+    ));
+    assert!(
+        console.contains("treeboot login:"),
+        "no login prompt:\n{}\n{helper_logs}",
+        tail(&console, 40)
+    );
+    assert!(
+        console.contains("image tree shared by the host"),
+        "{}",
+        tail(&console, 40)
+    );
+    stopped.unwrap();
+    eprintln!(
+        "image tree to login prompt: {:.1} s",
+        started.elapsed().as_secs_f64()
     );
 }
 

@@ -5,7 +5,10 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use genpack_build::{BaseSettings, BuildError, BuildOptions, Builder, CancelToken, Progress, Unit};
+use genpack_build::{
+    BaseSettings, BuildError, BuildOptions, Builder, CancelToken, Progress, Stage, Unit,
+    UpperReport,
+};
 use genpack_def::Project;
 
 use crate::report::{print_diagnostics, Failure};
@@ -20,6 +23,10 @@ pub struct BuildArgs {
     /// default: $GENPACK_GENTOO_MIRROR, else the Gentoo distfiles mirror.
     #[arg(long, value_name = "URL")]
     mirror: Option<String>,
+    /// Rerun this stage of the image tree and every later one, even when nothing changed:
+    /// packages, accounts, files, build.d, setup, services, package-scripts, boot, metadata.
+    #[arg(long, value_name = "STAGE")]
+    from: Option<Stage>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -64,6 +71,7 @@ pub fn run(context: &Context, step: Step, args: BuildArgs) -> Result<ExitCode, F
             cancel,
             progress: progress_printer(args.verbose),
             force_lower: matches!(step, Step::Lower),
+            rerun_from: args.from,
         },
         settings,
     )?;
@@ -72,9 +80,13 @@ pub fn run(context: &Context, step: Step, args: BuildArgs) -> Result<ExitCode, F
         Step::Build => {
             let report = builder.build()?;
             finish_line();
+            let image = report.pack.output.display();
+            if report.up_to_date {
+                println!("{image} is up to date: nothing changed since it was built.");
+                return Ok(ExitCode::SUCCESS);
+            }
             println!(
-                "Built {} ({}, {} packages) in {:.1} s.",
-                report.pack.output.display(),
+                "Built {image} ({}, {} packages) in {:.1} s.",
                 human_bytes(report.pack.bytes),
                 report.upper.closure_packages,
                 started.elapsed().as_secs_f64()
@@ -82,6 +94,7 @@ pub fn run(context: &Context, step: Step, args: BuildArgs) -> Result<ExitCode, F
             if !report.lower.rebuilt {
                 println!("The base layer was up to date.");
             }
+            println!("{}", stages_line(&report.upper));
         }
         Step::Lower => {
             let report = builder.lower()?;
@@ -95,10 +108,11 @@ pub fn run(context: &Context, step: Step, args: BuildArgs) -> Result<ExitCode, F
             let report = builder.upper()?;
             finish_line();
             println!(
-                "Image tree ready: {} packages, {} copied.",
+                "Image tree ready: {} packages, {} copied from the base layer.",
                 report.closure_packages,
                 human_bytes(report.bytes_copied)
             );
+            println!("{}", stages_line(&report));
         }
         Step::Pack => {
             let report = builder.pack()?;
@@ -111,6 +125,21 @@ pub fn run(context: &Context, step: Step, args: BuildArgs) -> Result<ExitCode, F
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Which stages of the image tree ran, in one sentence.
+fn stages_line(report: &UpperReport) -> String {
+    let rerun: Vec<&str> = report
+        .stages
+        .iter()
+        .filter(|s| s.rerun.is_some())
+        .map(|s| s.stage.name())
+        .collect();
+    match report.stages.iter().find_map(|s| s.rerun.as_deref()) {
+        None if report.up_to_date => "The image tree was up to date.".to_string(),
+        None => "Every stage was up to date; the image tree was assembled again.".to_string(),
+        Some(reason) => format!("Stages run: {} ({reason}).", rerun.join(", ")),
+    }
 }
 
 pub fn shell(context: &Context, upper: bool, args: ShellArgs) -> Result<ExitCode, Failure> {

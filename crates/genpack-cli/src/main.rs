@@ -55,13 +55,14 @@ enum Command {
     Templates(templates::Args),
     /// Pack the definition and its folders into genpack-<name>.tar.gz.
     Archive(archive::Args),
-    /// Build the image: base layer (when its inputs changed), image tree, SquashFS.
+    /// Build the image: base layer, image tree stages and SquashFS, each only when its inputs
+    /// changed (with nothing changed, nothing runs).
     Build(build::BuildArgs),
     /// Rebuild the base layer (every package, in a container), even when up to date.
     Lower(build::BuildArgs),
-    /// Rebuild the image tree from the base layer.
+    /// Bring the image tree up to date (the stages whose inputs changed), without packing.
     Upper(build::BuildArgs),
-    /// Pack the image tree into <name>[-<variant>]-<arch>.squashfs.
+    /// Pack the image tree into <name>[-<variant>]-<arch>.squashfs (even when up to date).
     Pack(build::BuildArgs),
     /// A shell (or a command) in the base layer's container.
     Bash(build::ShellArgs),
@@ -131,7 +132,7 @@ fn main() -> ExitCode {
         Command::Restore(args) => install::restore(args),
         Command::SelfUpdate(args) => update::run(args),
         Command::Ini(args) => ini::run(args),
-        Command::Vm(args) => vm::run(args),
+        Command::Vm(args) => vm::run(&context, args),
     };
     match outcome {
         Ok(code) => code,

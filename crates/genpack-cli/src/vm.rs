@@ -11,6 +11,7 @@ use genpack_vm::{
 };
 
 use crate::report::{output, Failure};
+use crate::Context;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -72,8 +73,13 @@ enum VmCommand {
 
 #[derive(Debug, clap::Args)]
 struct RunArgs {
-    /// The image: NAME.squashfs, a disk image, or an .iso.
-    image: PathBuf,
+    /// The image: NAME.squashfs, a disk image, an .iso, or an image tree (a folder).
+    image: Option<PathBuf>,
+    /// Boot the project's image tree (work/<arch>/upper) as it is, without packing it: its
+    /// kernel and initramfs directly, the tree shared read-only over virtio-fs or 9p. IMAGE may
+    /// name a project folder or a tree; default: the project in -C DIR (or here).
+    #[arg(long)]
+    tree: bool,
     /// VM name; defaults to the image's artifact name.
     #[arg(long)]
     name: Option<String>,
@@ -143,17 +149,17 @@ impl From<VmError> for Failure {
     }
 }
 
-pub fn run(args: Args) -> Result<ExitCode, Failure> {
+pub fn run(context: &Context, args: Args) -> Result<ExitCode, Failure> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|error| Failure::new(format!("cannot start the async runtime: {error}")))?;
-    runtime.block_on(dispatch(args.command))
+    runtime.block_on(dispatch(context, args.command))
 }
 
-async fn dispatch(command: VmCommand) -> Result<ExitCode, Failure> {
+async fn dispatch(context: &Context, command: VmCommand) -> Result<ExitCode, Failure> {
     match command {
-        VmCommand::Run(args) => run_vm(*args).await,
+        VmCommand::Run(args) => run_vm(context, *args).await,
         VmCommand::List { json } => {
             let vms = genpack_vm::list()?;
             if json {
@@ -254,8 +260,8 @@ async fn dispatch(command: VmCommand) -> Result<ExitCode, Failure> {
     }
 }
 
-async fn run_vm(args: RunArgs) -> Result<ExitCode, Failure> {
-    let spec = spec_from(&args)?;
+async fn run_vm(context: &Context, args: RunArgs) -> Result<ExitCode, Failure> {
+    let spec = spec_from(context, &args)?;
     let handle = genpack_vm::launch(&spec).await?;
     let name = handle.name().to_string();
     eprintln!(
@@ -291,25 +297,77 @@ fn attach(name: &str) -> Result<ExitCode, Failure> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn spec_from(args: &RunArgs) -> Result<VmSpec, Failure> {
+/// The image tree `--tree` boots: IMAGE when it is a tree, the tree of the project IMAGE (or
+/// the current project) names otherwise.
+fn tree_to_boot(context: &Context, image: Option<&Path>) -> Result<PathBuf, Failure> {
+    let project = match image {
+        Some(path) if !path.join("genpack.json5").is_file() => return Ok(path.to_path_buf()),
+        Some(path) => path.to_path_buf(),
+        None => context.project_dir.clone(),
+    };
+    let arch = context.arch_or_host()?;
+    let tree =
+        genpack_build::workdir::WorkDir::new(&project, arch.as_str(), context.variant.as_deref())
+            .upper();
+    if !tree.join(".genpack").is_dir() {
+        return Err(
+            Failure::new(format!("{} has no image tree yet", project.display()))
+                .hint("run `genpack build` (or `genpack upper`) first"),
+        );
+    }
+    Ok(tree)
+}
+
+/// A tree's VM name: the artifact name it records, else the folder's name.
+fn tree_vm_name(tree: &Path) -> String {
+    let recorded = std::fs::read_to_string(tree.join(".genpack/artifact")).unwrap_or_default();
+    let name: String = recorded
+        .trim()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(64)
+        .collect();
+    if name.is_empty() || name.starts_with('.') {
+        "tree".to_string()
+    } else {
+        name
+    }
+}
+
+fn spec_from(context: &Context, args: &RunArgs) -> Result<VmSpec, Failure> {
     let firmware = match args.firmware {
         FirmwareArg::Uefi => FirmwareKind::Uefi,
         FirmwareArg::Bios => FirmwareKind::Bios,
     };
-    let image = args.image.clone();
-    let boot = match extension(&image).as_deref() {
-        Some("squashfs") => Boot::Squashfs { image },
-        Some("iso") => Boot::Iso { image, firmware },
-        _ => Boot::Disk {
-            image,
-            firmware,
-            read_only: false,
-        },
+    let as_tree = args.tree || args.image.as_deref().is_some_and(Path::is_dir);
+    let (boot, default_name) = if as_tree {
+        let tree = tree_to_boot(context, args.image.as_deref())?;
+        let name = tree_vm_name(&tree);
+        (Boot::Tree { tree }, name)
+    } else {
+        let Some(image) = args.image.clone() else {
+            return Err(Failure::new("which image should the VM boot?")
+                .hint("name a .squashfs, disk image or .iso, or pass --tree to boot the project's image tree"));
+        };
+        let name = genpack_vm::boot_files::default_vm_name(&image);
+        let boot = match extension(&image).as_deref() {
+            Some("squashfs") => Boot::Squashfs { image },
+            Some("iso") => Boot::Iso { image, firmware },
+            _ => Boot::Disk {
+                image,
+                firmware,
+                read_only: false,
+            },
+        };
+        (boot, name)
     };
-    let name = args
-        .name
-        .clone()
-        .unwrap_or_else(|| genpack_vm::boot_files::default_vm_name(&args.image));
+    let name = args.name.clone().unwrap_or(default_name);
     let mut spec = VmSpec::new(name, boot);
     spec.memory_mib = args.memory;
     spec.cpus = args.cpus;

@@ -62,6 +62,21 @@ pub fn default_cache_dir() -> PathBuf {
     base.join("genpack").join("boot-binaries")
 }
 
+/// The files [`boot_binaries`] builds from: this crate's manifest and sources, those of the
+/// crates it depends on in the same workspace (genpack-ini), and the workspace's lock file.
+/// A change in any of them gives different boot programs.
+pub fn source_paths() -> Vec<PathBuf> {
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let sibling = here.join("../genpack-ini");
+    vec![
+        here.join("Cargo.toml"),
+        here.join("src"),
+        sibling.join("Cargo.toml"),
+        sibling.join("src"),
+        here.join("../../Cargo.lock"),
+    ]
+}
+
 /// Builds (if needed) the release binaries in the default cache directory.
 pub fn boot_binaries() -> Result<BootBinaries, BinariesError> {
     boot_binaries_in(&default_cache_dir(), Profile::Release)

@@ -48,7 +48,8 @@ pub fn kernel_command_line(spec: &VmSpec, arch: Arch) -> String {
         Arch::X86_64 => "ttyS0,115200",
         Arch::Aarch64 => "ttyAMA0,115200",
     };
-    let mut line = String::from("root=block: ro");
+    let mut line = crate::tree::root_option(spec);
+    line.push_str(" ro");
     // The last console= becomes /dev/console: keep it the serial port.
     if spec.display == Display::Vnc {
         line.push_str(" console=tty0");
@@ -124,6 +125,15 @@ pub fn qemu_args(spec: &VmSpec, prepared: &Prepared, runtime: &RuntimeDir) -> Ve
             ));
             a.push("-device")
                 .push("virtio-blk-pci,drive=system,serial=system");
+        }
+        Boot::Tree { .. } => {
+            // The tree itself is one of the shares (added by `tree::with_tree_share`).
+            if let Some(files) = &prepared.boot_files {
+                a.push("-kernel").push(&files.kernel);
+                a.push("-initrd").push(&files.initramfs);
+                a.push("-append")
+                    .push(kernel_command_line(spec, prepared.arch));
+            }
         }
         Boot::Disk {
             image, read_only, ..

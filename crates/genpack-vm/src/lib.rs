@@ -9,6 +9,8 @@
 //! - [`console::attach`] relays a terminal to the serial console, [`ConsoleLog`] follows its
 //!   output and [`ConsoleInput`] types into it; [`ViewerBridge`] relays one
 //!   noVNC session over a loopback WebSocket guarded by a one-time token.
+//! - A build's image tree boots without packing ([`Boot::Tree`], [`tree`]): its kernel and
+//!   initramfs directly, the tree shared read-only over virtio-fs or 9p.
 //! - [`run_service`] runs a VM folder described by `vm.ini` in the foreground.
 
 pub mod accel;
@@ -25,6 +27,7 @@ pub mod runtime;
 pub mod service;
 pub mod spec;
 pub mod status;
+pub mod tree;
 pub mod usb;
 mod vm;
 pub mod vsock;

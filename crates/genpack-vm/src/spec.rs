@@ -69,10 +69,11 @@ impl VmSpec {
         }
     }
 
-    /// The image file being booted.
+    /// The image file (or image tree) being booted.
     pub fn image(&self) -> &PathBuf {
         match &self.boot {
             Boot::Squashfs { image } | Boot::Disk { image, .. } | Boot::Iso { image, .. } => image,
+            Boot::Tree { tree } => tree,
         }
     }
 }
@@ -102,6 +103,12 @@ pub enum Boot {
         image: PathBuf,
         /// UEFI or BIOS.
         firmware: FirmwareKind,
+    },
+    /// A build's image tree, unpacked: booted directly with its own kernel and initramfs, the
+    /// tree shared read-only as the root's lower layer (see [`crate::tree`]).
+    Tree {
+        /// The tree (a project's `work/<arch>/upper`).
+        tree: PathBuf,
     },
 }
 

@@ -132,6 +132,7 @@ pub async fn launch_with_progress(
         })
     };
     check_spec(spec)?;
+    let spec = &crate::tree::with_tree_share(spec)?;
     let runtime = RuntimeDir::for_name(&spec.name)?;
     report(
         StartPhase::Preparing,
@@ -170,6 +171,7 @@ pub async fn launch_with_progress(
             let (image, out) = (image.clone(), runtime.path().to_path_buf());
             Some(blocking(move || boot_files::extract(&image, &out)).await?)
         }
+        Boot::Tree { tree } => Some(crate::tree::boot_files(tree)?),
         _ => None,
     };
     let arch = boot_files.as_ref().map_or(Arch::host(), |f| f.arch);
@@ -188,7 +190,7 @@ pub async fn launch_with_progress(
     let verdict = accel::choose(spec.accel, &qemu, arch, trial_kernel, &base_dir()).await;
 
     let (firmware, uefi_vars) = match &spec.boot {
-        Boot::Squashfs { .. } => (None, None),
+        Boot::Squashfs { .. } | Boot::Tree { .. } => (None, None),
         Boot::Disk { firmware, .. } | Boot::Iso { firmware, .. } => {
             let fw = Firmware::locate(*firmware, arch)?;
             let vars = match &fw {
@@ -214,9 +216,10 @@ pub async fn launch_with_progress(
     let mut helpers = Vec::new();
     let mut virtiofs_sockets = Vec::new();
     for (i, share) in spec.shares.iter().enumerate() {
-        if let Share::Virtiofs { path, .. } = share {
+        if let Share::Virtiofs { path, tag } = share {
             let socket = runtime.path().join(format!("virtiofs{i}.sock"));
-            let child = start_virtiofsd(path, &socket, &runtime).await?;
+            let cache = crate::tree::virtiofs_cache(tag);
+            let child = start_virtiofsd(path, &socket, &runtime, cache).await?;
             if let Some(pid) = child.id() {
                 cleanup.pids.push(pid);
             }
@@ -318,7 +321,11 @@ fn check_spec(spec: &VmSpec) -> Result<()> {
         )));
     }
     let image = spec.image();
-    if !image.is_file() {
+    let found = match spec.boot {
+        Boot::Tree { .. } => image.is_dir(),
+        _ => image.is_file(),
+    };
+    if !found {
         return Err(VmError::io(
             "cannot find image",
             image,
@@ -367,7 +374,12 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'sta
         .unwrap_or_else(|e| Err(VmError::InvalidSpec(format!("background task failed: {e}"))))
 }
 
-async fn start_virtiofsd(path: &Path, socket: &Path, runtime: &RuntimeDir) -> Result<Child> {
+async fn start_virtiofsd(
+    path: &Path,
+    socket: &Path,
+    runtime: &RuntimeDir,
+    cache: &str,
+) -> Result<Child> {
     let program = ["/usr/libexec/virtiofsd", "/usr/lib/qemu/virtiofsd"]
         .iter()
         .map(PathBuf::from)
@@ -385,7 +397,8 @@ async fn start_virtiofsd(path: &Path, socket: &Path, runtime: &RuntimeDir) -> Re
     let child = Command::new(&program)
         .arg(format!("--socket-path={}", socket.display()))
         .arg(format!("--shared-dir={}", path.display()))
-        .args(["--cache=auto", "--xattr"])
+        .arg(format!("--cache={cache}"))
+        .arg("--xattr")
         .stdin(Stdio::null())
         .stdout(out)
         .stderr(err)

@@ -179,6 +179,7 @@ pub async fn build_start(
             let _ = progress.send(event);
         }),
         force_lower,
+        rerun_from: None,
     };
     let outcome = tauri::async_runtime::spawn_blocking(move || {
         let started = std::time::Instant::now();

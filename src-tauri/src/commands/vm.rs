@@ -132,6 +132,11 @@ pub struct VmTarget {
     pub system_ini: Option<PathBuf>,
     /// The data disk kept between runs unless changes are thrown away.
     pub data_disk: PathBuf,
+    /// The image tree of the last build, which boots without packing, when there is one.
+    pub tree: Option<PathBuf>,
+    /// The tree is newer than the image (or there is no image): running the tree is the
+    /// sensible default.
+    pub tree_is_newer: bool,
 }
 
 /// What a started VM reports at once.
@@ -172,15 +177,29 @@ fn vm_name_for(image: &Path) -> String {
     }
 }
 
+/// The variant a build of `dir` uses (the definition's default when none is chosen); `None`
+/// when the definition cannot be read.
+fn effective_variant(dir: &Path, arch: &str, variant: Option<String>) -> Option<Option<String>> {
+    let project = genpack_def::Project::load(dir).ok()?;
+    let arch = arch.parse::<genpack_def::Arch>().ok()?;
+    let chosen = variant.filter(|name| !name.is_empty());
+    let effective = project.effective(arch, chosen.as_deref()).ok()?;
+    Some(effective.variant)
+}
+
 fn target(dir: &Path, arch: &str, variant: Option<String>) -> CommandResult<VmTarget> {
-    let image = image_path(dir, arch, variant)?;
+    let image = image_path(dir, arch, variant.clone())?;
     let project_dir = image.parent().unwrap_or(dir).to_path_buf();
     let system_ini = Some(project_dir.join("system.ini")).filter(|path| path.is_file());
+    let tree = effective_variant(dir, arch, variant)
+        .and_then(|variant| genpack_build::image_tree(dir, arch, variant.as_deref()));
     Ok(VmTarget {
         name: vm_name_for(&image),
         built: image.is_file(),
         data_disk: project_dir.join("work").join("vm-data.img"),
         system_ini,
+        tree_is_newer: tree.as_ref().is_some_and(|t| !t.packed),
+        tree: tree.map(|t| t.path),
         image,
     })
 }
@@ -191,9 +210,9 @@ pub fn vm_target(dir: PathBuf, arch: String, variant: Option<String>) -> Command
     target(&dir, &arch, variant)
 }
 
-/// Boots the built image of `dir` with the project's system.ini; returns once QEMU's monitor
-/// answers. `volatile` keeps the guest's changes in memory only, else they go to the project's
-/// data disk.
+/// Boots the built image of `dir` (or, with `from_tree`, its image tree without packing) with
+/// the project's system.ini; returns once QEMU's monitor answers. `volatile` keeps the guest's
+/// changes in memory only, else they go to the project's data disk.
 #[tauri::command]
 pub async fn vm_start(
     sessions: tauri::State<'_, Arc<VmSessions>>,
@@ -201,20 +220,27 @@ pub async fn vm_start(
     arch: String,
     variant: Option<String>,
     volatile: bool,
+    from_tree: Option<bool>,
 ) -> CommandResult<VmStarted> {
     let target = target(&dir, &arch, variant)?;
-    if !target.built {
-        return Err(CommandError::vm(format!(
-            "{} is not built yet: build it in the Build step first",
-            target.image.display()
-        )));
-    }
-    let mut spec = VmSpec::new(
-        &target.name,
-        Boot::Squashfs {
+    let boot = match (from_tree.unwrap_or(false), &target.tree) {
+        (true, Some(tree)) => Boot::Tree { tree: tree.clone() },
+        (true, None) => {
+            return Err(CommandError::vm(
+                "there is no image tree yet: build it in the Build step first",
+            ))
+        }
+        (false, _) if !target.built => {
+            return Err(CommandError::vm(format!(
+                "{} is not built yet: build it in the Build step first",
+                target.image.display()
+            )))
+        }
+        (false, _) => Boot::Squashfs {
             image: target.image.clone(),
         },
-    );
+    };
+    let mut spec = VmSpec::new(&target.name, boot);
     spec.system_ini = target.system_ini.clone();
     if !volatile {
         if let Some(parent) = target.data_disk.parent() {

@@ -111,8 +111,8 @@ export const api = {
 
   vmTarget: (dir: string, arch: string, variant: string | null) =>
     invoke<VmTarget>('vm_target', { dir, arch, variant }),
-  vmStart: (dir: string, arch: string, variant: string | null, volatile: boolean) =>
-    invoke<VmStarted>('vm_start', { dir, arch, variant, volatile }),
+  vmStart: (dir: string, arch: string, variant: string | null, volatile: boolean, fromTree = false) =>
+    invoke<VmStarted>('vm_start', { dir, arch, variant, volatile, fromTree }),
   vmStatus: (name: string) => invoke<VmStatus>('vm_status', { name }),
   vmStop: (name: string, force: boolean) => invoke<StopOutcome>('vm_stop', { name, force }),
   vmScreenshot: (name: string) => invoke<string>('vm_screenshot', { name }),

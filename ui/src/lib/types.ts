@@ -211,6 +211,10 @@ export interface VmTarget {
   built: boolean;
   system_ini: string | null;
   data_disk: string;
+  /** The image tree of the last build, which runs without packing. */
+  tree: string | null;
+  /** The tree is newer than the packed image (or there is none): run the tree by default. */
+  tree_is_newer: boolean;
 }
 
 export interface VmStarted {

@@ -24,6 +24,8 @@ pub struct Built {
     pub second: BuildReport,
     /// `logs/lower.log` right after the second build.
     pub second_lower_log: String,
+    /// `logs/upper.log` right after the second build.
+    pub second_upper_log: String,
 }
 
 static BUILT: OnceLock<Built> = OnceLock::new();
@@ -77,7 +79,7 @@ pub fn project_dir() -> PathBuf {
     dir
 }
 
-/// Builds the project twice (the second build must reuse the lower) and returns the result.
+/// Builds the project twice (the second build must find nothing to do) and returns the result.
 pub fn built() -> &'static Built {
     BUILT.get_or_init(|| {
         let _guard = work_lock();
@@ -101,6 +103,8 @@ pub fn built() -> &'static Built {
         );
         let second_lower_log =
             std::fs::read_to_string(dir.join("work/x86_64/logs/lower.log")).unwrap();
+        let second_upper_log =
+            std::fs::read_to_string(dir.join("work/x86_64/logs/upper.log")).unwrap();
         let image = second.pack.output.clone();
         Built {
             project_dir: dir,
@@ -108,6 +112,7 @@ pub fn built() -> &'static Built {
             first,
             second,
             second_lower_log,
+            second_upper_log,
         }
     })
 }
@@ -180,4 +185,34 @@ pub fn boot_until(args: &[String], wanted: &str, timeout: Duration) -> BootOutco
 pub fn tail(text: &str, n: usize) -> String {
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// A copy of the built project in a new folder: definition and `files/` copied, the work
+/// folder hard-linked (`cp -al`), which is safe because nothing writes into a lower, a stage
+/// layer or the image tree in place (stages write through overlayfs into fresh layers).
+pub fn clone_built_project(to: &Path) -> PathBuf {
+    let built = built();
+    let _guard = work_lock();
+    let dir = to.join(TEMPLATE);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(
+        built.project_dir.join("genpack.json5"),
+        dir.join("genpack.json5"),
+    )
+    .unwrap();
+    let status = Command::new("cp")
+        .arg("-a")
+        .arg(built.project_dir.join("files"))
+        .arg(dir.join("files"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let status = Command::new("cp")
+        .arg("-al")
+        .arg(built.project_dir.join("work"))
+        .arg(dir.join("work"))
+        .status()
+        .unwrap();
+    assert!(status.success(), "cp -al of the work folder failed");
+    dir
 }

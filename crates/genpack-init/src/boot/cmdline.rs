@@ -11,6 +11,34 @@ pub enum RootSpec {
     SystemImgAuto,
     /// `root=block:…`: the image is the first virtio disk, data the second (virtual machines).
     Block,
+    /// `root=virtiofs:<tag>` or `root=9p:<tag>`: the image is a directory tree shared by the
+    /// host (a build's image tree, previewed without packing); a data disk is the first
+    /// virtio disk.
+    Tree {
+        /// How the tree is shared.
+        transport: TreeTransport,
+        /// The share's mount tag.
+        tag: String,
+    },
+}
+
+/// How a shared image tree reaches the guest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TreeTransport {
+    /// virtio-fs (virtiofsd on the host).
+    Virtiofs,
+    /// 9p over virtio (built into QEMU).
+    NineP,
+}
+
+impl TreeTransport {
+    /// The filesystem type to mount.
+    pub fn fstype(self) -> &'static str {
+        match self {
+            TreeTransport::Virtiofs => "virtiofs",
+            TreeTransport::NineP => "9p",
+        }
+    }
 }
 
 /// The options the initramfs understands.
@@ -33,7 +61,7 @@ pub enum CmdlineError {
     #[error("the kernel command line has no root= option")]
     NoRoot,
     /// An unknown `root=` form.
-    #[error("root={0} is not understood (expected root=systemimg:<UUID|auto> or root=block:)")]
+    #[error("root={0} is not understood (expected root=systemimg:<UUID|auto>, root=block:, root=virtiofs:<tag> or root=9p:<tag>)")]
     UnknownRoot(String),
 }
 
@@ -71,6 +99,19 @@ pub fn parse(cmdline: &str) -> Result<BootOptions, CmdlineError> {
         }
     } else if root.starts_with("block:") {
         RootSpec::Block
+    } else if let Some((transport, tag)) = root
+        .strip_prefix("virtiofs:")
+        .map(|tag| (TreeTransport::Virtiofs, tag))
+        .or_else(|| {
+            root.strip_prefix("9p:")
+                .map(|tag| (TreeTransport::NineP, tag))
+        })
+        .filter(|(_, tag)| !tag.is_empty())
+    {
+        RootSpec::Tree {
+            transport,
+            tag: tag.to_string(),
+        }
     } else {
         return Err(CmdlineError::UnknownRoot(root));
     };
@@ -103,6 +144,21 @@ mod tests {
             RootSpec::SystemImgAuto
         );
         assert_eq!(parse("root=block: panic=-1").unwrap().root, RootSpec::Block);
+        assert_eq!(
+            parse("root=virtiofs:genpack-tree").unwrap().root,
+            RootSpec::Tree {
+                transport: TreeTransport::Virtiofs,
+                tag: "genpack-tree".into()
+            }
+        );
+        assert_eq!(
+            parse("root=9p:t").unwrap().root,
+            RootSpec::Tree {
+                transport: TreeTransport::NineP,
+                tag: "t".into()
+            }
+        );
+        assert!(parse("root=9p:").is_err());
         assert_eq!(parse("quiet"), Err(CmdlineError::NoRoot));
         assert!(matches!(
             parse("root=/dev/sda1"),

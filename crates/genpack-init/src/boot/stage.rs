@@ -8,11 +8,14 @@
 //!      rename `system.cur` to `system.old`; write `boottime.txt`); the image is its
 //!      `system.img`.
 //!    - `block:`: the image is the first virtio disk `/dev/vda`, data is `/dev/vdb`.
+//!    - `virtiofs:<tag>` / `9p:<tag>`: the image is a directory tree the host shares (a
+//!      build's image tree, booted without packing); data is `/dev/vda`.
 //! 3. Writable layer at `/run/initramfs/rw`: the data partition (label `data-<id>`,
 //!    `d-<id>`, `wbdata-<id>`, else partition 2 of the boot disk), else a virtiofs share
 //!    tagged `fs`, else tmpfs (always tmpfs with `genpack.transient=1`).
-//! 4. The image (or the data partition's `system` file) is mounted read-only at
-//!    `/run/initramfs/ro`; overlayfs (`rw/root` over `ro`, work dir `rw/work`) at `/sysroot`.
+//! 4. The image (or the data partition's `system` file, or the shared tree) is mounted
+//!    read-only at `/run/initramfs/ro`; overlayfs (`rw/root` over `ro`, work dir
+//!    `rw/work`) at `/sysroot`.
 //! 5. The shutdown program is put at `/run/initramfs/shutdown` (see [`super::shutdown`]);
 //!    `/run`, `/dev`, `/proc`, `/sys` move into the new root (so `/run/initramfs/*` stays
 //!    visible), then switch_root into `/usr/bin/genpack-init` (else `/sbin/init`).
@@ -28,7 +31,7 @@ use std::time::{Duration, Instant};
 use rustix::mount::{mount, MountFlags};
 
 use super::blockdev::{self, BlockDevice, Filesystem};
-use super::cmdline::{self, BootOptions, RootSpec};
+use super::cmdline::{self, BootOptions, RootSpec, TreeTransport};
 use super::emergency::fail;
 use super::{kmod, loopdev, switch_root};
 
@@ -67,8 +70,12 @@ pub fn run() -> ! {
     let image = match &options.root {
         RootSpec::Block => prepare_block(&options),
         RootSpec::SystemImg { .. } | RootSpec::SystemImgAuto => prepare_systemimg(&options),
+        RootSpec::Tree { transport, tag } => prepare_tree(&options, *transport, tag),
     };
-    mount_image(&image);
+    match &image {
+        Image::Tree { transport, tag } => mount_tree(*transport, tag, options.timeout),
+        _ => mount_image(&image),
+    }
     mount_overlay();
     if options.debug_shell {
         say("rd.break: stopping before switching root; the new root is at /sysroot");
@@ -136,6 +143,13 @@ enum Image {
     Device(PathBuf),
     /// A file to attach to a loop device.
     File(PathBuf),
+    /// A directory tree shared by the host.
+    Tree {
+        /// virtio-fs or 9p.
+        transport: TreeTransport,
+        /// The share's mount tag.
+        tag: String,
+    },
 }
 
 fn wait_for<T>(what: &str, timeout: Duration, mut find: impl FnMut() -> Option<T>) -> Option<T> {
@@ -180,6 +194,63 @@ fn prepare_block(options: &BootOptions) -> Image {
         mount_tmpfs_rw(false);
     }
     Image::Device(vda)
+}
+
+fn prepare_tree(options: &BootOptions, transport: TreeTransport, tag: &str) -> Image {
+    let data = BlockDevice {
+        name: "vda".into(),
+        node: "/dev/vda".into(),
+        parent: None,
+        partition: None,
+    };
+    if options.transient || !data.node.exists() {
+        mount_tmpfs_rw(options.transient);
+    } else if !mount_data(&data) {
+        mount_tmpfs_rw(false);
+    }
+    Image::Tree {
+        transport,
+        tag: tag.to_string(),
+    }
+}
+
+/// Mounts the shared tree read-only at [`RO`], waiting for its device to appear.
+fn mount_tree(transport: TreeTransport, tag: &str, timeout: Duration) {
+    let options: &std::ffi::CStr = match transport {
+        TreeTransport::Virtiofs => c"",
+        // Nothing changes the tree while it is booted: cache everything.
+        TreeTransport::NineP => c"trans=virtio,version=9p2000.L,msize=512000,cache=loose",
+    };
+    let fstype = transport.fstype();
+    let mut last_error = None;
+    let mounted = wait_for(
+        &format!("the shared image tree ({fstype} tag {tag})"),
+        timeout,
+        || match mount(tag, RO, fstype, MountFlags::RDONLY, options) {
+            Ok(()) => Some(()),
+            Err(e) => {
+                last_error = Some(e);
+                None
+            }
+        },
+    );
+    if mounted.is_none() {
+        let error = last_error.map(|e| e.to_string()).unwrap_or_default();
+        fail(
+            &format!("cannot mount the shared image tree ({fstype} tag {tag}): {error}"),
+            match transport {
+                TreeTransport::Virtiofs => {
+                    "the kernel needs virtiofs (the virtiofs module is in the initramfs list) and the host virtiofsd"
+                }
+                TreeTransport::NineP => {
+                    "the kernel needs 9p and 9pnet_virtio (in the initramfs list); some kernels have neither"
+                }
+            },
+        );
+    }
+    say(&format!(
+        "image tree shared by the host ({fstype}) mounted read-only"
+    ));
 }
 
 fn prepare_systemimg(options: &BootOptions) -> Image {
@@ -406,6 +477,7 @@ fn boot_time_text() -> String {
 fn mount_image(image: &Image) {
     let device = match image {
         Image::Device(d) => d.clone(),
+        Image::Tree { .. } => return,
         Image::File(f) => match loopdev::attach_read_only(f) {
             Ok(d) => d,
             Err(e) => fail(

@@ -18,7 +18,8 @@ use crate::boot::kmod::LOAD_ORDER_FILE;
 /// Modules the initramfs loads by default: enough for USB sticks (USB 1.1 to 3), SATA in
 /// AHCI and legacy IDE mode, NVMe, SD cards, CD and virtual machines, and the filesystems of
 /// the boot, image and data partitions. `nls_ascii` is there because vfat loads the kernel's
-/// default I/O charset (`ascii` on Debian kernels). Modules a kernel lacks or has built in
+/// default I/O charset (`ascii` on Debian kernels). `virtiofs`, `9p` and `9pnet_virtio` mount an
+/// image tree a virtual machine's host shares. Modules a kernel lacks or has built in
 /// are skipped.
 pub const DEFAULT_MODULES: &[&str] = &[
     "squashfs",
@@ -33,6 +34,8 @@ pub const DEFAULT_MODULES: &[&str] = &[
     "virtio_pci",
     "virtio_scsi",
     "virtiofs",
+    "9p",
+    "9pnet_virtio",
     "qemu_fw_cfg",
     "sd_mod",
     "usb_storage",
