@@ -12,7 +12,13 @@ fn workspace_root() -> &'static Path {
 /// `crate name -> names of the workspace crates that depend on it` (normal dependencies).
 fn users_from_cargo() -> BTreeMap<String, BTreeSet<String>> {
     let out = Command::new(env!("CARGO"))
-        .args(["metadata", "--no-deps", "--format-version", "1", "--offline"])
+        .args([
+            "metadata",
+            "--no-deps",
+            "--format-version",
+            "1",
+            "--offline",
+        ])
         .current_dir(workspace_root())
         .output()
         .expect("cargo runs");
@@ -27,8 +33,10 @@ fn users_from_cargo() -> BTreeMap<String, BTreeSet<String>> {
         .iter()
         .map(|p| p["name"].as_str().unwrap().to_string())
         .collect();
-    let mut users: BTreeMap<String, BTreeSet<String>> =
-        members.iter().map(|m| (m.clone(), BTreeSet::new())).collect();
+    let mut users: BTreeMap<String, BTreeSet<String>> = members
+        .iter()
+        .map(|m| (m.clone(), BTreeSet::new()))
+        .collect();
     for package in packages {
         let name = package["name"].as_str().unwrap();
         for dependency in package["dependencies"].as_array().unwrap() {
@@ -78,9 +86,15 @@ fn the_crate_map_matches_cargo() {
     let cargo = users_from_cargo();
     let docs = users_from_docs();
     let missing: Vec<&String> = cargo.keys().filter(|c| !docs.contains_key(*c)).collect();
-    assert!(missing.is_empty(), "crates without a row in the crate map: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "crates without a row in the crate map: {missing:?}"
+    );
     let unknown: Vec<&String> = docs.keys().filter(|c| !cargo.contains_key(*c)).collect();
-    assert!(unknown.is_empty(), "rows for crates that do not exist: {unknown:?}");
+    assert!(
+        unknown.is_empty(),
+        "rows for crates that do not exist: {unknown:?}"
+    );
     let mut wrong = Vec::new();
     for (name, users) in &cargo {
         if docs[name] != *users {
