@@ -74,7 +74,7 @@ enum VmCommand {
 struct RunArgs {
     /// The image: NAME.squashfs, a disk image, or an .iso.
     image: PathBuf,
-    /// VM name; defaults to the image's artifact name.
+    /// VM name; defaults to the image's name, ARTIFACT[-VARIANT]-ARCH as the build names its file.
     #[arg(long)]
     name: Option<String>,
     /// Memory in MiB.
@@ -263,13 +263,11 @@ async fn run_vm(args: RunArgs) -> Result<ExitCode, Failure> {
         handle.accel().accel,
         handle.accel().reason
     );
-    if let Network::User { forwards } = &spec.network {
-        for forward in forwards {
-            eprintln!(
-                "  {}:{} on this machine reaches port {} in the VM",
-                forward.host_addr, forward.host_port, forward.guest_port
-            );
-        }
+    for forward in &handle.state().forwards {
+        eprintln!(
+            "  {}:{} on this machine reaches port {} in the VM",
+            forward.host_addr, forward.host_port, forward.guest_port
+        );
     }
     if args.detach {
         eprintln!("Attach with `genpack vm console {name}`; stop with `genpack vm stop {name}`.");
@@ -309,7 +307,7 @@ fn spec_from(args: &RunArgs) -> Result<VmSpec, Failure> {
     let name = args
         .name
         .clone()
-        .unwrap_or_else(|| genpack_vm::boot_files::default_vm_name(&args.image));
+        .unwrap_or_else(|| genpack_vm::name_for_image(&args.image));
     let mut spec = VmSpec::new(name, boot);
     spec.memory_mib = args.memory;
     spec.cpus = args.cpus;

@@ -6,7 +6,6 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use tokio::process::{Child, Command};
 
 use crate::accel::{self, AccelVerdict};
@@ -16,10 +15,11 @@ use crate::disk;
 use crate::error::{Result, VmError};
 use crate::firmware::{find_program, qemu_binary, Firmware};
 use crate::network::Network;
-use crate::qmp::QmpClient;
+use crate::qmp::{qmp, QmpClient};
 use crate::runtime::{
     self, base_dir, create_private_dir, process_alive, RuntimeDir, StartLock, VmState,
 };
+use crate::screen::Screenshot;
 use crate::spec::{Boot, DataDisk, Share, VmSpec, MIN_MEMORY_MIB};
 use crate::status::{now_secs, RunState, VmStatus};
 use crate::vsock;
@@ -242,19 +242,7 @@ pub async fn launch_with_progress(
         4,
         format!("starting QEMU ({})", verdict.accel),
     );
-    let log = fs::File::create(runtime.qemu_log())
-        .map_err(|e| VmError::io("cannot create", runtime.qemu_log(), e))?;
-    let log_err = log
-        .try_clone()
-        .map_err(|e| VmError::io("cannot open", runtime.qemu_log(), e))?;
-    let mut child = Command::new(&qemu)
-        .args(&args)
-        .stdin(Stdio::null())
-        .stdout(log)
-        .stderr(log_err)
-        .process_group(0)
-        .spawn()
-        .map_err(|e| VmError::io("cannot run", &qemu, e))?;
+    let mut child = spawn_qemu(&qemu, &args, &runtime)?;
     let pid = child.id().ok_or_else(|| VmError::QemuFailed {
         name: spec.name.clone(),
         detail: "QEMU exited immediately".into(),
@@ -301,6 +289,23 @@ pub async fn launch_with_progress(
         child,
         helpers,
     })
+}
+
+/// Starts QEMU in its own process group, its output going to `qemu.log`.
+fn spawn_qemu(qemu: &Path, args: &[std::ffi::OsString], runtime: &RuntimeDir) -> Result<Child> {
+    let log = fs::File::create(runtime.qemu_log())
+        .map_err(|e| VmError::io("cannot create", runtime.qemu_log(), e))?;
+    let log_err = log
+        .try_clone()
+        .map_err(|e| VmError::io("cannot open", runtime.qemu_log(), e))?;
+    Command::new(qemu)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(log)
+        .stderr(log_err)
+        .process_group(0)
+        .spawn()
+        .map_err(|e| VmError::io("cannot run", qemu, e))
 }
 
 fn check_spec(spec: &VmSpec) -> Result<()> {
@@ -416,7 +421,7 @@ async fn wait_for_monitor(name: &str, runtime: &RuntimeDir, child: &mut Child) -
         }
         if runtime.qmp_socket().exists() {
             if let Ok(qmp) = QmpClient::connect(&runtime.qmp_socket()).await {
-                if qmp.execute("query-status", None).await.is_ok() {
+                if qmp.execute(qmp::query_status {}).await.is_ok() {
                     return Ok(());
                 }
             }
@@ -607,13 +612,13 @@ pub async fn stop(name: &str, options: StopOptions) -> Result<StopOutcome> {
     let outcome = match QmpClient::connect(&runtime.qmp_socket()).await {
         Ok(qmp) => {
             if !options.force {
-                qmp.execute("system_powerdown", None).await?;
+                qmp.execute(qmp::system_powerdown {}).await?;
             }
             if !options.force && wait_exit(pid, options.timeout).await {
                 StopOutcome::PoweredOff
             } else {
                 // QEMU may close the socket before replying to quit.
-                let _ = qmp.execute("quit", None).await;
+                let _ = qmp.execute(qmp::quit {}).await;
                 if wait_exit(pid, Duration::from_secs(10)).await {
                     StopOutcome::Quit
                 } else {
@@ -655,7 +660,7 @@ async fn wait_exit(pid: u32, timeout: Duration) -> bool {
 }
 
 /// Opens a QMP session to the running VM `name`.
-pub async fn qmp(name: &str) -> Result<QmpClient> {
+pub async fn connect_qmp(name: &str) -> Result<QmpClient> {
     let runtime = RuntimeDir::for_name(name)?;
     if runtime.live_pid().is_none() {
         return Err(VmError::NotRunning { name: name.into() });
@@ -665,27 +670,29 @@ pub async fn qmp(name: &str) -> Result<QmpClient> {
 
 /// Resets VM `name` like its reset button: the guest restarts at once, without shutting down.
 pub async fn reset(name: &str) -> Result<()> {
-    qmp(name).await?.execute("system_reset", None).await?;
+    connect_qmp(name)
+        .await?
+        .execute(qmp::system_reset {})
+        .await?;
     Ok(())
 }
 
-/// A PNG of the VM's screen (QMP `screendump` with `format: png`).
+/// A PNG of the VM's screen, read over its VNC socket.
 pub async fn screenshot(name: &str) -> Result<Vec<u8>> {
+    screen(name).await?.to_png()
+}
+
+/// The VM's screen as pixels, read over its VNC socket.
+pub async fn screen(name: &str) -> Result<Screenshot> {
     let runtime = RuntimeDir::for_name(name)?;
-    let client = qmp(name).await?;
-    let file = runtime
-        .path()
-        .join(format!("screendump-{}.png", std::process::id()));
-    let result = client
-        .execute(
-            "screendump",
-            Some(json!({ "filename": file.to_string_lossy(), "format": "png" })),
-        )
-        .await;
-    let bytes =
-        result.and_then(|_| fs::read(&file).map_err(|e| VmError::io("cannot read", &file, e)));
-    let _ = fs::remove_file(&file);
-    bytes
+    if runtime.live_pid().is_none() {
+        return Err(VmError::NotRunning { name: name.into() });
+    }
+    let socket = runtime.vnc_socket();
+    if !socket.exists() {
+        return Err(VmError::NoScreen { name: name.into() });
+    }
+    crate::screen::capture(&socket).await
 }
 
 /// A disk whose size [`expand`] passed on to the guest.
@@ -704,34 +711,31 @@ pub struct ResizedDisk {
 /// Tells the guest about grown disk files: every writable raw disk whose file is now larger
 /// than the guest's view gets a QMP `block_resize`.
 pub async fn expand(name: &str) -> Result<Vec<ResizedDisk>> {
-    let client = qmp(name).await?;
-    let blocks = client.execute("query-block", None).await?;
+    let client = connect_qmp(name).await?;
+    let blocks = client.execute(qmp::query_block {}).await?;
     let mut resized = Vec::new();
-    for block in blocks.as_array().into_iter().flatten() {
-        let inserted = &block["inserted"];
-        let (Some(device), Some(file), Some(old_size)) = (
-            block["device"].as_str(),
-            inserted["file"].as_str(),
-            inserted["image"]["virtual-size"].as_u64(),
-        ) else {
+    for block in blocks {
+        let Some(inserted) = block.inserted else {
             continue;
         };
-        if inserted["ro"].as_bool().unwrap_or(true) || inserted["drv"].as_str() != Some("raw") {
+        if inserted.ro || inserted.drv != "raw" {
             continue;
         }
-        let Ok(meta) = fs::metadata(file) else {
+        let old_size = u64::try_from(inserted.image.base.virtual_size).unwrap_or(0);
+        let Ok(meta) = fs::metadata(&inserted.file) else {
             continue;
         };
         if meta.len() > old_size {
             client
-                .execute(
-                    "block_resize",
-                    Some(json!({ "device": device, "size": meta.len() })),
-                )
+                .execute(qmp::block_resize {
+                    device: Some(block.device.clone()),
+                    node_name: None,
+                    size: i64::try_from(meta.len()).unwrap_or(i64::MAX),
+                })
                 .await?;
             resized.push(ResizedDisk {
-                device: device.to_string(),
-                file: PathBuf::from(file),
+                device: block.device,
+                file: PathBuf::from(inserted.file),
                 old_size,
                 new_size: meta.len(),
             });

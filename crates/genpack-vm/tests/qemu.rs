@@ -137,16 +137,20 @@ fn build_image(dir: &Path) -> PathBuf {
     image
 }
 
-/// The host kernel's modules for virtio disks, fw_cfg and the ACPI power button, in load order.
-fn host_kernel_modules() -> Vec<PathBuf> {
-    let release = host_kernel()
+/// The release of the host kernel the test image boots.
+fn host_kernel_release() -> String {
+    host_kernel()
         .file_name()
         .unwrap()
         .to_string_lossy()
         .trim_start_matches("vmlinuz-")
-        .to_string();
+        .to_string()
+}
+
+/// The host kernel's modules for virtio disks, fw_cfg and the ACPI power button, in load order.
+fn host_kernel_modules() -> Vec<PathBuf> {
     let dir = Path::new("/lib/modules")
-        .join(release)
+        .join(host_kernel_release())
         .join("kernel/drivers");
     [
         "virtio/virtio_ring.ko",
