@@ -3,11 +3,15 @@
 //! Layout: `<base>/<name>/` with `pid`, `qmp.sock`, `console.sock`, `console.log`, `vnc.sock`,
 //! `qemu.log` and `vm.json`. The base is `$XDG_RUNTIME_DIR/genpack/vm`, else `/run/genpack/vm`
 //! for root, else `/tmp/genpack-<uid>/vm`.
+//!
+//! A VM is running while its QEMU holds the lock QEMU takes on its pid file (`-pidfile`): that
+//! identifies the process itself, so a pid reused by another program after QEMU died is never
+//! taken for the VM, shown as running or signalled.
 
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-use std::os::unix::io::AsRawFd;
+use std::os::unix::io::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -88,7 +92,7 @@ impl RuntimeDir {
     pub fn path(&self) -> &Path {
         &self.dir
     }
-    /// QEMU's pid file.
+    /// QEMU's pid file: QEMU writes it and holds a lock on it while it runs.
     pub fn pid_file(&self) -> PathBuf {
         self.dir.join("pid")
     }
@@ -121,15 +125,28 @@ impl RuntimeDir {
         self.dir.join("stopping")
     }
 
-    /// Reads QEMU's pid, if the pid file exists and is valid.
+    /// Reads the pid written in the pid file, if it exists and is valid (it may be stale:
+    /// [`RuntimeDir::live_pid`] says whether that QEMU still runs).
     pub fn read_pid(&self) -> Option<u32> {
         let text = fs::read_to_string(self.pid_file()).ok()?;
         text.trim().parse().ok()
     }
 
-    /// The pid of a live QEMU process owning this folder.
+    /// The pid of the QEMU of this VM while it runs: the process holding the lock on the pid
+    /// file. `None` when no process holds it (QEMU exited or was killed, even if its pid now
+    /// belongs to another program).
     pub fn live_pid(&self) -> Option<u32> {
-        self.read_pid().filter(|&pid| process_alive(pid))
+        lock_holder(&self.pid_file())
+    }
+
+    /// A handle on the running QEMU of this VM that stays bound to that very process: signals
+    /// sent through it can never reach a process that reuses the pid later.
+    pub(crate) fn qemu_process(&self) -> Option<QemuProcess> {
+        let pid = self.live_pid()?;
+        let pidfd = pidfd_open(pid)?;
+        // The pidfd was opened for whatever had the pid a moment ago; it is our QEMU only if
+        // that process still holds the lock now.
+        (self.live_pid() == Some(pid)).then_some(QemuProcess { pidfd })
     }
 
     /// Reads `vm.json`; `None` while the VM is still starting.
@@ -243,6 +260,61 @@ pub struct VmState {
     pub console_socket: PathBuf,
     /// The serial console log.
     pub console_log: PathBuf,
+}
+
+/// The running QEMU of a VM, held through a pidfd.
+#[derive(Debug)]
+pub(crate) struct QemuProcess {
+    pidfd: OwnedFd,
+}
+
+impl QemuProcess {
+    /// Sends `signal` to this QEMU (nothing happens once it has exited).
+    pub(crate) fn signal(&self, signal: libc::c_int) {
+        // SAFETY: pidfd_send_signal on a pidfd we own, with no siginfo.
+        unsafe {
+            libc::syscall(
+                libc::SYS_pidfd_send_signal,
+                self.pidfd.as_raw_fd(),
+                signal,
+                std::ptr::null::<libc::siginfo_t>(),
+                0,
+            );
+        }
+    }
+
+    /// Whether this QEMU has exited (its pidfd turns readable).
+    pub(crate) fn exited(&self) -> bool {
+        let mut poll = libc::pollfd {
+            fd: self.pidfd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd, no timeout.
+        let ready = unsafe { libc::poll(&mut poll, 1, 0) };
+        ready > 0
+    }
+}
+
+fn pidfd_open(pid: u32) -> Option<OwnedFd> {
+    // SAFETY: pidfd_open has no memory-safety preconditions; a valid descriptor is owned here.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
+    (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd as libc::c_int) })
+}
+
+/// The process holding a POSIX write lock on `file` (as QEMU does on its `-pidfile`).
+fn lock_holder(file: &Path) -> Option<u32> {
+    let handle = fs::File::open(file).ok()?;
+    // SAFETY: flock is plain data; all-zero is a valid value before the fields are set.
+    let mut lock: libc::flock = unsafe { std::mem::zeroed() };
+    lock.l_type = libc::F_WRLCK as libc::c_short;
+    lock.l_whence = libc::SEEK_SET as libc::c_short;
+    // SAFETY: F_GETLK on a descriptor we own, with a valid flock to fill in.
+    let status = unsafe { libc::fcntl(handle.as_raw_fd(), libc::F_GETLK, &mut lock) };
+    if status != 0 || lock.l_type == libc::F_UNLCK as libc::c_short || lock.l_pid <= 0 {
+        return None;
+    }
+    Some(lock.l_pid as u32)
 }
 
 /// Whether a process exists and is not a zombie.

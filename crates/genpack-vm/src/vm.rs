@@ -17,7 +17,7 @@ use crate::firmware::{find_program, qemu_binary, Firmware};
 use crate::network::Network;
 use crate::qmp::{qmp, QmpClient};
 use crate::runtime::{
-    self, base_dir, create_private_dir, process_alive, RuntimeDir, StartLock, VmState,
+    self, base_dir, create_private_dir, QemuProcess, RuntimeDir, StartLock, VmState,
 };
 use crate::screen::Screenshot;
 use crate::spec::{Boot, DataDisk, Share, VmSpec, MIN_MEMORY_MIB};
@@ -248,8 +248,6 @@ pub async fn launch_with_progress(
         detail: "QEMU exited immediately".into(),
     })?;
     cleanup.pids.push(pid);
-    fs::write(runtime.pid_file(), format!("{pid}\n"))
-        .map_err(|e| VmError::io("cannot write", runtime.pid_file(), e))?;
 
     wait_for_monitor(&spec.name, &runtime, &mut child).await?;
 
@@ -603,7 +601,7 @@ impl Default for StopOptions {
 /// once when forced). Waits for QEMU to exit and removes the runtime folder.
 pub async fn stop(name: &str, options: StopOptions) -> Result<StopOutcome> {
     let runtime = RuntimeDir::for_name(name)?;
-    let Some(pid) = runtime.live_pid() else {
+    let Some(qemu) = runtime.qemu_process() else {
         runtime.remove()?;
         return Err(VmError::NotRunning { name: name.into() });
     };
@@ -614,21 +612,21 @@ pub async fn stop(name: &str, options: StopOptions) -> Result<StopOutcome> {
             if !options.force {
                 qmp.execute(qmp::system_powerdown {}).await?;
             }
-            if !options.force && wait_exit(pid, options.timeout).await {
+            if !options.force && wait_exit(&qemu, options.timeout).await {
                 StopOutcome::PoweredOff
             } else {
                 // QEMU may close the socket before replying to quit.
                 let _ = qmp.execute(qmp::quit {}).await;
-                if wait_exit(pid, Duration::from_secs(10)).await {
+                if wait_exit(&qemu, Duration::from_secs(10)).await {
                     StopOutcome::Quit
                 } else {
-                    kill(pid).await;
+                    kill(&qemu).await;
                     StopOutcome::Killed
                 }
             }
         }
         Err(_) => {
-            kill(pid).await;
+            kill(&qemu).await;
             StopOutcome::Killed
         }
     };
@@ -636,21 +634,19 @@ pub async fn stop(name: &str, options: StopOptions) -> Result<StopOutcome> {
     Ok(outcome)
 }
 
-/// SIGTERM, then SIGKILL after 5 s.
-async fn kill(pid: u32) {
-    // SAFETY: sending signals has no memory-safety preconditions.
-    unsafe { libc::kill(pid as libc::pid_t, libc::SIGTERM) };
-    if !wait_exit(pid, Duration::from_secs(5)).await {
-        // SAFETY: as above.
-        unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
-        wait_exit(pid, Duration::from_secs(5)).await;
+/// SIGTERM, then SIGKILL after 5 s, to this very QEMU process.
+async fn kill(qemu: &QemuProcess) {
+    qemu.signal(libc::SIGTERM);
+    if !wait_exit(qemu, Duration::from_secs(5)).await {
+        qemu.signal(libc::SIGKILL);
+        wait_exit(qemu, Duration::from_secs(5)).await;
     }
 }
 
-/// Polls until `pid` is gone; `false` on timeout.
-async fn wait_exit(pid: u32, timeout: Duration) -> bool {
+/// Polls until QEMU has exited; `false` on timeout.
+async fn wait_exit(qemu: &QemuProcess, timeout: Duration) -> bool {
     let deadline = Instant::now() + timeout;
-    while process_alive(pid) {
+    while !qemu.exited() {
         if Instant::now() >= deadline {
             return false;
         }
