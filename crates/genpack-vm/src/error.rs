@@ -68,6 +68,15 @@ pub enum VmError {
         pid: u32,
     },
 
+    /// The fallback runtime folder under /tmp is not safe to use (another user may own it).
+    #[error("{} {reason}: VM sockets must be private; remove it, or set XDG_RUNTIME_DIR to a folder of your own", path.display())]
+    UnsafeRuntimeDir {
+        /// The folder.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+
     /// No running VM has this name.
     #[error("no running VM named {name:?}")]
     NotRunning {

@@ -2,7 +2,8 @@
 //!
 //! Layout: `<base>/<name>/` with `pid`, `qmp.sock`, `console.sock`, `console.log`, `vnc.sock`,
 //! `qemu.log` and `vm.json`. The base is `$XDG_RUNTIME_DIR/genpack/vm`, else `/run/genpack/vm`
-//! for root, else `/tmp/genpack-<uid>/vm`.
+//! for root, else `/tmp/genpack-<uid>/vm`; that last folder is used only when it is a real
+//! folder of the user's own that nobody else can enter (another user could have made it first).
 //!
 //! A VM is running while its QEMU holds the lock QEMU takes on its pid file (`-pidfile`): that
 //! identifies the process itself, so a pid reused by another program after QEMU died is never
@@ -10,7 +11,7 @@
 
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::os::unix::io::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
@@ -20,18 +21,53 @@ use crate::error::{Result, VmError};
 use crate::network::Forward;
 use crate::status::Accel;
 
-/// Where the runtime folders of all VMs live.
-pub fn base_dir() -> PathBuf {
+/// Where the runtime folders of all VMs live (see the module documentation).
+pub fn base_dir() -> Result<PathBuf> {
     if let Some(dir) = std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
-        return PathBuf::from(dir).join("genpack/vm");
+        return Ok(PathBuf::from(dir).join("genpack/vm"));
     }
     // SAFETY: geteuid has no preconditions.
     let uid = unsafe { libc::geteuid() };
     if uid == 0 {
-        PathBuf::from("/run/genpack/vm")
-    } else {
-        PathBuf::from(format!("/tmp/genpack-{uid}/vm"))
+        return Ok(PathBuf::from("/run/genpack/vm"));
     }
+    let own = PathBuf::from(format!("/tmp/genpack-{uid}"));
+    claim_private_dir(&own, uid)?;
+    Ok(own.join("vm"))
+}
+
+/// Makes sure `dir` is a folder of user `uid` that only that user can enter: creates it (mode
+/// 0700) when missing, refuses a symlink, another user's folder or one others can enter.
+fn claim_private_dir(dir: &Path, uid: u32) -> Result<()> {
+    match fs::DirBuilder::new().mode(0o700).create(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(VmError::io("cannot create", dir, e)),
+    }
+    let meta = fs::symlink_metadata(dir).map_err(|e| VmError::io("cannot inspect", dir, e))?;
+    let unsafe_dir = |reason: String| VmError::UnsafeRuntimeDir {
+        path: dir.to_path_buf(),
+        reason,
+    };
+    if meta.file_type().is_symlink() {
+        return Err(unsafe_dir("is a symbolic link".into()));
+    }
+    if !meta.is_dir() {
+        return Err(unsafe_dir("is not a folder".into()));
+    }
+    if meta.uid() != uid {
+        return Err(unsafe_dir(format!(
+            "belongs to user id {}, not to you (user id {uid})",
+            meta.uid()
+        )));
+    }
+    if meta.mode() & 0o077 != 0 {
+        return Err(unsafe_dir(format!(
+            "can be entered by other users (mode {:o})",
+            meta.mode() & 0o7777
+        )));
+    }
+    Ok(())
 }
 
 /// Checks that `name` is usable as a VM name (it becomes a directory name and a QEMU `-name`).
@@ -72,7 +108,7 @@ pub struct RuntimeDir {
 impl RuntimeDir {
     /// The folder of the VM `name` under [`base_dir`].
     pub fn for_name(name: &str) -> Result<Self> {
-        Self::under(&base_dir(), name)
+        Self::under(&base_dir()?, name)
     }
 
     /// The folder of the VM `name` under another base (tests, services).

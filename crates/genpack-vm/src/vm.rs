@@ -185,7 +185,7 @@ pub async fn launch_with_progress(
         .as_ref()
         .map(|f| f.kernel.as_path())
         .or(host_kernel.as_deref());
-    let verdict = accel::choose(spec.accel, &qemu, arch, trial_kernel, &base_dir()).await;
+    let verdict = accel::choose(spec.accel, &qemu, arch, trial_kernel, &base_dir()?).await;
 
     let (firmware, uefi_vars) = match &spec.boot {
         Boot::Squashfs { .. } => (None, None),
@@ -526,7 +526,7 @@ pub fn show(name: &str) -> Result<VmInfo> {
 
 /// The running (and starting) VMs, sorted by name. Folders of VMs whose QEMU is gone are removed.
 pub fn list() -> Result<Vec<VmInfo>> {
-    let base = base_dir();
+    let base = base_dir()?;
     let entries = match fs::read_dir(&base) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),

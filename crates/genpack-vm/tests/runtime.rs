@@ -73,3 +73,97 @@ async fn a_pid_reused_by_another_program_is_neither_shown_running_nor_signalled(
     unrelated.kill().unwrap();
     unrelated.wait().unwrap();
 }
+
+/// Set in the environment of the copy of this test binary that runs as another user.
+const AS_OTHER_USER: &str = "GENPACK_VM_TEST_RUNTIME_AS_USER";
+/// The unprivileged user the copy runs as ("nobody").
+const OTHER_UID: u32 = 65534;
+
+/// Runs the test `runtime_folder_seen_by_an_unprivileged_user` of this binary as `OTHER_UID`,
+/// without XDG_RUNTIME_DIR; `expect` tells it what to assert.
+fn as_unprivileged_user(expect: &str) -> std::process::Output {
+    use std::os::unix::process::CommandExt;
+    std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "runtime_folder_seen_by_an_unprivileged_user",
+            "--nocapture",
+        ])
+        .env(AS_OTHER_USER, expect)
+        .env_remove("XDG_RUNTIME_DIR")
+        .uid(OTHER_UID)
+        .gid(OTHER_UID)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_runtime_folder_made_first_by_another_user_is_refused() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    // SAFETY: geteuid has no preconditions.
+    assert_eq!(
+        unsafe { libc::geteuid() },
+        0,
+        "this test switches users: run it as root (as CI does)"
+    );
+    let fallback = std::path::PathBuf::from(format!("/tmp/genpack-{OTHER_UID}"));
+    let _ = std::fs::remove_dir_all(&fallback);
+
+    // Another local user (here uid 4242) made the folder first, open to everyone.
+    std::fs::create_dir(&fallback).unwrap();
+    std::fs::set_permissions(&fallback, std::fs::Permissions::from_mode(0o777)).unwrap();
+    std::os::unix::fs::chown(&fallback, Some(4242), Some(4242)).unwrap();
+    let output = as_unprivileged_user("refused");
+    assert!(
+        output.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        std::fs::read_dir(&fallback).unwrap().next().is_none(),
+        "nothing was made inside"
+    );
+
+    // Without it, the user's own private folder is made.
+    std::fs::remove_dir(&fallback).unwrap();
+    let output = as_unprivileged_user("private");
+    assert!(
+        output.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let meta = std::fs::symlink_metadata(&fallback).unwrap();
+    assert_eq!(meta.uid(), OTHER_UID);
+    assert_eq!(meta.mode() & 0o777, 0o700);
+    std::fs::remove_dir_all(&fallback).unwrap();
+}
+
+/// The half of `a_runtime_folder_made_first_by_another_user_is_refused` that runs as the
+/// unprivileged user; does nothing when run directly.
+#[test]
+fn runtime_folder_seen_by_an_unprivileged_user() {
+    let Ok(expect) = std::env::var(AS_OTHER_USER) else {
+        return;
+    };
+    let listed = genpack_vm::list();
+    let named = RuntimeDir::for_name("web");
+    match expect.as_str() {
+        "refused" => {
+            for error in [listed.err(), named.err()] {
+                let error = error.expect("the other user's folder was used");
+                assert!(
+                    matches!(error, genpack_vm::VmError::UnsafeRuntimeDir { .. }),
+                    "{error}"
+                );
+                assert!(error.to_string().contains("/tmp/genpack-65534"), "{error}");
+            }
+        }
+        "private" => {
+            assert!(listed.unwrap().is_empty());
+            assert!(named.unwrap().path().starts_with("/tmp/genpack-65534/vm"));
+        }
+        other => panic!("unknown expectation {other}"),
+    }
+}
