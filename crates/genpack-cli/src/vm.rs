@@ -95,7 +95,8 @@ struct RunArgs {
     /// Firmware for disk images and ISOs.
     #[arg(long, value_enum, default_value_t = FirmwareArg::Uefi)]
     firmware: FirmwareArg,
-    /// Forward a host port to the guest, as HOST:GUEST (repeatable). Default: a free port to SSH.
+    /// Forward a host port to the guest, as HOST:GUEST (repeatable); HOST `auto` takes the first
+    /// free port from 2222. Default: auto:22 (SSH).
     #[arg(long = "forward", value_name = "HOST:GUEST")]
     forwards: Vec<Forward>,
     /// Network: user (default), none, bridge:BRIDGE or tap:IFNAME (the last two as root).

@@ -14,7 +14,7 @@ use crate::command::{qemu_args, Prepared};
 use crate::disk;
 use crate::error::{Result, VmError};
 use crate::firmware::{find_program, qemu_binary, Firmware};
-use crate::network::Network;
+use crate::network::{self, Network};
 use crate::qmp::{qmp, QmpClient};
 use crate::runtime::{
     self, base_dir, create_private_dir, QemuProcess, RuntimeDir, StartLock, VmState,
@@ -235,21 +235,46 @@ pub async fn launch_with_progress(
         vsock_cid,
         virtiofs_sockets,
     };
-    let args = qemu_args(spec, &prepared, &runtime);
-
     report(
         StartPhase::StartingQemu,
         4,
         format!("starting QEMU ({})", verdict.accel),
     );
-    let mut child = spawn_qemu(&qemu, &args, &runtime)?;
-    let pid = child.id().ok_or_else(|| VmError::QemuFailed {
-        name: spec.name.clone(),
-        detail: "QEMU exited immediately".into(),
-    })?;
-    cleanup.pids.push(pid);
-
-    wait_for_monitor(&spec.name, &runtime, &mut child).await?;
+    // Host ports left to choose ("any free port") are chosen now; when another program takes
+    // one between the choice and QEMU's bind (two VMs started at the same moment), QEMU fails
+    // on it and the start is retried with the next free port.
+    let mut taken = Vec::new();
+    let (child, pid, forwards) = loop {
+        let forwards = match &spec.network {
+            Network::User { forwards } => network::choose_free_ports(forwards, &taken)?,
+            _ => Vec::new(),
+        };
+        let mut resolved = spec.clone();
+        if let Network::User { .. } = spec.network {
+            resolved.network = Network::User {
+                forwards: forwards.clone(),
+            };
+        }
+        let args = qemu_args(&resolved, &prepared, &runtime);
+        let mut child = spawn_qemu(&qemu, &args, &runtime)?;
+        let pid = child.id().ok_or_else(|| VmError::QemuFailed {
+            name: spec.name.clone(),
+            detail: "QEMU exited immediately".into(),
+        })?;
+        cleanup.pids.push(pid);
+        match wait_for_monitor(&spec.name, &runtime, &mut child).await {
+            Ok(()) => break (child, pid, forwards),
+            Err(error) => {
+                let log = fs::read_to_string(runtime.qemu_log()).unwrap_or_default();
+                let lost =
+                    network::port_lost_to_another_program(&log, spec_forwards(spec), &forwards);
+                match lost {
+                    Some(port) if taken.len() < network::PORT_RETRIES => taken.push(port),
+                    _ => return Err(error),
+                }
+            }
+        }
+    };
 
     let state = VmState {
         name: spec.name.clone(),
@@ -258,10 +283,7 @@ pub async fn launch_with_progress(
         cpus: spec.cpus,
         accel: verdict.accel,
         started_at: now_secs(),
-        forwards: match &spec.network {
-            Network::User { forwards } => forwards.clone(),
-            _ => Vec::new(),
-        },
+        forwards,
         pid,
         data_disk: match &spec.data {
             DataDisk::File { path, .. } => Some(path.clone()),
@@ -287,6 +309,14 @@ pub async fn launch_with_progress(
         child,
         helpers,
     })
+}
+
+/// The forwards a spec asks for (before free ports are chosen).
+fn spec_forwards(spec: &VmSpec) -> &[crate::network::Forward] {
+    match &spec.network {
+        Network::User { forwards } => forwards,
+        _ => &[],
+    }
 }
 
 /// Starts QEMU in its own process group, its output going to `qemu.log`.

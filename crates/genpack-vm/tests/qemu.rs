@@ -666,3 +666,59 @@ async fn iso_is_offered_to_uefi_as_a_cd_rom_qemu() {
     .unwrap();
     assert!(handle.wait().await.unwrap().success());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_vms_started_at_the_same_moment_get_their_own_ssh_port_qemu() {
+    let work = tempfile::tempdir().unwrap();
+    let disk = work.path().join("blank.img");
+    std::fs::File::create(&disk)
+        .unwrap()
+        .set_len(1 << 20)
+        .unwrap();
+    let names = [vm_name("race-a"), vm_name("race-b")];
+    let _guards = names.clone().map(KillOnDrop);
+    // Both described before either starts, as two `genpack vm run` started together would be.
+    let specs = names.clone().map(|name| {
+        let mut spec = VmSpec::new(
+            name,
+            Boot::Disk {
+                image: disk.clone(),
+                firmware: FirmwareKind::Bios,
+                read_only: true,
+            },
+        );
+        spec.memory_mib = 128;
+        spec.display = Display::None;
+        spec.accel = AccelPolicy::Tcg;
+        spec
+    });
+    let (a, b) = tokio::join!(genpack_vm::launch(&specs[0]), genpack_vm::launch(&specs[1]));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    let ssh_port = |handle: &genpack_vm::VmHandle| {
+        let forwards = &handle.state().forwards;
+        assert_eq!(forwards.len(), 1, "{forwards:?}");
+        assert_eq!(forwards[0].guest_port, 22);
+        forwards[0].host_port
+    };
+    let (port_a, port_b) = (ssh_port(&a), ssh_port(&b));
+    assert_ne!(port_a, port_b);
+    let listening = listening_ports();
+    assert!(listening.contains(&port_a) && listening.contains(&port_b));
+    // vm.json, which `genpack vm show` and the studio read, has the port really used.
+    assert_eq!(
+        genpack_vm::show(&names[0])
+            .unwrap()
+            .details
+            .unwrap()
+            .forwards[0]
+            .host_port,
+        port_a
+    );
+    for name in &names {
+        let options = StopOptions {
+            force: true,
+            timeout: Duration::from_secs(1),
+        };
+        genpack_vm::stop(name, options).await.unwrap();
+    }
+}
