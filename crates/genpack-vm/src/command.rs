@@ -7,6 +7,7 @@ use sha2::{Digest, Sha256};
 
 use crate::boot_files::{Arch, BootFiles};
 use crate::firmware::Firmware;
+use crate::input::InputDevices;
 use crate::network::Network;
 use crate::runtime::RuntimeDir;
 use crate::spec::{Boot, DataDisk, Display, Share, VmSpec};
@@ -29,6 +30,8 @@ pub struct Prepared {
     pub vsock_cid: Option<u32>,
     /// One virtiofsd socket per virtio-fs share, in the order of the spec's shares.
     pub virtiofs_sockets: Vec<PathBuf>,
+    /// Keyboard and pointer for the screen, from the drivers of the guest's kernel.
+    pub input: InputDevices,
 }
 
 /// Escapes a value for QEMU's comma-separated option syntax.
@@ -256,8 +259,8 @@ pub fn qemu_args(spec: &VmSpec, prepared: &Prepared, runtime: &RuntimeDir) -> Ve
             .push(format!("vhost-vsock-pci,guest-cid={cid}"));
     }
 
-    let needs_usb = spec.display == Display::Vnc || !spec.usb_devices.is_empty();
-    if needs_usb {
+    let screen_needs_usb = spec.display == Display::Vnc && prepared.input.need_usb();
+    if screen_needs_usb || !spec.usb_devices.is_empty() {
         a.push("-device").push("qemu-xhci,id=xhci");
     }
     match spec.display {
@@ -270,8 +273,9 @@ pub fn qemu_args(spec: &VmSpec, prepared: &Prepared, runtime: &RuntimeDir) -> Ve
                 Arch::Aarch64 => "virtio-gpu-pci",
             };
             a.push("-device").push(gpu);
-            a.push("-device").push("usb-kbd,bus=xhci.0");
-            a.push("-device").push("usb-tablet,bus=xhci.0");
+            for device in prepared.input.qemu_devices() {
+                a.push("-device").push(device);
+            }
             a.push("-display").push("none");
             a.push("-vnc")
                 .push(format!("unix:{}", esc(&runtime.vnc_socket())));
@@ -344,6 +348,10 @@ mod tests {
             uefi_vars: None,
             vsock_cid: None,
             virtiofs_sockets: vec![],
+            input: InputDevices::for_kernel(
+                &genpack_image::KernelDrivers::from_names(["i8042", "atkbd", "virtio_input"]),
+                Arch::X86_64,
+            ),
         }
     }
 
@@ -379,6 +387,9 @@ mod tests {
         assert!(line.contains("-accel tcg,thread=multi -cpu max"));
         assert!(line.contains("-vnc unix:/run/x/web/vnc.sock"));
         assert!(!line.contains("id=data"));
+        // Keys go to a keyboard the guest kernel drives; no USB keyboard takes them first.
+        assert!(line.contains("-device virtio-keyboard-pci -device virtio-tablet-pci"));
+        assert!(!line.contains("usb-kbd") && !line.contains("qemu-xhci"));
     }
 
     #[test]

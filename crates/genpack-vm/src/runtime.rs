@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, VmError};
+use crate::input::InputDevices;
 use crate::network::Forward;
 use crate::status::Accel;
 
@@ -290,6 +291,9 @@ pub struct VmState {
     pub vsock_cid: Option<u32>,
     /// The VNC socket, when the display is VNC.
     pub vnc_socket: Option<PathBuf>,
+    /// The keyboard and pointer of the screen, when the display is VNC.
+    #[serde(default)]
+    pub input: Option<InputDevices>,
     /// The QMP socket.
     pub qmp_socket: PathBuf,
     /// The serial console socket.
@@ -443,6 +447,7 @@ mod tests {
             data_disk: None,
             vsock_cid: Some(7),
             vnc_socket: None,
+            input: None,
             qmp_socket: rt.qmp_socket(),
             console_socket: rt.console_socket(),
             console_log: rt.console_log(),

@@ -1,5 +1,6 @@
 //! The guest's screen read over QEMU's VNC server with `vnc-rs`: screenshots for
-//! `genpack vm screenshot`, the studio's thumbnails and the tests.
+//! `genpack vm screenshot`, the studio's thumbnails and the tests, and key presses typed into
+//! the guest.
 //!
 //! The client joins as a shared viewer, so a viewer already connected (the studio's noVNC)
 //! stays connected.
@@ -117,6 +118,33 @@ impl ScreenSession {
         Ok(frame.into_screenshot())
     }
 
+    /// Types `text` as key presses (US keyboard layout): printable ASCII, `\n` as Return and
+    /// `\t` as Tab. Whether the keys reach the guest depends on its keyboard driver (see
+    /// [`crate::InputDevices`]).
+    pub async fn type_text(&self, text: &str) -> Result<()> {
+        for press in key_presses(text)? {
+            if press.shift {
+                self.key(KEYSYM_SHIFT_L, true).await?;
+            }
+            self.key(press.keysym, true).await?;
+            self.key(press.keysym, false).await?;
+            if press.shift {
+                self.key(KEYSYM_SHIFT_L, false).await?;
+            }
+            // QEMU queues key events for the guest; a short pause keeps them in order under
+            // emulation.
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        Ok(())
+    }
+
+    async fn key(&self, keysym: u32, down: bool) -> Result<()> {
+        self.client
+            .input(vnc::X11Event::KeyEvent((keysym, down).into()))
+            .await
+            .map_err(|e| self.fail(e))
+    }
+
     fn fail(&self, error: RfbError) -> VmError {
         VmError::Screen {
             socket: self.socket.clone(),
@@ -139,6 +167,41 @@ impl Drop for ScreenSession {
 /// Reads one whole frame of the screen behind `socket`.
 pub async fn capture(socket: &Path) -> Result<Screenshot> {
     ScreenSession::connect(socket).await?.capture().await
+}
+
+const KEYSYM_SHIFT_L: u32 = 0xffe1;
+const KEYSYM_RETURN: u32 = 0xff0d;
+const KEYSYM_TAB: u32 = 0xff09;
+/// Characters typed with Shift on a US keyboard (QEMU maps keysyms to keys without Shift).
+const SHIFTED: &str = "~!@#$%^&*()_+{}|:\"<>?";
+
+struct KeyPress {
+    keysym: u32,
+    shift: bool,
+}
+
+/// The key presses that type `text` on a US keyboard.
+fn key_presses(text: &str) -> Result<Vec<KeyPress>> {
+    text.chars()
+        .filter(|&c| c != '\r')
+        .map(|c| match c {
+            '\n' => Ok(KeyPress {
+                keysym: KEYSYM_RETURN,
+                shift: false,
+            }),
+            '\t' => Ok(KeyPress {
+                keysym: KEYSYM_TAB,
+                shift: false,
+            }),
+            ' '..='~' => Ok(KeyPress {
+                keysym: c as u32,
+                shift: c.is_ascii_uppercase() || SHIFTED.contains(c),
+            }),
+            other => Err(VmError::InvalidSpec(format!(
+                "{other:?} cannot be typed: only ASCII text can be typed on the screen"
+            ))),
+        })
+        .collect()
 }
 
 /// A frame being assembled from the rectangles the server sends.
@@ -258,6 +321,22 @@ mod tests {
         assert_eq!(shot.pixel(3, 1), [255, 0, 0]);
         let png = shot.to_png().unwrap();
         assert!(png.starts_with(b"\x89PNG"));
+    }
+
+    #[test]
+    fn text_becomes_key_presses_with_shift_where_a_us_keyboard_needs_it() {
+        let presses = key_presses("a$B\r\n").unwrap();
+        let keys: Vec<(u32, bool)> = presses.iter().map(|p| (p.keysym, p.shift)).collect();
+        assert_eq!(
+            keys,
+            [
+                ('a' as u32, false),
+                ('$' as u32, true),
+                ('B' as u32, true),
+                (KEYSYM_RETURN, false)
+            ]
+        );
+        assert!(key_presses("é").is_err());
     }
 
     #[test]

@@ -14,13 +14,14 @@ use crate::command::{qemu_args, Prepared};
 use crate::disk;
 use crate::error::{Result, VmError};
 use crate::firmware::{find_program, qemu_binary, Firmware};
+use crate::input::InputDevices;
 use crate::network::{self, Network};
 use crate::qmp::{qmp, QmpClient};
 use crate::runtime::{
     self, base_dir, create_private_dir, QemuProcess, RuntimeDir, StartLock, VmState,
 };
 use crate::screen::Screenshot;
-use crate::spec::{Boot, DataDisk, Share, VmSpec, MIN_MEMORY_MIB};
+use crate::spec::{Boot, DataDisk, Display, Share, VmSpec, MIN_MEMORY_MIB};
 use crate::status::{now_secs, RunState, VmStatus};
 use crate::vsock;
 
@@ -168,9 +169,20 @@ pub async fn launch_with_progress(
                 format!("reading kernel and initramfs from {}", image.display()),
             );
             let (image, out) = (image.clone(), runtime.path().to_path_buf());
-            Some(blocking(move || boot_files::extract(&image, &out)).await?)
+            Some(
+                blocking(move || {
+                    let image = genpack_image::Image::open(&image)?;
+                    let files = boot_files::extract_from(&image, &out)?;
+                    Ok((files, image.kernel_drivers()))
+                })
+                .await?,
+            )
         }
         _ => None,
+    };
+    let (boot_files, drivers) = match boot_files {
+        Some((files, drivers)) => (Some(files), drivers),
+        None => (None, genpack_image::KernelDrivers::default()),
     };
     let arch = boot_files.as_ref().map_or(Arch::host(), |f| f.arch);
     let qemu = qemu_binary(arch)?;
@@ -234,6 +246,7 @@ pub async fn launch_with_progress(
         uefi_vars,
         vsock_cid,
         virtiofs_sockets,
+        input: InputDevices::for_kernel(&drivers, arch),
     };
     report(
         StartPhase::StartingQemu,
@@ -290,7 +303,8 @@ pub async fn launch_with_progress(
             DataDisk::Volatile => None,
         },
         vsock_cid,
-        vnc_socket: (spec.display == crate::spec::Display::Vnc).then(|| runtime.vnc_socket()),
+        vnc_socket: (spec.display == Display::Vnc).then(|| runtime.vnc_socket()),
+        input: (spec.display == Display::Vnc).then_some(prepared.input),
         qmp_socket: runtime.qmp_socket(),
         console_socket: runtime.console_socket(),
         console_log: runtime.console_log(),
@@ -537,6 +551,7 @@ fn status_of(runtime: &RuntimeDir) -> VmStatus {
             .as_ref()
             .filter(|_| alive)
             .map(|s| now_secs().saturating_sub(s.started_at)),
+        input: state.as_ref().and_then(|s| s.input),
     }
 }
 

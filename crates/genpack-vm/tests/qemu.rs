@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use genpack_vm::{
-    Accel, AccelPolicy, Boot, Display, FirmwareKind, Network, RunState, StopOptions, StopOutcome,
-    ViewerBridge, VmSpec,
+    Accel, AccelPolicy, Boot, Display, FirmwareKind, InputBus, Network, RunState, ScreenSession,
+    StopOptions, StopOutcome, ViewerBridge, VmSpec,
 };
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Error as WsError;
@@ -105,6 +105,7 @@ fn build_image(dir: &Path) -> PathBuf {
              echo \"vdb-ro=$(cat /sys/block/vdb/ro) vdb-sectors=$(cat /sys/block/vdb/size)\"\n\
              echo \"system.ini=$(cat /sys/firmware/qemu_fw_cfg/by_name/opt/genpack/system.ini/raw)\"\n\
              echo\n\
+             setsid sh -c 'exec sh </dev/tty1 >/dev/tty1 2>&1' &\n\
              echo '{MARKER}'\n\
              exec sh </dev/console >/dev/console 2>&1\n"
         ),
@@ -123,6 +124,28 @@ fn build_image(dir: &Path) -> PathBuf {
         initroot.display(),
         root.join("boot/initramfs-test.img").display()
     )));
+    // What the kernel drives, as an installed kernel records it: the host kernel's built-in
+    // list, and the virtio input module the initramfs loads.
+    let modules = root.join("lib/modules/test");
+    std::fs::create_dir_all(modules.join("kernel/drivers/virtio")).unwrap();
+    let release = host_kernel_release();
+    std::fs::copy(
+        Path::new("/lib/modules")
+            .join(&release)
+            .join("modules.builtin"),
+        modules.join("modules.builtin"),
+    )
+    .unwrap();
+    if let Some(virtio_input) = host_kernel_modules()
+        .iter()
+        .find(|m| m.ends_with("virtio_input.ko"))
+    {
+        std::fs::copy(
+            virtio_input,
+            modules.join("kernel/drivers/virtio/virtio_input.ko"),
+        )
+        .unwrap();
+    }
     std::os::unix::fs::symlink("vmlinuz-test", root.join("boot/kernel")).unwrap();
     std::os::unix::fs::symlink("/boot/initramfs-test.img", root.join("boot/initramfs")).unwrap();
 
@@ -147,7 +170,11 @@ fn host_kernel_release() -> String {
         .to_string()
 }
 
-/// The host kernel's modules for virtio disks, fw_cfg and the ACPI power button, in load order.
+/// How many modules [`host_kernel_modules`] returns when the host kernel has them all.
+const ALL_MODULES: usize = 10;
+
+/// The host kernel's modules for virtio disks, fw_cfg, the ACPI power button and virtio input,
+/// in load order.
 fn host_kernel_modules() -> Vec<PathBuf> {
     let dir = Path::new("/lib/modules")
         .join(host_kernel_release())
@@ -162,6 +189,7 @@ fn host_kernel_modules() -> Vec<PathBuf> {
         "firmware/qemu_fw_cfg.ko",
         "acpi/button.ko",
         "input/evdev.ko",
+        "virtio/virtio_input.ko",
     ]
     .iter()
     .map(|m| dir.join(m))
@@ -312,7 +340,7 @@ async fn squashfs_boots_to_console_screenshot_viewer_and_stops_qemu() {
     assert!(cmdline.contains("console=ttyS0"), "{cmdline}");
     assert!(!cmdline.contains("genpack.transient"), "{cmdline}");
     assert_eq!(std::fs::metadata(&data).unwrap().len(), 64 << 20);
-    if host_kernel_modules().len() == 9 {
+    if host_kernel_modules().len() == ALL_MODULES {
         // The image is the first virtio disk, read-only, and system.ini arrived via fw_cfg.
         assert!(log.contains("vda-ro=1"), "{log}");
         // The data disk is the second one, writable, created with the requested size.
@@ -340,13 +368,37 @@ async fn squashfs_boots_to_console_screenshot_viewer_and_stops_qemu() {
         (resized[0].old_size, resized[0].new_size),
         (64 << 20, 128 << 20)
     );
-    if host_kernel_modules().len() == 9 {
+    if host_kernel_modules().len() == ALL_MODULES {
         console
             .write_all(b"echo vdb-now-$(cat /sys/block/vdb/size)\n")
             .unwrap();
         assert!(read_until(&mut console, "vdb-now-262144"));
     }
     drop(console);
+
+    // Keys typed on the screen reach the guest: its kernel drives virtio input (the image
+    // says so), so the VM has a virtio keyboard and no USB keyboard to swallow the keys.
+    if host_kernel_modules().len() == ALL_MODULES {
+        let input = details
+            .input
+            .expect("the screen's input devices are recorded");
+        assert_eq!(input.keyboard, Some(InputBus::Virtio), "{input:?}");
+        assert_eq!(input.pointer, Some(InputBus::Virtio), "{input:?}");
+        let screen = ScreenSession::connect(&runtime.vnc_socket()).await.unwrap();
+        screen
+            .type_text("echo typed-on-screen-$((6*7)) > /dev/ttyS0\n")
+            .await
+            .unwrap();
+        assert!(
+            wait_for_text(
+                &runtime.console_log(),
+                "typed-on-screen-42",
+                Duration::from_secs(60)
+            ),
+            "keys typed on the screen did not reach the guest; console:\n{}",
+            std::fs::read_to_string(runtime.console_log()).unwrap_or_default()
+        );
+    }
 
     // A screenshot is a PNG with more than one colour.
     let png_bytes = genpack_vm::screenshot(&name).await.unwrap();
@@ -415,7 +467,7 @@ async fn squashfs_boots_to_console_screenshot_viewer_and_stops_qemu() {
         "stop: {outcome:?} after {:.1} s",
         stopping.elapsed().as_secs_f64()
     );
-    if host_kernel_modules().len() == 9 {
+    if host_kernel_modules().len() == ALL_MODULES {
         assert_eq!(outcome, StopOutcome::PoweredOff);
     } else {
         assert_eq!(outcome, StopOutcome::Quit);
