@@ -94,8 +94,19 @@ async function untilConsole(browser, pattern, problem) {
  */
 async function typeOnConsole(browser, text) {
   await byTestId(browser, 'vm-console').click();
-  await browser.keys(text.split(''));
+  await typeKeys(browser, text);
   await browser.keys('Enter');
+}
+
+/**
+ * Presses the keys of `text`, one WebDriver action per character: sent as one action
+ * sequence, the second of two equal characters in a row was lost ("screen" arrived as
+ * "scren").
+ * @param {WebdriverIO.Browser} browser
+ * @param {string} text
+ */
+async function typeKeys(browser, text) {
+  for (const char of text) await browser.keys(char);
 }
 
 /**
@@ -105,7 +116,7 @@ async function typeOnConsole(browser, text) {
  */
 async function typeOnScreen(browser, text) {
   await byTestId(browser, 'vm-screen-canvas').click();
-  if (text) await browser.keys(text.split(''));
+  await typeKeys(browser, text);
   await browser.keys('Enter');
 }
 
