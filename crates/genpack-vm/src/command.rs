@@ -32,6 +32,8 @@ pub struct Prepared {
     pub virtiofs_sockets: Vec<PathBuf>,
     /// Keyboard and pointer for the screen, from the drivers of the guest's kernel.
     pub input: InputDevices,
+    /// The guest runs spice-vdagent: the screen gets a qemu-vdagent channel for the clipboard.
+    pub clipboard: bool,
 }
 
 /// Escapes a value for QEMU's comma-separated option syntax.
@@ -276,6 +278,17 @@ pub fn qemu_args(spec: &VmSpec, prepared: &Prepared, runtime: &RuntimeDir) -> Ve
             for device in prepared.input.qemu_devices() {
                 a.push("-device").push(device);
             }
+            if prepared.clipboard {
+                // The channel spice-vdagent in the guest talks to; QEMU's VNC server passes
+                // the viewer's clipboard to it.
+                a.push("-device")
+                    .push("virtio-serial-pci,id=vdagent-serial");
+                a.push("-chardev")
+                    .push("qemu-vdagent,id=vdagent,name=vdagent,clipboard=on,mouse=off");
+                a.push("-device").push(
+                    "virtserialport,bus=vdagent-serial.0,chardev=vdagent,name=com.redhat.spice.0",
+                );
+            }
             a.push("-display").push("none");
             a.push("-vnc")
                 .push(format!("unix:{}", esc(&runtime.vnc_socket())));
@@ -352,6 +365,7 @@ mod tests {
                 &genpack_image::KernelDrivers::from_names(["i8042", "atkbd", "virtio_input"]),
                 Arch::X86_64,
             ),
+            clipboard: false,
         }
     }
 
@@ -390,6 +404,20 @@ mod tests {
         // Keys go to a keyboard the guest kernel drives; no USB keyboard takes them first.
         assert!(line.contains("-device virtio-keyboard-pci -device virtio-tablet-pci"));
         assert!(!line.contains("usb-kbd") && !line.contains("qemu-xhci"));
+        assert!(
+            !line.contains("qemu-vdagent"),
+            "no clipboard channel without spice-vdagent"
+        );
+
+        let mut with_agent = prepared(&rt);
+        with_agent.clipboard = true;
+        let line = joined(&qemu_args(&spec, &with_agent, &rt));
+        assert!(
+            line.contains("-chardev qemu-vdagent,id=vdagent,name=vdagent,clipboard=on,mouse=off")
+        );
+        assert!(line.contains(
+            "virtserialport,bus=vdagent-serial.0,chardev=vdagent,name=com.redhat.spice.0"
+        ));
     }
 
     #[test]

@@ -294,6 +294,9 @@ pub struct VmState {
     /// The keyboard and pointer of the screen, when the display is VNC.
     #[serde(default)]
     pub input: Option<InputDevices>,
+    /// The viewer's clipboard reaches the guest (it runs spice-vdagent; qemu-vdagent channel).
+    #[serde(default)]
+    pub clipboard: bool,
     /// The QMP socket.
     pub qmp_socket: PathBuf,
     /// The serial console socket.
@@ -448,6 +451,7 @@ mod tests {
             vsock_cid: Some(7),
             vnc_socket: None,
             input: None,
+            clipboard: false,
             qmp_socket: rt.qmp_socket(),
             console_socket: rt.console_socket(),
             console_log: rt.console_log(),

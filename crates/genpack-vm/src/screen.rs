@@ -79,6 +79,7 @@ impl ScreenSession {
                 .add_encoding(VncEncoding::CopyRect)
                 .add_encoding(VncEncoding::Raw)
                 .add_encoding(VncEncoding::DesktopSizePseudo)
+                .add_encoding(VncEncoding::ExtendedDesktopSizePseudo)
                 .build()?
                 .try_start()
                 .await?
@@ -136,6 +137,54 @@ impl ScreenSession {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         Ok(())
+    }
+
+    /// Puts `text` in the viewer's clipboard, as noVNC does for the studio: it reaches the
+    /// guest's clipboard when the VM has a clipboard channel and the guest runs spice-vdagent
+    /// (`VmState::clipboard`). Plain RFB carries Latin-1 text only.
+    pub async fn send_clipboard(&self, text: &str) -> Result<()> {
+        if !text.chars().all(|c| u32::from(c) <= 0xff) {
+            return Err(VmError::InvalidSpec(
+                "only Latin-1 text can be sent as the viewer's clipboard".into(),
+            ));
+        }
+        self.client
+            .input(vnc::X11Event::CopyText(text.to_string()))
+            .await
+            .map_err(|e| self.fail(e))
+    }
+
+    /// Asks for a screen of `width` x `height` pixels, as a viewer whose window changed size
+    /// does (noVNC's "resize session"). QEMU passes the size to the guest's display device
+    /// (virtio-vga offers it as the preferred mode); the screen changes once the guest's
+    /// desktop switches to that mode. Events are read while waiting for QEMU's answer.
+    pub async fn request_size(&self, width: u16, height: u16) -> Result<()> {
+        let fail = |reason: String| VmError::Screen {
+            socket: self.socket.clone(),
+            reason,
+        };
+        // The server says it can resize with the first frame; events must keep flowing while
+        // QEMU answers.
+        let announced = async {
+            while self.client.desktop_layout().is_none() {
+                self.client.recv_event().await?;
+            }
+            Ok::<_, RfbError>(())
+        };
+        tokio::time::timeout(CAPTURE_TIMEOUT, announced)
+            .await
+            .map_err(|_| fail("the VNC server does not offer resizing".into()))?
+            .map_err(|e| self.fail(e))?;
+        let drain = async { while self.client.recv_event().await.is_ok() {} };
+        tokio::select! {
+            result = self.client.resize_desktop(width, height) => match result {
+                // QEMU answers "forwarded": the size went to the guest's display device, and
+                // the guest decides (vnc-rs calls that outcome uncertain).
+                Ok(_) | Err(vnc::ResizeError::Uncertain) => Ok(()),
+                Err(e) => Err(fail(format!("resize to {width}x{height}: {e}"))),
+            },
+            () = drain => Err(fail("the VNC connection closed".into())),
+        }
     }
 
     async fn key(&self, keysym: u32, down: bool) -> Result<()> {
@@ -231,6 +280,15 @@ impl Frame {
     fn apply(&mut self, event: VncEvent) -> std::result::Result<(), RfbError> {
         match event {
             VncEvent::SetResolution(screen) => self.resize(screen.width, screen.height),
+            VncEvent::DesktopUpdate(update) => {
+                if let Some(layout) = update.layout {
+                    if (usize::from(layout.width), usize::from(layout.height))
+                        != (self.width, self.height)
+                    {
+                        self.resize(layout.width, layout.height);
+                    }
+                }
+            }
             VncEvent::RawImage(rect, data) => self.paint(rect, &data)?,
             VncEvent::Copy(dst, src) => {
                 let mut data =

@@ -56,6 +56,9 @@ pub struct VmStatus {
     /// screen cannot reach the guest).
     #[serde(default)]
     pub input: Option<InputDevices>,
+    /// Text put in the viewer's clipboard reaches the guest's clipboard (spice-vdagent).
+    #[serde(default)]
+    pub clipboard: bool,
 }
 
 /// Seconds since the Unix epoch.

@@ -27,6 +27,8 @@ use crate::vsock;
 
 /// How long QEMU may take to open its monitor socket.
 pub const MONITOR_TIMEOUT: Duration = Duration::from_secs(30);
+/// The clipboard agent of desktop guests; an image that has it gets a qemu-vdagent channel.
+const SPICE_VDAGENT: &str = "/usr/bin/spice-vdagent";
 /// Default time a guest gets to power off after an ACPI power-button press.
 pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -173,16 +175,17 @@ pub async fn launch_with_progress(
                 blocking(move || {
                     let image = genpack_image::Image::open(&image)?;
                     let files = boot_files::extract_from(&image, &out)?;
-                    Ok((files, image.kernel_drivers()))
+                    let vdagent = image.resolve(SPICE_VDAGENT).is_ok();
+                    Ok((files, image.kernel_drivers(), vdagent))
                 })
                 .await?,
             )
         }
         _ => None,
     };
-    let (boot_files, drivers) = match boot_files {
-        Some((files, drivers)) => (Some(files), drivers),
-        None => (None, genpack_image::KernelDrivers::default()),
+    let (boot_files, drivers, vdagent) = match boot_files {
+        Some((files, drivers, vdagent)) => (Some(files), drivers, vdagent),
+        None => (None, genpack_image::KernelDrivers::default(), false),
     };
     let arch = boot_files.as_ref().map_or(Arch::host(), |f| f.arch);
     let qemu = qemu_binary(arch)?;
@@ -247,6 +250,7 @@ pub async fn launch_with_progress(
         vsock_cid,
         virtiofs_sockets,
         input: InputDevices::for_kernel(&drivers, arch),
+        clipboard: vdagent && spec.display == Display::Vnc,
     };
     report(
         StartPhase::StartingQemu,
@@ -305,6 +309,7 @@ pub async fn launch_with_progress(
         vsock_cid,
         vnc_socket: (spec.display == Display::Vnc).then(|| runtime.vnc_socket()),
         input: (spec.display == Display::Vnc).then_some(prepared.input),
+        clipboard: prepared.clipboard,
         qmp_socket: runtime.qmp_socket(),
         console_socket: runtime.console_socket(),
         console_log: runtime.console_log(),
@@ -552,6 +557,7 @@ fn status_of(runtime: &RuntimeDir) -> VmStatus {
             .filter(|_| alive)
             .map(|s| now_secs().saturating_sub(s.started_at)),
         input: state.as_ref().and_then(|s| s.input),
+        clipboard: state.as_ref().is_some_and(|s| s.clipboard),
     }
 }
 

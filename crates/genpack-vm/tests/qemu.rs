@@ -57,6 +57,40 @@ fn run(cmd: &mut Command) {
     );
 }
 
+/// The guest side of spice-vdagent's clipboard, as far as the test needs it: on the
+/// com.redhat.spice.0 port, announce the clipboard-by-demand capability, then keep asking for
+/// the clipboard's UTF-8 text and print the first `clip-...` word that arrives. Messages are a
+/// VDIChunkHeader (port 1, size) and a VDAgentMessage (protocol 1, type, opaque 0, size),
+/// little-endian: type 6 announces capabilities (bit 5, by demand), type 8 requests type 1.
+const CLIPBOARD_AGENT: &str = r#"
+for i in 1 2 3 4 5 6 7 8 9 10; do
+    port=$(grep -l com.redhat.spice.0 /sys/class/virtio-ports/*/name 2>/dev/null | head -1 | cut -d/ -f5)
+    [ -n "$port" ] && [ -e "/dev/$port" ] && break
+    sleep 1
+done
+if [ -z "$port" ]; then
+    echo "clipboard agent: no com.redhat.spice.0 port: $(ls /sys/class/virtio-ports 2>&1)"
+    exit 0
+fi
+# Whole messages go out with one write each (cat), never piecemeal.
+printf '\001\000\000\000\034\000\000\000\001\000\000\000\006\000\000\000\000\000\000\000\000\000\000\000\010\000\000\000\000\000\000\000\040\000\000\000' >/tmp/announce.bin
+printf '\001\000\000\000\030\000\000\000\001\000\000\000\010\000\000\000\000\000\000\000\000\000\000\000\004\000\000\000\001\000\000\000' >/tmp/request.bin
+exec 3<>"/dev/$port"
+cat <&3 >/tmp/agent.in &
+sleep 1
+cat /tmp/announce.bin >&3
+echo "clipboard agent: on /dev/$port"
+while true; do
+    cat /tmp/request.bin >&3
+    text=$(tr -c 'a-z0-9-' '\n' </tmp/agent.in | grep '^clip-' | head -1)
+    if [ -n "$text" ]; then
+        echo "guest clipboard: $text"
+        exit 0
+    fi
+    sleep 1
+done
+"#;
+
 /// Builds `<dir>/system.squashfs`: /boot/kernel -> vmlinuz-test, /boot/initramfs ->
 /// initramfs-test.img (a busybox initramfs whose /init prints MARKER and runs a shell on the
 /// serial console).
@@ -71,6 +105,7 @@ fn build_image(dir: &Path) -> PathBuf {
         "etc/acpi/PWRF",
         "var/log",
         "var/run",
+        "tmp",
     ] {
         std::fs::create_dir_all(initroot.join(sub)).unwrap();
     }
@@ -106,11 +141,13 @@ fn build_image(dir: &Path) -> PathBuf {
              echo \"system.ini=$(cat /sys/firmware/qemu_fw_cfg/by_name/opt/genpack/system.ini/raw)\"\n\
              echo\n\
              setsid sh -c 'exec sh </dev/tty1 >/dev/tty1 2>&1' &\n\
+             sh /clipboard-agent.sh >/dev/console 2>&1 &\n\
              echo '{MARKER}'\n\
              exec sh </dev/console >/dev/console 2>&1\n"
         ),
     )
     .unwrap();
+    std::fs::write(initroot.join("clipboard-agent.sh"), CLIPBOARD_AGENT).unwrap();
     run(Command::new("chmod")
         .arg("755")
         .arg(initroot.join("init"))
@@ -146,6 +183,9 @@ fn build_image(dir: &Path) -> PathBuf {
         )
         .unwrap();
     }
+    // The clipboard agent of desktop images (only its presence matters here).
+    std::fs::create_dir_all(root.join("usr/bin")).unwrap();
+    std::fs::write(root.join("usr/bin/spice-vdagent"), "").unwrap();
     std::os::unix::fs::symlink("vmlinuz-test", root.join("boot/kernel")).unwrap();
     std::os::unix::fs::symlink("/boot/initramfs-test.img", root.join("boot/initramfs")).unwrap();
 
@@ -171,10 +211,10 @@ fn host_kernel_release() -> String {
 }
 
 /// How many modules [`host_kernel_modules`] returns when the host kernel has them all.
-const ALL_MODULES: usize = 10;
+const ALL_MODULES: usize = 16;
 
-/// The host kernel's modules for virtio disks, fw_cfg, the ACPI power button and virtio input,
-/// in load order.
+/// The host kernel's modules for virtio disks, fw_cfg, the ACPI power button, virtio input,
+/// virtio serial ports and the virtio GPU, in load order.
 fn host_kernel_modules() -> Vec<PathBuf> {
     let dir = Path::new("/lib/modules")
         .join(host_kernel_release())
@@ -190,6 +230,12 @@ fn host_kernel_modules() -> Vec<PathBuf> {
         "acpi/button.ko",
         "input/evdev.ko",
         "virtio/virtio_input.ko",
+        "char/virtio_console.ko",
+        "virtio/virtio_dma_buf.ko",
+        "gpu/drm/drm.ko",
+        "gpu/drm/drm_kms_helper.ko",
+        "gpu/drm/drm_shmem_helper.ko",
+        "gpu/drm/virtio/virtio-gpu.ko",
     ]
     .iter()
     .map(|m| dir.join(m))
@@ -354,7 +400,11 @@ async fn squashfs_boots_to_console_screenshot_viewer_and_stops_qemu() {
         .set_read_timeout(Some(Duration::from_secs(1)))
         .unwrap();
     console.write_all(b"echo hello-$((20+22))\n").unwrap();
-    assert!(read_until(&mut console, "hello-42"));
+    assert!(
+        read_until(&mut console, "hello-42"),
+        "console log:\n{}",
+        std::fs::read_to_string(runtime.console_log()).unwrap_or_default()
+    );
 
     // A grown data file reaches the guest through expand (QMP block_resize).
     assert_eq!(
@@ -398,6 +448,37 @@ async fn squashfs_boots_to_console_screenshot_viewer_and_stops_qemu() {
             "keys typed on the screen did not reach the guest; console:\n{}",
             std::fs::read_to_string(runtime.console_log()).unwrap_or_default()
         );
+    }
+
+    // The viewer's clipboard reaches the guest's clipboard agent through QEMU's vdagent
+    // channel (the image has spice-vdagent), and a viewer's new size reaches the guest's
+    // display as its preferred mode.
+    if host_kernel_modules().len() == ALL_MODULES {
+        assert!(
+            details.clipboard,
+            "an image with spice-vdagent gets the clipboard channel"
+        );
+        let screen = ScreenSession::connect(&runtime.vnc_socket()).await.unwrap();
+        screen.send_clipboard("clip-from-host-42").await.unwrap();
+        assert!(
+            wait_for_text(
+                &runtime.console_log(),
+                "guest clipboard: clip-from-host-42",
+                Duration::from_secs(60)
+            ),
+            "the clipboard did not reach the guest; console:\n{}",
+            std::fs::read_to_string(runtime.console_log()).unwrap_or_default()
+        );
+
+        screen.request_size(1024, 768).await.unwrap();
+        let mut console = UnixStream::connect(runtime.console_socket()).unwrap();
+        console
+            .set_read_timeout(Some(Duration::from_secs(1)))
+            .unwrap();
+        console
+            .write_all(b"echo preferred-$(head -1 /sys/class/drm/card*-Virtual-1/modes)\n")
+            .unwrap();
+        assert!(read_until(&mut console, "preferred-1024x768"));
     }
 
     // A screenshot is a PNG with more than one colour.

@@ -37,6 +37,7 @@ fn folder_claiming(name: &str, pid: u32) -> RuntimeDir {
         vsock_cid: None,
         vnc_socket: None,
         input: None,
+        clipboard: false,
         qmp_socket: runtime.qmp_socket(),
         console_socket: runtime.console_socket(),
         console_log: runtime.console_log(),

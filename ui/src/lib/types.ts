@@ -226,6 +226,8 @@ export interface VmStatus {
   uptime_secs: number | null;
   /** The screen's keyboard and pointer once known; `keyboard: null`: keys cannot reach the guest. */
   input?: InputDevices | null;
+  /** Text put in the viewer's clipboard reaches the guest's clipboard (it runs spice-vdagent). */
+  clipboard?: boolean;
 }
 
 /** The kind of a VM input device (genpack_vm::InputBus). */
