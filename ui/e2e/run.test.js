@@ -236,14 +236,18 @@ describe('genpack studio: build and run', () => {
       // No password: an empty answer if the login asks for one (an empty command otherwise).
       await typeOnScreen(browser, '');
       await untilGuestAnswers(browser, 'who', /admin\s+tty1/, 'typing on the screen did not log in on tty1');
-      await typeOnScreen(browser, 'echo typed-on-screen-$[6*7] > /tmp/from-screen');
-      await untilGuestAnswers(browser, 'cat /tmp/from-screen', /^typed-on-screen-42\s*$/m, 'a command typed on the screen did not run');
+      // WebDriver presses "$" or ">" without Shift, which a real keyboard would hold: keep to
+      // unshifted keys here ("Type clipboard" below sends Shift itself).
+      await typeOnScreen(browser, 'touch /tmp/viaview-42');
+      await untilGuestAnswers(browser, 'ls /tmp', /viaview-42/, 'a command typed on the screen did not run');
 
       // "Type clipboard" types on the screen too.
       await byTestId(browser, 'vm-type-clipboard').click();
       const box = byTestId(browser, 'vm-type-text');
       await box.waitForDisplayed(WAIT);
-      await box.setValue('echo pasted-$[7*6] > /tmp/from-clipboard\n');
+      const pasted = 'echo pasted-$[7*6] > /tmp/from-clipboard\n';
+      await box.setValue(pasted);
+      assert.equal(await box.getValue(), pasted, 'the text to type, with its line end');
       await byTestId(browser, 'vm-type-send').click();
       await untilGuestAnswers(browser, 'cat /tmp/from-clipboard', /^pasted-42\s*$/m, '"Type clipboard" did not reach the screen');
 

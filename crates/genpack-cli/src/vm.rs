@@ -264,6 +264,12 @@ async fn run_vm(args: RunArgs) -> Result<ExitCode, Failure> {
         handle.accel().accel,
         handle.accel().reason
     );
+    if handle.state().input.is_some_and(|input| input.keyboard.is_none()) {
+        eprintln!(
+            "  The image's kernel drives no keyboard this VM can offer (PS/2, virtio or USB): \
+             keys typed on its screen cannot reach it; use the serial console."
+        );
+    }
     for forward in &handle.state().forwards {
         eprintln!(
             "  {}:{} on this machine reaches port {} in the VM",

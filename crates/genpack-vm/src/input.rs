@@ -4,6 +4,12 @@
 //! key from the start, driver or not), but to a virtio keyboard or tablet, or a USB tablet,
 //! only once the guest's driver uses it. So the keyboard offered is one the image's kernel can
 //! drive, and a guest whose kernel drives none is reported as unable to receive keys.
+//!
+//! On x86 the machine's PS/2 keyboard comes first: a VNC viewer sends each key's press and
+//! release separately, and a virtio (or USB) keyboard lets the guest repeat a held key by
+//! itself, so a release that a busy host delays past the repeat delay types the key several
+//! times ("viaview-----42"). QEMU's PS/2 keyboard repeats nothing on its own; holding a key in
+//! the viewer still repeats it, because the viewer sends the presses.
 
 use genpack_image::KernelDrivers;
 use serde::{Deserialize, Serialize};
@@ -51,10 +57,10 @@ impl InputDevices {
             && (drivers.has("xhci_pci") || drivers.has("xhci_hcd"));
         let ps2_keyboard = x86 && drivers.has("i8042") && drivers.has("atkbd");
         let ps2_mouse = x86 && drivers.has("i8042") && drivers.has("psmouse");
-        let keyboard = if virtio {
-            Some(InputBus::Virtio)
-        } else if ps2_keyboard {
+        let keyboard = if ps2_keyboard {
             Some(InputBus::Ps2)
+        } else if virtio {
+            Some(InputBus::Virtio)
         } else if usb {
             Some(InputBus::Usb)
         } else {
@@ -103,17 +109,27 @@ mod tests {
     }
 
     #[test]
-    fn debian_cloud_kernel_gets_virtio_input_and_no_usb_keyboard() {
+    fn debian_cloud_kernel_gets_ps2_keys_a_virtio_tablet_and_no_usb() {
         // linux-image-cloud-amd64: i8042 and atkbd built in, virtio_input a module, no USB.
         let cloud = drivers(&["i8042", "atkbd", "virtio_input", "evdev", "hid_generic"]);
         let devices = InputDevices::for_kernel(&cloud, Arch::X86_64);
-        assert_eq!(devices.keyboard, Some(InputBus::Virtio));
+        assert_eq!(devices.keyboard, Some(InputBus::Ps2));
         assert_eq!(devices.pointer, Some(InputBus::Virtio));
         assert!(!devices.need_usb());
+        assert_eq!(devices.qemu_devices(), ["virtio-tablet-pci"]);
+    }
+
+    #[test]
+    fn without_ps2_a_virtio_keyboard_takes_the_keys() {
+        let arm = drivers(&["virtio_input", "usbhid", "hid_generic", "xhci_pci"]);
+        let devices = InputDevices::for_kernel(&arm, Arch::Aarch64);
+        assert_eq!(devices.keyboard, Some(InputBus::Virtio));
         assert_eq!(
             devices.qemu_devices(),
             ["virtio-keyboard-pci", "virtio-tablet-pci"]
         );
+        let x86 = InputDevices::for_kernel(&drivers(&["virtio_input"]), Arch::X86_64);
+        assert_eq!(x86.keyboard, Some(InputBus::Virtio));
     }
 
     #[test]

@@ -426,13 +426,13 @@ async fn squashfs_boots_to_console_screenshot_viewer_and_stops_qemu() {
     }
     drop(console);
 
-    // Keys typed on the screen reach the guest: its kernel drives virtio input (the image
-    // says so), so the VM has a virtio keyboard and no USB keyboard to swallow the keys.
+    // Keys typed on the screen reach the guest: its kernel drives the PS/2 keyboard and
+    // virtio input (the image says so), so no USB keyboard swallows the keys.
     if host_kernel_modules().len() == ALL_MODULES {
         let input = details
             .input
             .expect("the screen's input devices are recorded");
-        assert_eq!(input.keyboard, Some(InputBus::Virtio), "{input:?}");
+        assert_eq!(input.keyboard, Some(InputBus::Ps2), "{input:?}");
         assert_eq!(input.pointer, Some(InputBus::Virtio), "{input:?}");
         let screen = ScreenSession::connect(&runtime.vnc_socket()).await.unwrap();
         screen
