@@ -2,7 +2,8 @@
 # Time from "run" to the first guest frame (the screen is no longer one flat colour, polled with
 # QMP screendump) and to the login prompt on the serial console: `genpack vm run --detach`
 # against a plain `qemu-system-x86_64 -kernel ... -initrd ...` of the same kernel, initramfs and
-# image with the same display and input devices, in the same run, alternating, ROUNDS times. Both use TCG
+# image with the same display and input devices (those genpack gives an image whose kernel has
+# virtio_input, as Debian's cloud kernel does), in the same run, alternating, ROUNDS times. Both use TCG
 # on machines without working KVM.
 #
 #   bench/vm/run.sh IMAGE.squashfs [ROUNDS]
@@ -58,7 +59,7 @@ for round in $(seq 1 "$rounds"); do
     -append "root=block: ro console=tty0 console=ttyS0,115200 genpack.transient=1" \
     -drive "file=$image,if=virtio,format=raw,readonly=on" \
     -fw_cfg "name=opt/genpack/system.ini,file=$work/system.ini" -device virtio-rng-pci \
-    -device qemu-xhci,id=xhci -device virtio-vga -device usb-kbd,bus=xhci.0 -device usb-tablet,bus=xhci.0 \
+    -device virtio-vga -device virtio-keyboard-pci -device virtio-tablet-pci \
     -vnc "unix:$work/vnc-$round.sock" \
     -qmp "unix:$work/qmp-$round.sock,server=on,wait=off" &
   qemu=$!

@@ -3,6 +3,7 @@
 // Needs root, network to Debian's mirror (or a warm build cache) and QEMU; run with scripts/e2e.
 
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, symlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -93,8 +94,51 @@ async function untilConsole(browser, pattern, problem) {
  */
 async function typeOnConsole(browser, text) {
   await byTestId(browser, 'vm-console').click();
-  await browser.keys(text.split(''));
+  await typeKeys(browser, text);
   await browser.keys('Enter');
+}
+
+/**
+ * Presses the keys of `text`, one WebDriver action per character: sent as one action
+ * sequence, the second of two equal characters in a row was lost ("screen" arrived as
+ * "scren").
+ * @param {WebdriverIO.Browser} browser
+ * @param {string} text
+ */
+async function typeKeys(browser, text) {
+  for (const char of text) await browser.keys(char);
+}
+
+/**
+ * Types on the guest's screen like a person: click the viewer, then the keys, then Enter.
+ * @param {WebdriverIO.Browser} browser
+ * @param {string} text
+ */
+async function typeOnScreen(browser, text) {
+  await byTestId(browser, 'vm-screen-canvas').click();
+  await typeKeys(browser, text);
+  await browser.keys('Enter');
+}
+
+/**
+ * Runs `command` on the serial console every few seconds until its output matches `pattern`.
+ * @param {WebdriverIO.Browser} browser
+ * @param {string} command
+ * @param {RegExp} pattern
+ * @param {string} problem
+ */
+async function untilGuestAnswers(browser, command, pattern, problem) {
+  const deadline = Date.now() + BOOT_WAIT.timeout;
+  let seen = '';
+  while (Date.now() < deadline) {
+    await typeOnConsole(browser, command);
+    await browser.pause(3000);
+    // The visible rows: the command's own line never matches, only what it printed.
+    seen = await consoleText(browser);
+    if (pattern.test(seen)) return;
+  }
+  await screenshot(browser, 'run-failure');
+  assert.fail(`${problem}; the console shows:\n${seen}`);
 }
 
 /**
@@ -183,6 +227,30 @@ describe('genpack studio: build and run', () => {
       await typeOnConsole(browser, 'echo studio-$[6*7]');
       await untilConsole(browser, /studio-42/, 'the shell did not answer on the serial console');
 
+      // The keyboard reaches the guest through the screen: log in on its first console by
+      // typing on the viewer, run a command there, and read what it wrote back over the
+      // serial console.
+      assert.equal(await byTestId(browser, 'vm-keys-unreachable').isExisting(), false, 'the studio says keys cannot reach the guest');
+      await typeOnScreen(browser, 'admin');
+      await browser.pause(3000);
+      // No password: an empty answer if the login asks for one (an empty command otherwise).
+      await typeOnScreen(browser, '');
+      await untilGuestAnswers(browser, 'who', /admin\s+tty1/, 'typing on the screen did not log in on tty1');
+      // WebDriver presses "$" or ">" without Shift, which a real keyboard would hold: keep to
+      // unshifted keys here ("Type clipboard" below sends Shift itself).
+      await typeOnScreen(browser, 'touch /tmp/viaview-42');
+      await untilGuestAnswers(browser, 'ls /tmp', /viaview-42/, 'a command typed on the screen did not run');
+
+      // "Type clipboard" types on the screen too.
+      await byTestId(browser, 'vm-type-clipboard').click();
+      const box = byTestId(browser, 'vm-type-text');
+      await box.waitForDisplayed(WAIT);
+      const pasted = 'echo pasted-$[7*6] > /tmp/from-clipboard\n';
+      await box.setValue(pasted);
+      assert.equal(await box.getValue(), pasted, 'the text to type, with its line end');
+      await byTestId(browser, 'vm-type-send').click();
+      await untilGuestAnswers(browser, 'cat /tmp/from-clipboard', /^pasted-42\s*$/m, '"Type clipboard" did not reach the screen');
+
       // The guest's screen is painted in the viewer: more than one colour in its region.
       const region = await byTestId(browser, 'vm-screen-canvas');
       const { x, y } = await region.getLocation();
@@ -200,6 +268,16 @@ describe('genpack studio: build and run', () => {
         { ...BOOT_WAIT, timeoutMsg: 'the viewer shows no guest pixels' },
       );
       await screenshot(browser, 'run-panel');
+
+      // The guest's own screen, read over VNC by `genpack vm screenshot` (the same reader the
+      // studio's thumbnails use), shows text too.
+      const guestShot = path.join(work, 'guest-screen.png');
+      execFileSync(path.join(path.dirname(process.env.STUDIO_BIN ?? ''), 'genpack'), ['vm', 'screenshot', VM_NAME, '--output', guestShot]);
+      const guest = decodePng(readFileSync(guestShot));
+      assert.ok(guest.width >= 640 && guest.height >= 400, `guest screen ${guest.width}x${guest.height}`);
+      const guestColours = [...coloursIn(guest, { x: 0, y: 0, width: guest.width, height: guest.height }).values()].sort((a, b) => b - a);
+      const guestTotal = guestColours.reduce((sum, count) => sum + count, 0);
+      assert.ok(guestColours.length >= 2 && guestTotal - guestColours[0] >= 50, 'the guest screen read over VNC shows no text');
 
       // Stop: the power button; the first stop keeps the screen as the project's picture.
       await byTestId(browser, 'vm-stop').click();

@@ -80,7 +80,7 @@ struct RunArgs {
     /// name a project folder or a tree; default: the project in -C DIR (or here).
     #[arg(long)]
     tree: bool,
-    /// VM name; defaults to the image's artifact name.
+    /// VM name; defaults to the image's name, ARTIFACT[-VARIANT]-ARCH as the build names its file.
     #[arg(long)]
     name: Option<String>,
     /// Memory in MiB.
@@ -101,7 +101,8 @@ struct RunArgs {
     /// Firmware for disk images and ISOs.
     #[arg(long, value_enum, default_value_t = FirmwareArg::Uefi)]
     firmware: FirmwareArg,
-    /// Forward a host port to the guest, as HOST:GUEST (repeatable). Default: a free port to SSH.
+    /// Forward a host port to the guest, as HOST:GUEST (repeatable); HOST `auto` takes the first
+    /// free port from 2222. Default: auto:22 (SSH).
     #[arg(long = "forward", value_name = "HOST:GUEST")]
     forwards: Vec<Forward>,
     /// Network: user (default), none, bridge:BRIDGE or tap:IFNAME (the last two as root).
@@ -269,13 +270,21 @@ async fn run_vm(context: &Context, args: RunArgs) -> Result<ExitCode, Failure> {
         handle.accel().accel,
         handle.accel().reason
     );
-    if let Network::User { forwards } = &spec.network {
-        for forward in forwards {
-            eprintln!(
-                "  {}:{} on this machine reaches port {} in the VM",
-                forward.host_addr, forward.host_port, forward.guest_port
-            );
-        }
+    if handle
+        .state()
+        .input
+        .is_some_and(|input| input.keyboard.is_none())
+    {
+        eprintln!(
+            "  The image's kernel drives no keyboard this VM can offer (PS/2, virtio or USB): \
+             keys typed on its screen cannot reach it; use the serial console."
+        );
+    }
+    for forward in &handle.state().forwards {
+        eprintln!(
+            "  {}:{} on this machine reaches port {} in the VM",
+            forward.host_addr, forward.host_port, forward.guest_port
+        );
     }
     if args.detach {
         eprintln!("Attach with `genpack vm console {name}`; stop with `genpack vm stop {name}`.");
@@ -355,7 +364,7 @@ fn spec_from(context: &Context, args: &RunArgs) -> Result<VmSpec, Failure> {
             return Err(Failure::new("which image should the VM boot?")
                 .hint("name a .squashfs, disk image or .iso, or pass --tree to boot the project's image tree"));
         };
-        let name = genpack_vm::boot_files::default_vm_name(&image);
+        let name = genpack_vm::name_for_image(&image);
         let boot = match extension(&image).as_deref() {
             Some("squashfs") => Boot::Squashfs { image },
             Some("iso") => Boot::Iso { image, firmware },

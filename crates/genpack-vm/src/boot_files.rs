@@ -1,21 +1,15 @@
 //! Kernel and initramfs read straight out of a SquashFS image (no mount, no extraction of the
-//! rest), for QEMU's direct kernel boot.
+//! rest), for QEMU's direct kernel boot. Which files an image boots is genpack-image's rule
+//! ([`genpack_image::Image::boot_entry`]), the same for every reader of images.
 
-use std::collections::HashMap;
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Read, Write};
-use std::path::{Component, Path, PathBuf};
+use std::io::{BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
 
-use backhand::{FilesystemReader, InnerNode, Node, SquashfsFileReader};
+use genpack_image::Image;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, VmError};
-
-/// Where the kernel is looked for inside an image, in order.
-pub const KERNEL_PATHS: &[&str] = &["/boot/kernel", "/boot/vmlinuz"];
-/// Where the initramfs is looked for inside an image, in order.
-pub const INITRAMFS_PATHS: &[&str] =
-    &["/boot/initramfs", "/boot/initramfs.img", "/boot/initrd.img"];
 
 /// Guest CPU architecture.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -72,37 +66,19 @@ pub struct BootFiles {
     pub arch: Arch,
 }
 
-/// Reads the kernel and initramfs out of `image` (following symlinks inside the image) and
-/// writes them to `out_dir/kernel` and `out_dir/initramfs`.
+/// Reads the kernel and initramfs `image` boots and writes them to `out_dir/kernel` and
+/// `out_dir/initramfs`.
 pub fn extract(image: &Path, out_dir: &Path) -> Result<BootFiles> {
-    let image_err = |reason: String| VmError::Image {
-        image: image.to_path_buf(),
-        reason,
-    };
-    let file = File::open(image).map_err(|e| VmError::io("cannot open", image, e))?;
-    let fs = FilesystemReader::from_reader(BufReader::new(file))
-        .map_err(|e| image_err(e.to_string()))?;
-    let tree = Tree::new(&fs);
+    extract_from(&Image::open(image)?, out_dir)
+}
 
-    let kernel_node = tree
-        .first_file(KERNEL_PATHS)
-        .ok_or_else(|| VmError::BootFileMissing {
-            image: image.to_path_buf(),
-            wanted: "kernel",
-            looked_at: KERNEL_PATHS.iter().map(|s| s.to_string()).collect(),
-        })?;
-    let initramfs_node =
-        tree.first_file(INITRAMFS_PATHS)
-            .ok_or_else(|| VmError::BootFileMissing {
-                image: image.to_path_buf(),
-                wanted: "initramfs",
-                looked_at: INITRAMFS_PATHS.iter().map(|s| s.to_string()).collect(),
-            })?;
-
+/// Like [`extract`], from an image already open.
+pub fn extract_from(image: &Image, out_dir: &Path) -> Result<BootFiles> {
+    let entry = image.boot_entry()?;
     let kernel = out_dir.join("kernel");
     let initramfs = out_dir.join("initramfs");
-    copy_out(&fs, kernel_node, &kernel).map_err(|e| image_err(e.to_string()))?;
-    copy_out(&fs, initramfs_node, &initramfs).map_err(|e| image_err(e.to_string()))?;
+    copy_out(image, &entry.kernel, &kernel)?;
+    copy_out(image, &entry.initramfs, &initramfs)?;
     let arch = kernel_arch(&kernel)?;
     Ok(BootFiles {
         kernel,
@@ -111,172 +87,29 @@ pub fn extract(image: &Path, out_dir: &Path) -> Result<BootFiles> {
     })
 }
 
-/// The name a VM of `image` gets by default: the artifact name the image records in
-/// `/.genpack/artifact`, else the file name without its extension, reduced to the characters a
-/// VM name allows.
-pub fn default_vm_name(image: &Path) -> String {
-    let recorded = File::open(image)
-        .ok()
-        .and_then(|f| FilesystemReader::from_reader(BufReader::new(f)).ok())
-        .and_then(|fs| {
-            let tree = Tree::new(&fs);
-            let file = tree.file("/.genpack/artifact")?;
-            let mut text = String::new();
-            fs.file(file)
-                .reader_checked()
-                .ok()?
-                .take(256)
-                .read_to_string(&mut text)
-                .ok()?;
-            Some(text)
-        });
-    let raw = recorded
-        .filter(|t| !t.trim().is_empty())
-        .or_else(|| image.file_stem().map(|s| s.to_string_lossy().into_owned()))
-        .unwrap_or_default();
-    sanitize_name(raw.trim())
-}
-
-/// Replaces characters a VM name does not allow with `-`.
-fn sanitize_name(raw: &str) -> String {
-    let name: String = raw
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    let name = name.trim_start_matches('.');
-    let name: String = name.chars().take(64).collect();
-    if name.is_empty() {
-        "vm".to_string()
-    } else {
-        name
-    }
+fn copy_out(image: &Image, inner: &Path, dest: &Path) -> Result<()> {
+    let file = File::create(dest).map_err(|e| VmError::io("cannot create", dest, e))?;
+    let mut out = BufWriter::new(file);
+    image.copy_to(&inner.to_string_lossy(), &mut out)?;
+    out.flush()
+        .map_err(|e| VmError::io("cannot write", dest, e))
 }
 
 /// The architecture of a kernel file on the host.
 pub fn kernel_arch(kernel: &Path) -> Result<Arch> {
-    let mut header = vec![0u8; 4096];
-    let mut file = File::open(kernel).map_err(|e| VmError::io("cannot open", kernel, e))?;
-    let n =
-        read_up_to(&mut file, &mut header).map_err(|e| VmError::io("cannot read", kernel, e))?;
-    header.truncate(n);
+    let mut header = Vec::with_capacity(4096);
+    File::open(kernel)
+        .and_then(|f| f.take(4096).read_to_end(&mut header))
+        .map_err(|e| VmError::io("cannot read", kernel, e))?;
     Arch::of_kernel(&header).ok_or_else(|| VmError::UnsupportedKernel {
         kernel: kernel.to_path_buf(),
         reason: "not an x86_64 bzImage or arm64 kernel image".to_string(),
     })
 }
 
-fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut total = 0;
-    while total < buf.len() {
-        match reader.read(&mut buf[total..])? {
-            0 => break,
-            n => total += n,
-        }
-    }
-    Ok(total)
-}
-
-fn copy_out(
-    fs: &FilesystemReader<'_>,
-    file: &SquashfsFileReader,
-    dest: &Path,
-) -> std::io::Result<()> {
-    let mut reader = fs
-        .file(file)
-        .reader_checked()
-        .map_err(std::io::Error::other)?;
-    let mut out = BufWriter::new(File::create(dest)?);
-    std::io::copy(&mut reader, &mut out)?;
-    out.flush()?;
-    Ok(())
-}
-
-/// Path lookup over an image's nodes, resolving symlinks the way the guest would.
-struct Tree<'a> {
-    nodes: HashMap<&'a Path, &'a Node<SquashfsFileReader>>,
-}
-
-impl<'a> Tree<'a> {
-    const MAX_SYMLINKS: usize = 40;
-
-    fn new(fs: &'a FilesystemReader<'_>) -> Self {
-        let nodes = fs.files().map(|n| (n.fullpath.as_path(), n)).collect();
-        Tree { nodes }
-    }
-
-    fn first_file(&self, candidates: &[&str]) -> Option<&'a SquashfsFileReader> {
-        candidates.iter().find_map(|p| self.file(p))
-    }
-
-    /// The regular file at `path`, following symlinks in every component.
-    fn file(&self, path: &str) -> Option<&'a SquashfsFileReader> {
-        let resolved = self.resolve(Path::new(path))?;
-        match &self.nodes.get(resolved.as_path())?.inner {
-            InnerNode::File(f) => Some(f),
-            _ => None,
-        }
-    }
-
-    fn resolve(&self, path: &Path) -> Option<PathBuf> {
-        let mut current = PathBuf::from("/");
-        let mut hops = 0;
-        // Components still to walk, in reverse order so that pop() yields the next one.
-        let mut todo: Vec<std::ffi::OsString> = Vec::new();
-        push_components(&mut todo, path);
-        while let Some(part) = todo.pop() {
-            if part == ".." {
-                current.pop();
-                continue;
-            }
-            let next = current.join(&part);
-            match &self.nodes.get(next.as_path())?.inner {
-                InnerNode::Symlink(link) => {
-                    hops += 1;
-                    if hops > Self::MAX_SYMLINKS {
-                        return None;
-                    }
-                    if link.link.is_absolute() {
-                        current = PathBuf::from("/");
-                    }
-                    push_components(&mut todo, &link.link);
-                }
-                _ => current = next,
-            }
-        }
-        Some(current)
-    }
-}
-
-/// Pushes the normal and `..` components of `path` onto `todo` so they pop in order.
-fn push_components(todo: &mut Vec<std::ffi::OsString>, path: &Path) {
-    let parts: Vec<_> = path
-        .components()
-        .filter_map(|c| match c {
-            Component::Normal(p) => Some(p.to_os_string()),
-            Component::ParentDir => Some("..".into()),
-            _ => None,
-        })
-        .collect();
-    todo.extend(parts.into_iter().rev());
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn names_are_made_valid() {
-        assert_eq!(sanitize_name("web server/x86"), "web-server-x86");
-        assert_eq!(sanitize_name("..hidden"), "hidden");
-        assert_eq!(sanitize_name(""), "vm");
-        assert_eq!(sanitize_name(&"a".repeat(80)).len(), 64);
-    }
 
     #[test]
     fn recognises_kernel_headers() {

@@ -7,6 +7,7 @@ use sha2::{Digest, Sha256};
 
 use crate::boot_files::{Arch, BootFiles};
 use crate::firmware::Firmware;
+use crate::input::InputDevices;
 use crate::network::Network;
 use crate::runtime::RuntimeDir;
 use crate::spec::{Boot, DataDisk, Display, Share, VmSpec};
@@ -29,6 +30,10 @@ pub struct Prepared {
     pub vsock_cid: Option<u32>,
     /// One virtiofsd socket per virtio-fs share, in the order of the spec's shares.
     pub virtiofs_sockets: Vec<PathBuf>,
+    /// Keyboard and pointer for the screen, from the drivers of the guest's kernel.
+    pub input: InputDevices,
+    /// The guest runs spice-vdagent: the screen gets a qemu-vdagent channel for the clipboard.
+    pub clipboard: bool,
 }
 
 /// Escapes a value for QEMU's comma-separated option syntax.
@@ -266,8 +271,8 @@ pub fn qemu_args(spec: &VmSpec, prepared: &Prepared, runtime: &RuntimeDir) -> Ve
             .push(format!("vhost-vsock-pci,guest-cid={cid}"));
     }
 
-    let needs_usb = spec.display == Display::Vnc || !spec.usb_devices.is_empty();
-    if needs_usb {
+    let screen_needs_usb = spec.display == Display::Vnc && prepared.input.need_usb();
+    if screen_needs_usb || !spec.usb_devices.is_empty() {
         a.push("-device").push("qemu-xhci,id=xhci");
     }
     match spec.display {
@@ -280,8 +285,20 @@ pub fn qemu_args(spec: &VmSpec, prepared: &Prepared, runtime: &RuntimeDir) -> Ve
                 Arch::Aarch64 => "virtio-gpu-pci",
             };
             a.push("-device").push(gpu);
-            a.push("-device").push("usb-kbd,bus=xhci.0");
-            a.push("-device").push("usb-tablet,bus=xhci.0");
+            for device in prepared.input.qemu_devices() {
+                a.push("-device").push(device);
+            }
+            if prepared.clipboard {
+                // The channel spice-vdagent in the guest talks to; QEMU's VNC server passes
+                // the viewer's clipboard to it.
+                a.push("-device")
+                    .push("virtio-serial-pci,id=vdagent-serial");
+                a.push("-chardev")
+                    .push("qemu-vdagent,id=vdagent,name=vdagent,clipboard=on,mouse=off");
+                a.push("-device").push(
+                    "virtserialport,bus=vdagent-serial.0,chardev=vdagent,name=com.redhat.spice.0",
+                );
+            }
             a.push("-display").push("none");
             a.push("-vnc")
                 .push(format!("unix:{}", esc(&runtime.vnc_socket())));
@@ -354,6 +371,11 @@ mod tests {
             uefi_vars: None,
             vsock_cid: None,
             virtiofs_sockets: vec![],
+            input: InputDevices::for_kernel(
+                &genpack_image::KernelDrivers::from_names(["i8042", "atkbd", "virtio_input"]),
+                Arch::X86_64,
+            ),
+            clipboard: false,
         }
     }
 
@@ -389,6 +411,24 @@ mod tests {
         assert!(line.contains("-accel tcg,thread=multi -cpu max"));
         assert!(line.contains("-vnc unix:/run/x/web/vnc.sock"));
         assert!(!line.contains("id=data"));
+        // Keys go to a keyboard the guest kernel drives (here the machine's PS/2 one); no USB
+        // keyboard takes them first.
+        assert!(line.contains("-device virtio-vga -device virtio-tablet-pci -display none"));
+        assert!(!line.contains("usb-kbd") && !line.contains("qemu-xhci"));
+        assert!(
+            !line.contains("qemu-vdagent"),
+            "no clipboard channel without spice-vdagent"
+        );
+
+        let mut with_agent = prepared(&rt);
+        with_agent.clipboard = true;
+        let line = joined(&qemu_args(&spec, &with_agent, &rt));
+        assert!(
+            line.contains("-chardev qemu-vdagent,id=vdagent,name=vdagent,clipboard=on,mouse=off")
+        );
+        assert!(line.contains(
+            "virtserialport,bus=vdagent-serial.0,chardev=vdagent,name=com.redhat.spice.0"
+        ));
     }
 
     #[test]

@@ -39,25 +39,9 @@ pub enum VmError {
         package: &'static str,
     },
 
-    /// The SquashFS image cannot be read.
-    #[error("cannot read SquashFS image {}: {reason}", image.display())]
-    Image {
-        /// The image file.
-        image: PathBuf,
-        /// What backhand reported.
-        reason: String,
-    },
-
-    /// A file needed for booting is not inside the image.
-    #[error("{} has no {wanted} (looked at {})", image.display(), looked_at.join(", "))]
-    BootFileMissing {
-        /// The image file.
-        image: PathBuf,
-        /// "kernel" or "initramfs".
-        wanted: &'static str,
-        /// The paths inside the image that were tried.
-        looked_at: Vec<String>,
-    },
+    /// The image cannot be read, or has no kernel and initramfs to boot.
+    #[error(transparent)]
+    Image(#[from] genpack_image::ImageError),
 
     /// The kernel's format or architecture is not one we can boot.
     #[error("{}: {reason}", kernel.display())]
@@ -82,6 +66,15 @@ pub enum VmError {
         name: String,
         /// Its QEMU process.
         pid: u32,
+    },
+
+    /// The fallback runtime folder under /tmp is not safe to use (another user may own it).
+    #[error("{} {reason}: VM sockets must be private; remove it, or set XDG_RUNTIME_DIR to a folder of your own", path.display())]
+    UnsafeRuntimeDir {
+        /// The folder.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
     },
 
     /// No running VM has this name.
@@ -138,6 +131,22 @@ pub enum VmError {
         class: String,
         /// QEMU's description.
         desc: String,
+    },
+
+    /// Reading the guest's screen over VNC failed.
+    #[error("the screen of the VM ({}): {reason}", socket.display())]
+    Screen {
+        /// The VNC socket.
+        socket: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+
+    /// The VM was started without a screen.
+    #[error("the VM {name:?} has no screen (it was started with the serial console only)")]
+    NoScreen {
+        /// The VM name.
+        name: String,
     },
 
     /// Something did not happen in time.

@@ -21,9 +21,12 @@ pub mod console;
 pub mod disk;
 mod error;
 pub mod firmware;
+pub mod input;
+mod name;
 pub mod network;
 pub mod qmp;
 pub mod runtime;
+pub mod screen;
 pub mod service;
 pub mod spec;
 pub mod status;
@@ -39,14 +42,17 @@ pub use console::{ConsoleInput, ConsoleLog};
 pub use disk::{allocate, Allocation};
 pub use error::{Result, VmError};
 pub use firmware::{Firmware, FirmwareKind};
+pub use input::{InputBus, InputDevices};
+pub use name::name_for_image;
 pub use network::{Forward, Network, Protocol};
 pub use qmp::{QmpClient, QmpEvent};
 pub use runtime::{RuntimeDir, VmState};
+pub use screen::{ScreenSession, Screenshot};
 pub use service::{load_service, run_foreground, run_service, ServiceOptions};
 pub use spec::{Boot, DataDisk, Display, Share, VmSpec};
 pub use status::{Accel, RunState, VmStatus};
 pub use vm::{
-    cid, expand, launch, launch_with_progress, list, qmp, reset, screenshot, show, status, stop,
-    ResizedDisk, StartEvent, StartPhase, StopOptions, StopOutcome, VmHandle, VmInfo,
+    cid, connect_qmp, expand, launch, launch_with_progress, list, reset, screen, screenshot, show,
+    status, stop, ResizedDisk, StartEvent, StartPhase, StopOptions, StopOutcome, VmHandle, VmInfo,
     DEFAULT_STOP_TIMEOUT, MONITOR_TIMEOUT,
 };

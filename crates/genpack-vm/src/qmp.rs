@@ -1,48 +1,48 @@
-//! A small asynchronous QMP client: JSON lines over QEMU's monitor socket, capability
-//! negotiation, commands matched to replies by id, and events on a broadcast channel.
+//! QEMU's monitor (QMP), through the `qapi` crate: typed commands and events generated from
+//! QEMU's own schema, one connection per [`QmpClient`], events on a broadcast channel.
+//!
+//! The crate's schema is QEMU 9.1's; QEMU 10 answers every command used here the same way.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde_json::{json, Value};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::net::unix::OwnedWriteHalf;
+use futures_util::StreamExt;
+use qapi::futures::{QapiEvents, QapiService, QmpStreamTokio};
+use qapi::qmp::QmpCommand;
+use tokio::io::{ReadHalf, WriteHalf};
 use tokio::net::UnixStream;
-use tokio::sync::{broadcast, oneshot};
+use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 
 use crate::error::{Result, VmError};
 
-/// How long a command may take before [`QmpClient::execute`] gives up.
+pub use qapi::qmp;
+/// An asynchronous event from QEMU (`SHUTDOWN`, `RESET`, `POWERDOWN`, `VNC_CONNECTED`...), typed
+/// by QEMU's schema.
+pub use qapi::qmp::Event as QmpEvent;
+
+/// How long connecting or a command may take before giving up.
 pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// An asynchronous event from QEMU, e.g. `SHUTDOWN`, `RESET`, `STOP`, `POWERDOWN`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct QmpEvent {
-    /// The event name.
-    pub name: String,
-    /// The event's `data` member (`null` when absent).
-    pub data: Value,
-    /// When QEMU emitted it: (seconds, microseconds) since the epoch.
-    pub timestamp: (u64, u64),
-}
-
-type Reply = std::result::Result<Value, (String, String)>;
-type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<Reply>>>>;
+type Reader = QmpStreamTokio<ReadHalf<UnixStream>>;
+type Writer = QmpStreamTokio<WriteHalf<UnixStream>>;
 
 /// A negotiated QMP session.
-#[derive(Debug)]
 pub struct QmpClient {
     socket: PathBuf,
-    writer: tokio::sync::Mutex<OwnedWriteHalf>,
-    pending: Pending,
-    next_id: AtomicU64,
+    service: QapiService<Writer>,
+    version: qmp::VersionInfo,
     events: broadcast::Sender<QmpEvent>,
-    greeting: Value,
     reader: JoinHandle<()>,
+}
+
+impl std::fmt::Debug for QmpClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QmpClient")
+            .field("socket", &self.socket)
+            .field("version", &self.version)
+            .finish_non_exhaustive()
+    }
 }
 
 impl QmpClient {
@@ -52,42 +52,30 @@ impl QmpClient {
             socket: socket.to_path_buf(),
             reason,
         };
-        let stream = UnixStream::connect(socket)
+        let negotiation = tokio::time::timeout(COMMAND_TIMEOUT, QmpStreamTokio::open_uds(socket))
             .await
+            .map_err(|_| fail("no greeting from QEMU".into()))?
             .map_err(|e| fail(format!("cannot connect: {e}")))?;
-        let (read_half, writer) = stream.into_split();
-        let mut lines = BufReader::new(read_half).lines();
-
-        let greeting = tokio::time::timeout(COMMAND_TIMEOUT, lines.next_line())
+        let version = negotiation.capabilities.QMP.version.clone();
+        let stream = tokio::time::timeout(COMMAND_TIMEOUT, negotiation.negotiate())
             .await
-            .map_err(|_| fail("no greeting from QEMU".to_string()))?
-            .map_err(|e| fail(format!("cannot read greeting: {e}")))?
-            .ok_or_else(|| fail("connection closed before the greeting".to_string()))?;
-        let greeting: Value =
-            serde_json::from_str(&greeting).map_err(|e| fail(format!("bad greeting: {e}")))?;
-        if greeting.get("QMP").is_none() {
-            return Err(fail(format!("not a QMP greeting: {greeting}")));
-        }
-
-        let pending: Pending = Arc::new(Mutex::new(HashMap::new()));
-        let (events, _) = broadcast::channel(64);
-        let reader = tokio::spawn(read_loop(lines, pending.clone(), events.clone()));
-        let client = QmpClient {
+            .map_err(|_| fail("no answer to qmp_capabilities".into()))?
+            .map_err(|e| fail(format!("cannot negotiate capabilities: {e}")))?;
+        let (service, events) = stream.into_parts();
+        let (sender, _) = broadcast::channel(64);
+        let reader = tokio::spawn(read_loop(events, sender.clone()));
+        Ok(QmpClient {
             socket: socket.to_path_buf(),
-            writer: tokio::sync::Mutex::new(writer),
-            pending,
-            next_id: AtomicU64::new(1),
-            events,
-            greeting,
+            service,
+            version,
+            events: sender,
             reader,
-        };
-        client.execute("qmp_capabilities", None).await?;
-        Ok(client)
+        })
     }
 
-    /// QEMU's greeting (`{"QMP": {"version": ..., "capabilities": [...]}}`).
-    pub fn greeting(&self) -> &Value {
-        &self.greeting
+    /// The QEMU version the greeting announced.
+    pub fn version(&self) -> &qmp::VersionInfo {
+        &self.version
     }
 
     /// Receives every event emitted from now on.
@@ -95,51 +83,24 @@ impl QmpClient {
         self.events.subscribe()
     }
 
-    /// Runs `command` with optional `arguments` and returns its `return` member.
-    pub async fn execute(&self, command: &str, arguments: Option<Value>) -> Result<Value> {
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let mut message = json!({ "execute": command, "id": id });
-        if let Some(args) = arguments {
-            message["arguments"] = args;
-        }
-        let (tx, rx) = oneshot::channel();
-        lock(&self.pending).insert(id, tx);
-
-        let mut line = message.to_string();
-        line.push('\n');
-        let written = {
-            let mut writer = self.writer.lock().await;
-            writer.write_all(line.as_bytes()).await
-        };
-        if let Err(e) = written {
-            lock(&self.pending).remove(&id);
-            return Err(self.fail(format!("cannot send {command}: {e}")));
-        }
-
-        match tokio::time::timeout(COMMAND_TIMEOUT, rx).await {
-            Err(_) => {
-                lock(&self.pending).remove(&id);
-                Err(VmError::Timeout {
-                    what: format!("QMP reply to {command}"),
-                    seconds: COMMAND_TIMEOUT.as_secs(),
-                })
-            }
-            Ok(Err(_)) => Err(self.fail(format!(
-                "QEMU closed the connection before answering {command}"
-            ))),
-            Ok(Ok(Ok(value))) => Ok(value),
-            Ok(Ok(Err((class, desc)))) => Err(VmError::QmpCommand {
-                command: command.to_string(),
-                class,
-                desc,
+    /// Runs a command of QEMU's schema and returns its typed answer.
+    pub async fn execute<C: QmpCommand>(&self, command: C) -> Result<C::Ok> {
+        let answer = tokio::time::timeout(COMMAND_TIMEOUT, self.service.execute(command)).await;
+        match answer {
+            Err(_) => Err(VmError::Timeout {
+                what: format!("QMP reply to {}", C::NAME),
+                seconds: COMMAND_TIMEOUT.as_secs(),
             }),
-        }
-    }
-
-    fn fail(&self, reason: String) -> VmError {
-        VmError::Qmp {
-            socket: self.socket.clone(),
-            reason,
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(qapi::ExecuteError::Qapi(error))) => Err(VmError::QmpCommand {
+                command: C::NAME.to_string(),
+                class: format!("{:?}", error.class),
+                desc: error.desc,
+            }),
+            Ok(Err(qapi::ExecuteError::Io(error))) => Err(VmError::Qmp {
+                socket: self.socket.clone(),
+                reason: format!("{}: {error}", C::NAME),
+            }),
         }
     }
 }
@@ -150,63 +111,34 @@ impl Drop for QmpClient {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-async fn read_loop(
-    mut lines: tokio::io::Lines<BufReader<tokio::net::unix::OwnedReadHalf>>,
-    pending: Pending,
-    events: broadcast::Sender<QmpEvent>,
-) {
-    while let Ok(Some(line)) = lines.next_line().await {
-        let Ok(message) = serde_json::from_str::<Value>(&line) else {
-            continue;
-        };
-        if let Some(name) = message.get("event").and_then(Value::as_str) {
-            let ts = &message["timestamp"];
-            let event = QmpEvent {
-                name: name.to_string(),
-                data: message.get("data").cloned().unwrap_or(Value::Null),
-                timestamp: (
-                    ts["seconds"].as_u64().unwrap_or(0),
-                    ts["microseconds"].as_u64().unwrap_or(0),
-                ),
-            };
+/// Reads QEMU's messages: replies go to their commands (inside `qapi`), events to `sender`.
+/// Ends when QEMU closes the connection or sends something the schema does not describe.
+async fn read_loop(mut events: QapiEvents<Reader>, sender: broadcast::Sender<QmpEvent>) {
+    while let Some(message) = events.next().await {
+        match message {
             // Nobody listening is fine.
-            let _ = events.send(event);
-            continue;
-        }
-        let Some(id) = message.get("id").and_then(Value::as_u64) else {
-            continue;
-        };
-        let reply = if let Some(ret) = message.get("return") {
-            Ok(ret.clone())
-        } else {
-            let err = &message["error"];
-            Err((
-                err["class"].as_str().unwrap_or("Unknown").to_string(),
-                err["desc"].as_str().unwrap_or("").to_string(),
-            ))
-        };
-        if let Some(tx) = lock(&pending).remove(&id) {
-            let _ = tx.send(reply);
+            Ok(event) => {
+                let _ = sender.send(event);
+            }
+            Err(_) => break,
         }
     }
-    // Connection closed: dropping the senders wakes every waiter with an error.
-    lock(&pending).clear();
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::{json, Value};
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
     use tokio::net::UnixListener;
+
+    const GREETING: &str = r#"{"QMP": {"version": {"qemu": {"micro": 2, "minor": 0, "major": 10}, "package": "Debian 1:10.0.2"}, "capabilities": ["oob"]}}"#;
 
     /// A fake QEMU that greets, answers commands by id, and emits an event before a reply.
     async fn fake_qemu(listener: UnixListener) {
         let (stream, _) = listener.accept().await.unwrap();
         let (r, mut w) = stream.into_split();
-        w.write_all(b"{\"QMP\": {\"version\": {}, \"capabilities\": []}}\n")
+        w.write_all(format!("{GREETING}\n").as_bytes())
             .await
             .unwrap();
         let mut lines = BufReader::new(r).lines();
@@ -221,7 +153,9 @@ mod tests {
                         .unwrap();
                     json!({"return": {}, "id": id})
                 }
-                "query-status" => json!({"return": {"status": "running"}, "id": id}),
+                "query-status" => {
+                    json!({"return": {"status": "running", "running": true, "singlestep": false}, "id": id})
+                }
                 other => {
                     json!({"error": {"class": "CommandNotFound", "desc": format!("{other} unknown")}, "id": id})
                 }
@@ -231,21 +165,25 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn commands_get_their_replies_and_events_are_broadcast() {
+    async fn commands_get_their_typed_replies_and_events_are_broadcast() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("qmp.sock");
         let listener = UnixListener::bind(&path).unwrap();
         tokio::spawn(fake_qemu(listener));
 
-        let qmp = QmpClient::connect(&path).await.unwrap();
-        let mut events = qmp.events();
-        let status = qmp.execute("query-status", None).await.unwrap();
-        assert_eq!(status["status"], "running");
-        qmp.execute("system_powerdown", None).await.unwrap();
+        let client = QmpClient::connect(&path).await.unwrap();
+        assert_eq!(client.version().qemu.major, 10);
+        let mut events = client.events();
+        let status = client.execute(qmp::query_status {}).await.unwrap();
+        assert!(status.running);
+        assert_eq!(status.status, qmp::RunState::running);
+        client.execute(qmp::system_powerdown {}).await.unwrap();
         let event = events.recv().await.unwrap();
-        assert_eq!(event.name, "POWERDOWN");
-        assert_eq!(event.timestamp, (5, 6));
-        let err = qmp.execute("nonsense", None).await.unwrap_err();
-        assert!(matches!(err, VmError::QmpCommand { ref class, .. } if class == "CommandNotFound"));
+        assert!(matches!(event, QmpEvent::POWERDOWN { .. }), "{event:?}");
+        let err = client.execute(qmp::system_reset {}).await.unwrap_err();
+        assert!(
+            matches!(err, VmError::QmpCommand { ref class, ref command, .. } if class == "CommandNotFound" && command == "system_reset"),
+            "{err}"
+        );
     }
 }

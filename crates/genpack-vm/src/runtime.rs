@@ -2,32 +2,73 @@
 //!
 //! Layout: `<base>/<name>/` with `pid`, `qmp.sock`, `console.sock`, `console.log`, `vnc.sock`,
 //! `qemu.log` and `vm.json`. The base is `$XDG_RUNTIME_DIR/genpack/vm`, else `/run/genpack/vm`
-//! for root, else `/tmp/genpack-<uid>/vm`.
+//! for root, else `/tmp/genpack-<uid>/vm`; that last folder is used only when it is a real
+//! folder of the user's own that nobody else can enter (another user could have made it first).
+//!
+//! A VM is running while its QEMU holds the lock QEMU takes on its pid file (`-pidfile`): that
+//! identifies the process itself, so a pid reused by another program after QEMU died is never
+//! taken for the VM, shown as running or signalled.
 
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-use std::os::unix::io::AsRawFd;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+use std::os::unix::io::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, VmError};
+use crate::input::InputDevices;
 use crate::network::Forward;
 use crate::status::Accel;
 
-/// Where the runtime folders of all VMs live.
-pub fn base_dir() -> PathBuf {
+/// Where the runtime folders of all VMs live (see the module documentation).
+pub fn base_dir() -> Result<PathBuf> {
     if let Some(dir) = std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
-        return PathBuf::from(dir).join("genpack/vm");
+        return Ok(PathBuf::from(dir).join("genpack/vm"));
     }
     // SAFETY: geteuid has no preconditions.
     let uid = unsafe { libc::geteuid() };
     if uid == 0 {
-        PathBuf::from("/run/genpack/vm")
-    } else {
-        PathBuf::from(format!("/tmp/genpack-{uid}/vm"))
+        return Ok(PathBuf::from("/run/genpack/vm"));
     }
+    let own = PathBuf::from(format!("/tmp/genpack-{uid}"));
+    claim_private_dir(&own, uid)?;
+    Ok(own.join("vm"))
+}
+
+/// Makes sure `dir` is a folder of user `uid` that only that user can enter: creates it (mode
+/// 0700) when missing, refuses a symlink, another user's folder or one others can enter.
+fn claim_private_dir(dir: &Path, uid: u32) -> Result<()> {
+    match fs::DirBuilder::new().mode(0o700).create(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(VmError::io("cannot create", dir, e)),
+    }
+    let meta = fs::symlink_metadata(dir).map_err(|e| VmError::io("cannot inspect", dir, e))?;
+    let unsafe_dir = |reason: String| VmError::UnsafeRuntimeDir {
+        path: dir.to_path_buf(),
+        reason,
+    };
+    if meta.file_type().is_symlink() {
+        return Err(unsafe_dir("is a symbolic link".into()));
+    }
+    if !meta.is_dir() {
+        return Err(unsafe_dir("is not a folder".into()));
+    }
+    if meta.uid() != uid {
+        return Err(unsafe_dir(format!(
+            "belongs to user id {}, not to you (user id {uid})",
+            meta.uid()
+        )));
+    }
+    if meta.mode() & 0o077 != 0 {
+        return Err(unsafe_dir(format!(
+            "can be entered by other users (mode {:o})",
+            meta.mode() & 0o7777
+        )));
+    }
+    Ok(())
 }
 
 /// Checks that `name` is usable as a VM name (it becomes a directory name and a QEMU `-name`).
@@ -68,7 +109,7 @@ pub struct RuntimeDir {
 impl RuntimeDir {
     /// The folder of the VM `name` under [`base_dir`].
     pub fn for_name(name: &str) -> Result<Self> {
-        Self::under(&base_dir(), name)
+        Self::under(&base_dir()?, name)
     }
 
     /// The folder of the VM `name` under another base (tests, services).
@@ -88,7 +129,7 @@ impl RuntimeDir {
     pub fn path(&self) -> &Path {
         &self.dir
     }
-    /// QEMU's pid file.
+    /// QEMU's pid file: QEMU writes it and holds a lock on it while it runs.
     pub fn pid_file(&self) -> PathBuf {
         self.dir.join("pid")
     }
@@ -121,15 +162,28 @@ impl RuntimeDir {
         self.dir.join("stopping")
     }
 
-    /// Reads QEMU's pid, if the pid file exists and is valid.
+    /// Reads the pid written in the pid file, if it exists and is valid (it may be stale:
+    /// [`RuntimeDir::live_pid`] says whether that QEMU still runs).
     pub fn read_pid(&self) -> Option<u32> {
         let text = fs::read_to_string(self.pid_file()).ok()?;
         text.trim().parse().ok()
     }
 
-    /// The pid of a live QEMU process owning this folder.
+    /// The pid of the QEMU of this VM while it runs: the process holding the lock on the pid
+    /// file. `None` when no process holds it (QEMU exited or was killed, even if its pid now
+    /// belongs to another program).
     pub fn live_pid(&self) -> Option<u32> {
-        self.read_pid().filter(|&pid| process_alive(pid))
+        lock_holder(&self.pid_file())
+    }
+
+    /// A handle on the running QEMU of this VM that stays bound to that very process: signals
+    /// sent through it can never reach a process that reuses the pid later.
+    pub(crate) fn qemu_process(&self) -> Option<QemuProcess> {
+        let pid = self.live_pid()?;
+        let pidfd = pidfd_open(pid)?;
+        // The pidfd was opened for whatever had the pid a moment ago; it is our QEMU only if
+        // that process still holds the lock now.
+        (self.live_pid() == Some(pid)).then_some(QemuProcess { pidfd })
     }
 
     /// Reads `vm.json`; `None` while the VM is still starting.
@@ -237,12 +291,73 @@ pub struct VmState {
     pub vsock_cid: Option<u32>,
     /// The VNC socket, when the display is VNC.
     pub vnc_socket: Option<PathBuf>,
+    /// The keyboard and pointer of the screen, when the display is VNC.
+    #[serde(default)]
+    pub input: Option<InputDevices>,
+    /// The viewer's clipboard reaches the guest (it runs spice-vdagent; qemu-vdagent channel).
+    #[serde(default)]
+    pub clipboard: bool,
     /// The QMP socket.
     pub qmp_socket: PathBuf,
     /// The serial console socket.
     pub console_socket: PathBuf,
     /// The serial console log.
     pub console_log: PathBuf,
+}
+
+/// The running QEMU of a VM, held through a pidfd.
+#[derive(Debug)]
+pub(crate) struct QemuProcess {
+    pidfd: OwnedFd,
+}
+
+impl QemuProcess {
+    /// Sends `signal` to this QEMU (nothing happens once it has exited).
+    pub(crate) fn signal(&self, signal: libc::c_int) {
+        // SAFETY: pidfd_send_signal on a pidfd we own, with no siginfo.
+        unsafe {
+            libc::syscall(
+                libc::SYS_pidfd_send_signal,
+                self.pidfd.as_raw_fd(),
+                signal,
+                std::ptr::null::<libc::siginfo_t>(),
+                0,
+            );
+        }
+    }
+
+    /// Whether this QEMU has exited (its pidfd turns readable).
+    pub(crate) fn exited(&self) -> bool {
+        let mut poll = libc::pollfd {
+            fd: self.pidfd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd, no timeout.
+        let ready = unsafe { libc::poll(&mut poll, 1, 0) };
+        ready > 0
+    }
+}
+
+fn pidfd_open(pid: u32) -> Option<OwnedFd> {
+    // SAFETY: pidfd_open has no memory-safety preconditions; a valid descriptor is owned here.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
+    (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd as libc::c_int) })
+}
+
+/// The process holding a POSIX write lock on `file` (as QEMU does on its `-pidfile`).
+fn lock_holder(file: &Path) -> Option<u32> {
+    let handle = fs::File::open(file).ok()?;
+    // SAFETY: flock is plain data; all-zero is a valid value before the fields are set.
+    let mut lock: libc::flock = unsafe { std::mem::zeroed() };
+    lock.l_type = libc::F_WRLCK as libc::c_short;
+    lock.l_whence = libc::SEEK_SET as libc::c_short;
+    // SAFETY: F_GETLK on a descriptor we own, with a valid flock to fill in.
+    let status = unsafe { libc::fcntl(handle.as_raw_fd(), libc::F_GETLK, &mut lock) };
+    if status != 0 || lock.l_type == libc::F_UNLCK as libc::c_short || lock.l_pid <= 0 {
+        return None;
+    }
+    Some(lock.l_pid as u32)
 }
 
 /// Whether a process exists and is not a zombie.
@@ -335,6 +450,8 @@ mod tests {
             data_disk: None,
             vsock_cid: Some(7),
             vnc_socket: None,
+            input: None,
+            clipboard: false,
             qmp_socket: rt.qmp_socket(),
             console_socket: rt.console_socket(),
             console_log: rt.console_log(),

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::input::InputDevices;
+
 /// How QEMU executes guest code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -50,6 +52,13 @@ pub struct VmStatus {
     pub started_at: Option<u64>,
     /// Seconds since start.
     pub uptime_secs: Option<u64>,
+    /// The screen's keyboard and pointer, once known (`keyboard: None`: keys typed on the
+    /// screen cannot reach the guest).
+    #[serde(default)]
+    pub input: Option<InputDevices>,
+    /// Text put in the viewer's clipboard reaches the guest's clipboard (spice-vdagent).
+    #[serde(default)]
+    pub clipboard: bool,
 }
 
 /// Seconds since the Unix epoch.

@@ -10,7 +10,9 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::boot_files::{kernel_arch, BootFiles, INITRAMFS_PATHS, KERNEL_PATHS};
+use genpack_image::{ImageError, GENPACK_INITRAMFS, GENPACK_KERNEL};
+
+use crate::boot_files::{kernel_arch, BootFiles};
 use crate::error::{Result, VmError};
 use crate::firmware::find_program;
 use crate::spec::{Boot, Share, VmSpec};
@@ -64,20 +66,19 @@ pub fn resolve_in_tree(tree: &Path, path: &str) -> Option<PathBuf> {
     full.is_file().then_some(full)
 }
 
-/// The tree's kernel and initramfs, where they are (nothing is copied).
+/// The tree's kernel and initramfs, where they are (nothing is copied): the `/boot/kernel` and
+/// `/boot/initramfs` every genpack build writes, the same rule as for a packed image.
 pub fn boot_files(tree: &Path) -> Result<BootFiles> {
-    let find = |wanted: &'static str, candidates: &[&str]| {
-        candidates
-            .iter()
-            .find_map(|p| resolve_in_tree(tree, p))
-            .ok_or_else(|| VmError::BootFileMissing {
+    let find = |wanted: &str| {
+        resolve_in_tree(tree, wanted).ok_or_else(|| {
+            VmError::Image(ImageError::NoBootFiles {
                 image: tree.to_path_buf(),
-                wanted,
-                looked_at: candidates.iter().map(|s| s.to_string()).collect(),
+                reason: format!("the image tree has no {wanted}; build it again"),
             })
+        })
     };
-    let kernel = find("kernel", KERNEL_PATHS)?;
-    let initramfs = find("initramfs", INITRAMFS_PATHS)?;
+    let kernel = find(GENPACK_KERNEL)?;
+    let initramfs = find(GENPACK_INITRAMFS)?;
     let arch = kernel_arch(&kernel)?;
     Ok(BootFiles {
         kernel,
@@ -86,33 +87,38 @@ pub fn boot_files(tree: &Path) -> Result<BootFiles> {
     })
 }
 
+/// The drivers the tree's kernel has, from `lib/modules/*/modules.dep` and `modules.builtin`.
+pub fn kernel_drivers(tree: &Path) -> genpack_image::KernelDrivers {
+    let mut names = Vec::new();
+    let Ok(releases) = std::fs::read_dir(tree.join("lib/modules")) else {
+        return genpack_image::KernelDrivers::default();
+    };
+    for release in releases.flatten() {
+        for list in ["modules.dep", "modules.builtin"] {
+            let text = std::fs::read_to_string(release.path().join(list)).unwrap_or_default();
+            for line in text.lines() {
+                let path = line.split(':').next().unwrap_or("");
+                let file = path.rsplit('/').next().unwrap_or("");
+                if let Some((stem, _)) = file.split_once(".ko") {
+                    names.push(stem.to_string());
+                }
+            }
+        }
+    }
+    if names.is_empty() {
+        return genpack_image::KernelDrivers::default();
+    }
+    genpack_image::KernelDrivers::from_names(names)
+}
+
 /// Which shared-folder file systems the tree's kernel has (as a module or built in), read
 /// from `lib/modules/*/modules.dep` and `modules.builtin`: (virtiofs, 9p over virtio).
 pub fn kernel_support(tree: &Path) -> (bool, bool) {
-    let mut virtiofs = false;
-    let mut ninep = false;
-    let Ok(releases) = std::fs::read_dir(tree.join("lib/modules")) else {
-        return (false, false);
-    };
-    for release in releases.flatten() {
-        let mut text = String::new();
-        for list in ["modules.dep", "modules.builtin"] {
-            if let Ok(part) = std::fs::read_to_string(release.path().join(list)) {
-                text.push_str(&part);
-            }
-        }
-        let has = |module: &str| {
-            text.lines().any(|line| {
-                let path = line.split(':').next().unwrap_or("");
-                path.rsplit('/').next().is_some_and(|file| {
-                    file == format!("{module}.ko") || file.starts_with(&format!("{module}.ko."))
-                })
-            })
-        };
-        virtiofs |= has("virtiofs");
-        ninep |= has("9p") && has("9pnet_virtio");
-    }
-    (virtiofs, ninep)
+    let drivers = kernel_drivers(tree);
+    (
+        drivers.has("virtiofs"),
+        drivers.has("9p") && drivers.has("9pnet_virtio"),
+    )
 }
 
 /// The transport for `tree`: virtio-fs when both sides have it, else 9p, else an error that

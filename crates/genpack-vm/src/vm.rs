@@ -6,7 +6,6 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use tokio::process::{Child, Command};
 
 use crate::accel::{self, AccelVerdict};
@@ -15,17 +14,21 @@ use crate::command::{qemu_args, Prepared};
 use crate::disk;
 use crate::error::{Result, VmError};
 use crate::firmware::{find_program, qemu_binary, Firmware};
-use crate::network::Network;
-use crate::qmp::QmpClient;
+use crate::input::InputDevices;
+use crate::network::{self, Network};
+use crate::qmp::{qmp, QmpClient};
 use crate::runtime::{
-    self, base_dir, create_private_dir, process_alive, RuntimeDir, StartLock, VmState,
+    self, base_dir, create_private_dir, QemuProcess, RuntimeDir, StartLock, VmState,
 };
-use crate::spec::{Boot, DataDisk, Share, VmSpec, MIN_MEMORY_MIB};
+use crate::screen::Screenshot;
+use crate::spec::{Boot, DataDisk, Display, Share, VmSpec, MIN_MEMORY_MIB};
 use crate::status::{now_secs, RunState, VmStatus};
 use crate::vsock;
 
 /// How long QEMU may take to open its monitor socket.
 pub const MONITOR_TIMEOUT: Duration = Duration::from_secs(30);
+/// The clipboard agent of desktop guests; an image that has it gets a qemu-vdagent channel.
+const SPICE_VDAGENT: &str = "/usr/bin/spice-vdagent";
 /// Default time a guest gets to power off after an ACPI power-button press.
 pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -169,10 +172,26 @@ pub async fn launch_with_progress(
                 format!("reading kernel and initramfs from {}", image.display()),
             );
             let (image, out) = (image.clone(), runtime.path().to_path_buf());
-            Some(blocking(move || boot_files::extract(&image, &out)).await?)
+            Some(
+                blocking(move || {
+                    let image = genpack_image::Image::open(&image)?;
+                    let files = boot_files::extract_from(&image, &out)?;
+                    let vdagent = image.resolve(SPICE_VDAGENT).is_ok();
+                    Ok((files, image.kernel_drivers(), vdagent))
+                })
+                .await?,
+            )
         }
-        Boot::Tree { tree } => Some(crate::tree::boot_files(tree)?),
+        Boot::Tree { tree } => Some((
+            crate::tree::boot_files(tree)?,
+            crate::tree::kernel_drivers(tree),
+            crate::tree::resolve_in_tree(tree, SPICE_VDAGENT).is_some(),
+        )),
         _ => None,
+    };
+    let (boot_files, drivers, vdagent) = match boot_files {
+        Some((files, drivers, vdagent)) => (Some(files), drivers, vdagent),
+        None => (None, genpack_image::KernelDrivers::default(), false),
     };
     let arch = boot_files.as_ref().map_or(Arch::host(), |f| f.arch);
     let qemu = qemu_binary(arch)?;
@@ -187,7 +206,7 @@ pub async fn launch_with_progress(
         .as_ref()
         .map(|f| f.kernel.as_path())
         .or(host_kernel.as_deref());
-    let verdict = accel::choose(spec.accel, &qemu, arch, trial_kernel, &base_dir()).await;
+    let verdict = accel::choose(spec.accel, &qemu, arch, trial_kernel, &base_dir()?).await;
 
     let (firmware, uefi_vars) = match &spec.boot {
         Boot::Squashfs { .. } | Boot::Tree { .. } => (None, None),
@@ -237,36 +256,49 @@ pub async fn launch_with_progress(
         uefi_vars,
         vsock_cid,
         virtiofs_sockets,
+        input: InputDevices::for_kernel(&drivers, arch),
+        clipboard: vdagent && spec.display == Display::Vnc,
     };
-    let args = qemu_args(spec, &prepared, &runtime);
-
     report(
         StartPhase::StartingQemu,
         4,
         format!("starting QEMU ({})", verdict.accel),
     );
-    let log = fs::File::create(runtime.qemu_log())
-        .map_err(|e| VmError::io("cannot create", runtime.qemu_log(), e))?;
-    let log_err = log
-        .try_clone()
-        .map_err(|e| VmError::io("cannot open", runtime.qemu_log(), e))?;
-    let mut child = Command::new(&qemu)
-        .args(&args)
-        .stdin(Stdio::null())
-        .stdout(log)
-        .stderr(log_err)
-        .process_group(0)
-        .spawn()
-        .map_err(|e| VmError::io("cannot run", &qemu, e))?;
-    let pid = child.id().ok_or_else(|| VmError::QemuFailed {
-        name: spec.name.clone(),
-        detail: "QEMU exited immediately".into(),
-    })?;
-    cleanup.pids.push(pid);
-    fs::write(runtime.pid_file(), format!("{pid}\n"))
-        .map_err(|e| VmError::io("cannot write", runtime.pid_file(), e))?;
-
-    wait_for_monitor(&spec.name, &runtime, &mut child).await?;
+    // Host ports left to choose ("any free port") are chosen now; when another program takes
+    // one between the choice and QEMU's bind (two VMs started at the same moment), QEMU fails
+    // on it and the start is retried with the next free port.
+    let mut taken = Vec::new();
+    let (child, pid, forwards) = loop {
+        let forwards = match &spec.network {
+            Network::User { forwards } => network::choose_free_ports(forwards, &taken)?,
+            _ => Vec::new(),
+        };
+        let mut resolved = spec.clone();
+        if let Network::User { .. } = spec.network {
+            resolved.network = Network::User {
+                forwards: forwards.clone(),
+            };
+        }
+        let args = qemu_args(&resolved, &prepared, &runtime);
+        let mut child = spawn_qemu(&qemu, &args, &runtime)?;
+        let pid = child.id().ok_or_else(|| VmError::QemuFailed {
+            name: spec.name.clone(),
+            detail: "QEMU exited immediately".into(),
+        })?;
+        cleanup.pids.push(pid);
+        match wait_for_monitor(&spec.name, &runtime, &mut child).await {
+            Ok(()) => break (child, pid, forwards),
+            Err(error) => {
+                let log = fs::read_to_string(runtime.qemu_log()).unwrap_or_default();
+                let lost =
+                    network::port_lost_to_another_program(&log, spec_forwards(spec), &forwards);
+                match lost {
+                    Some(port) if taken.len() < network::PORT_RETRIES => taken.push(port),
+                    _ => return Err(error),
+                }
+            }
+        }
+    };
 
     let state = VmState {
         name: spec.name.clone(),
@@ -275,17 +307,16 @@ pub async fn launch_with_progress(
         cpus: spec.cpus,
         accel: verdict.accel,
         started_at: now_secs(),
-        forwards: match &spec.network {
-            Network::User { forwards } => forwards.clone(),
-            _ => Vec::new(),
-        },
+        forwards,
         pid,
         data_disk: match &spec.data {
             DataDisk::File { path, .. } => Some(path.clone()),
             DataDisk::Volatile => None,
         },
         vsock_cid,
-        vnc_socket: (spec.display == crate::spec::Display::Vnc).then(|| runtime.vnc_socket()),
+        vnc_socket: (spec.display == Display::Vnc).then(|| runtime.vnc_socket()),
+        input: (spec.display == Display::Vnc).then_some(prepared.input),
+        clipboard: prepared.clipboard,
         qmp_socket: runtime.qmp_socket(),
         console_socket: runtime.console_socket(),
         console_log: runtime.console_log(),
@@ -304,6 +335,31 @@ pub async fn launch_with_progress(
         child,
         helpers,
     })
+}
+
+/// The forwards a spec asks for (before free ports are chosen).
+fn spec_forwards(spec: &VmSpec) -> &[crate::network::Forward] {
+    match &spec.network {
+        Network::User { forwards } => forwards,
+        _ => &[],
+    }
+}
+
+/// Starts QEMU in its own process group, its output going to `qemu.log`.
+fn spawn_qemu(qemu: &Path, args: &[std::ffi::OsString], runtime: &RuntimeDir) -> Result<Child> {
+    let log = fs::File::create(runtime.qemu_log())
+        .map_err(|e| VmError::io("cannot create", runtime.qemu_log(), e))?;
+    let log_err = log
+        .try_clone()
+        .map_err(|e| VmError::io("cannot open", runtime.qemu_log(), e))?;
+    Command::new(qemu)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(log)
+        .stderr(log_err)
+        .process_group(0)
+        .spawn()
+        .map_err(|e| VmError::io("cannot run", qemu, e))
 }
 
 fn check_spec(spec: &VmSpec) -> Result<()> {
@@ -429,7 +485,7 @@ async fn wait_for_monitor(name: &str, runtime: &RuntimeDir, child: &mut Child) -
         }
         if runtime.qmp_socket().exists() {
             if let Ok(qmp) = QmpClient::connect(&runtime.qmp_socket()).await {
-                if qmp.execute("query-status", None).await.is_ok() {
+                if qmp.execute(qmp::query_status {}).await.is_ok() {
                     return Ok(());
                 }
             }
@@ -517,6 +573,8 @@ fn status_of(runtime: &RuntimeDir) -> VmStatus {
             .as_ref()
             .filter(|_| alive)
             .map(|s| now_secs().saturating_sub(s.started_at)),
+        input: state.as_ref().and_then(|s| s.input),
+        clipboard: state.as_ref().is_some_and(|s| s.clipboard),
     }
 }
 
@@ -536,7 +594,7 @@ pub fn show(name: &str) -> Result<VmInfo> {
 
 /// The running (and starting) VMs, sorted by name. Folders of VMs whose QEMU is gone are removed.
 pub fn list() -> Result<Vec<VmInfo>> {
-    let base = base_dir();
+    let base = base_dir()?;
     let entries = match fs::read_dir(&base) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -611,7 +669,7 @@ impl Default for StopOptions {
 /// once when forced). Waits for QEMU to exit and removes the runtime folder.
 pub async fn stop(name: &str, options: StopOptions) -> Result<StopOutcome> {
     let runtime = RuntimeDir::for_name(name)?;
-    let Some(pid) = runtime.live_pid() else {
+    let Some(qemu) = runtime.qemu_process() else {
         runtime.remove()?;
         return Err(VmError::NotRunning { name: name.into() });
     };
@@ -620,23 +678,23 @@ pub async fn stop(name: &str, options: StopOptions) -> Result<StopOutcome> {
     let outcome = match QmpClient::connect(&runtime.qmp_socket()).await {
         Ok(qmp) => {
             if !options.force {
-                qmp.execute("system_powerdown", None).await?;
+                qmp.execute(qmp::system_powerdown {}).await?;
             }
-            if !options.force && wait_exit(pid, options.timeout).await {
+            if !options.force && wait_exit(&qemu, options.timeout).await {
                 StopOutcome::PoweredOff
             } else {
                 // QEMU may close the socket before replying to quit.
-                let _ = qmp.execute("quit", None).await;
-                if wait_exit(pid, Duration::from_secs(10)).await {
+                let _ = qmp.execute(qmp::quit {}).await;
+                if wait_exit(&qemu, Duration::from_secs(10)).await {
                     StopOutcome::Quit
                 } else {
-                    kill(pid).await;
+                    kill(&qemu).await;
                     StopOutcome::Killed
                 }
             }
         }
         Err(_) => {
-            kill(pid).await;
+            kill(&qemu).await;
             StopOutcome::Killed
         }
     };
@@ -644,21 +702,19 @@ pub async fn stop(name: &str, options: StopOptions) -> Result<StopOutcome> {
     Ok(outcome)
 }
 
-/// SIGTERM, then SIGKILL after 5 s.
-async fn kill(pid: u32) {
-    // SAFETY: sending signals has no memory-safety preconditions.
-    unsafe { libc::kill(pid as libc::pid_t, libc::SIGTERM) };
-    if !wait_exit(pid, Duration::from_secs(5)).await {
-        // SAFETY: as above.
-        unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
-        wait_exit(pid, Duration::from_secs(5)).await;
+/// SIGTERM, then SIGKILL after 5 s, to this very QEMU process.
+async fn kill(qemu: &QemuProcess) {
+    qemu.signal(libc::SIGTERM);
+    if !wait_exit(qemu, Duration::from_secs(5)).await {
+        qemu.signal(libc::SIGKILL);
+        wait_exit(qemu, Duration::from_secs(5)).await;
     }
 }
 
-/// Polls until `pid` is gone; `false` on timeout.
-async fn wait_exit(pid: u32, timeout: Duration) -> bool {
+/// Polls until QEMU has exited; `false` on timeout.
+async fn wait_exit(qemu: &QemuProcess, timeout: Duration) -> bool {
     let deadline = Instant::now() + timeout;
-    while process_alive(pid) {
+    while !qemu.exited() {
         if Instant::now() >= deadline {
             return false;
         }
@@ -668,7 +724,7 @@ async fn wait_exit(pid: u32, timeout: Duration) -> bool {
 }
 
 /// Opens a QMP session to the running VM `name`.
-pub async fn qmp(name: &str) -> Result<QmpClient> {
+pub async fn connect_qmp(name: &str) -> Result<QmpClient> {
     let runtime = RuntimeDir::for_name(name)?;
     if runtime.live_pid().is_none() {
         return Err(VmError::NotRunning { name: name.into() });
@@ -678,27 +734,29 @@ pub async fn qmp(name: &str) -> Result<QmpClient> {
 
 /// Resets VM `name` like its reset button: the guest restarts at once, without shutting down.
 pub async fn reset(name: &str) -> Result<()> {
-    qmp(name).await?.execute("system_reset", None).await?;
+    connect_qmp(name)
+        .await?
+        .execute(qmp::system_reset {})
+        .await?;
     Ok(())
 }
 
-/// A PNG of the VM's screen (QMP `screendump` with `format: png`).
+/// A PNG of the VM's screen, read over its VNC socket.
 pub async fn screenshot(name: &str) -> Result<Vec<u8>> {
+    screen(name).await?.to_png()
+}
+
+/// The VM's screen as pixels, read over its VNC socket.
+pub async fn screen(name: &str) -> Result<Screenshot> {
     let runtime = RuntimeDir::for_name(name)?;
-    let client = qmp(name).await?;
-    let file = runtime
-        .path()
-        .join(format!("screendump-{}.png", std::process::id()));
-    let result = client
-        .execute(
-            "screendump",
-            Some(json!({ "filename": file.to_string_lossy(), "format": "png" })),
-        )
-        .await;
-    let bytes =
-        result.and_then(|_| fs::read(&file).map_err(|e| VmError::io("cannot read", &file, e)));
-    let _ = fs::remove_file(&file);
-    bytes
+    if runtime.live_pid().is_none() {
+        return Err(VmError::NotRunning { name: name.into() });
+    }
+    let socket = runtime.vnc_socket();
+    if !socket.exists() {
+        return Err(VmError::NoScreen { name: name.into() });
+    }
+    crate::screen::capture(&socket).await
 }
 
 /// A disk whose size [`expand`] passed on to the guest.
@@ -717,34 +775,31 @@ pub struct ResizedDisk {
 /// Tells the guest about grown disk files: every writable raw disk whose file is now larger
 /// than the guest's view gets a QMP `block_resize`.
 pub async fn expand(name: &str) -> Result<Vec<ResizedDisk>> {
-    let client = qmp(name).await?;
-    let blocks = client.execute("query-block", None).await?;
+    let client = connect_qmp(name).await?;
+    let blocks = client.execute(qmp::query_block {}).await?;
     let mut resized = Vec::new();
-    for block in blocks.as_array().into_iter().flatten() {
-        let inserted = &block["inserted"];
-        let (Some(device), Some(file), Some(old_size)) = (
-            block["device"].as_str(),
-            inserted["file"].as_str(),
-            inserted["image"]["virtual-size"].as_u64(),
-        ) else {
+    for block in blocks {
+        let Some(inserted) = block.inserted else {
             continue;
         };
-        if inserted["ro"].as_bool().unwrap_or(true) || inserted["drv"].as_str() != Some("raw") {
+        if inserted.ro || inserted.drv != "raw" {
             continue;
         }
-        let Ok(meta) = fs::metadata(file) else {
+        let old_size = u64::try_from(inserted.image.base.virtual_size).unwrap_or(0);
+        let Ok(meta) = fs::metadata(&inserted.file) else {
             continue;
         };
         if meta.len() > old_size {
             client
-                .execute(
-                    "block_resize",
-                    Some(json!({ "device": device, "size": meta.len() })),
-                )
+                .execute(qmp::block_resize {
+                    device: Some(block.device.clone()),
+                    node_name: None,
+                    size: i64::try_from(meta.len()).unwrap_or(i64::MAX),
+                })
                 .await?;
             resized.push(ResizedDisk {
-                device: device.to_string(),
-                file: PathBuf::from(file),
+                device: block.device,
+                file: PathBuf::from(inserted.file),
                 old_size,
                 new_size: meta.len(),
             });

@@ -3,7 +3,8 @@
 use std::path::Path;
 use std::process::Command;
 
-use genpack_vm::boot_files::{default_vm_name, extract};
+use genpack_vm::boot_files::extract;
+use genpack_vm::name_for_image;
 use genpack_vm::{Arch, VmError};
 
 fn mksquashfs(root: &Path, image: &Path) {
@@ -57,7 +58,7 @@ fn kernel_and_initramfs_are_found_through_nested_symlinks() {
 }
 
 #[test]
-fn an_image_without_kernel_says_where_it_looked() {
+fn an_image_without_kernel_says_what_it_looked_for() {
     let work = tempfile::tempdir().unwrap();
     let root = work.path().join("root");
     std::fs::create_dir_all(root.join("boot")).unwrap();
@@ -66,16 +67,34 @@ fn an_image_without_kernel_says_where_it_looked() {
     mksquashfs(&root, &image);
 
     let err = extract(&image, work.path()).unwrap_err();
-    match &err {
-        VmError::BootFileMissing {
-            wanted, looked_at, ..
-        } => {
-            assert_eq!(*wanted, "kernel");
-            assert!(looked_at.contains(&"/boot/kernel".to_string()));
-        }
-        other => panic!("unexpected error {other}"),
-    }
-    assert!(err.to_string().contains("/boot/kernel"));
+    assert!(matches!(err, VmError::Image(_)), "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains("/boot/initramfs but no /boot/kernel"),
+        "{text}"
+    );
+    assert!(text.contains("system.squashfs"), "{text}");
+}
+
+#[test]
+fn without_boot_kernel_the_newest_release_and_its_own_initramfs_boot() {
+    let work = tempfile::tempdir().unwrap();
+    let root = work.path().join("root");
+    std::fs::create_dir_all(root.join("boot")).unwrap();
+    let mut old = fake_bzimage();
+    old[8000] = 9;
+    std::fs::write(root.join("boot/vmlinuz-6.1.0-9-amd64"), old).unwrap();
+    std::fs::write(root.join("boot/vmlinuz-6.1.0-10-amd64"), fake_bzimage()).unwrap();
+    std::fs::write(root.join("boot/initrd.img-6.1.0-9-amd64"), b"old initrd").unwrap();
+    std::fs::write(root.join("boot/initrd.img-6.1.0-10-amd64"), b"new initrd").unwrap();
+    let image = work.path().join("debian.squashfs");
+    mksquashfs(&root, &image);
+
+    let out = work.path().join("run");
+    std::fs::create_dir(&out).unwrap();
+    let files = extract(&image, &out).unwrap();
+    assert_eq!(std::fs::read(&files.kernel).unwrap(), fake_bzimage());
+    assert_eq!(std::fs::read(&files.initramfs).unwrap(), b"new initrd");
 }
 
 #[test]
@@ -88,18 +107,30 @@ fn a_file_that_is_not_squashfs_is_a_clear_error() {
 }
 
 #[test]
-fn default_name_comes_from_the_artifact_record_else_the_file_name() {
+fn the_vm_name_comes_from_the_image_record_else_the_file_name() {
     let work = tempfile::tempdir().unwrap();
     let root = work.path().join("root");
     std::fs::create_dir_all(root.join(".genpack")).unwrap();
-    std::fs::write(root.join(".genpack/artifact"), "nextcloud-x86_64\n").unwrap();
-    let image = work.path().join("whatever.squashfs");
+    std::fs::write(root.join(".genpack/artifact"), "nextcloud\n").unwrap();
+    std::fs::write(root.join(".genpack/arch"), "x86_64\n").unwrap();
+    std::fs::write(root.join(".genpack/variant"), "\n").unwrap();
+    let image = work.path().join("system.img");
     mksquashfs(&root, &image);
-    assert_eq!(default_vm_name(&image), "nextcloud-x86_64");
+    assert_eq!(name_for_image(&image), "nextcloud-x86_64");
+
+    // A variant is part of the name, as in the file name the build writes.
+    std::fs::write(root.join(".genpack/variant"), "small\n").unwrap();
+    let image = work.path().join("copy.squashfs");
+    mksquashfs(&root, &image);
+    assert_eq!(name_for_image(&image), "nextcloud-small-x86_64");
 
     let plain = work.path().join("plain");
     std::fs::create_dir_all(&plain).unwrap();
     let image = work.path().join("my image.squashfs");
     mksquashfs(&plain, &image);
-    assert_eq!(default_vm_name(&image), "my-image");
+    assert_eq!(name_for_image(&image), "my-image");
+    assert_eq!(
+        name_for_image(&work.path().join("missing-x86_64.squashfs")),
+        "missing-x86_64"
+    );
 }

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use genpack_vm::{
-    Accel, AccelPolicy, Boot, Display, FirmwareKind, Network, RunState, StopOptions, StopOutcome,
-    ViewerBridge, VmSpec,
+    Accel, AccelPolicy, Boot, Display, FirmwareKind, InputBus, Network, RunState, ScreenSession,
+    StopOptions, StopOutcome, ViewerBridge, VmSpec,
 };
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Error as WsError;
@@ -57,6 +57,40 @@ fn run(cmd: &mut Command) {
     );
 }
 
+/// The guest side of spice-vdagent's clipboard, as far as the test needs it: on the
+/// com.redhat.spice.0 port, announce the clipboard-by-demand capability, then keep asking for
+/// the clipboard's UTF-8 text and print the first `clip-...` word that arrives. Messages are a
+/// VDIChunkHeader (port 1, size) and a VDAgentMessage (protocol 1, type, opaque 0, size),
+/// little-endian: type 6 announces capabilities (bit 5, by demand), type 8 requests type 1.
+const CLIPBOARD_AGENT: &str = r#"
+for i in 1 2 3 4 5 6 7 8 9 10; do
+    port=$(grep -l com.redhat.spice.0 /sys/class/virtio-ports/*/name 2>/dev/null | head -1 | cut -d/ -f5)
+    [ -n "$port" ] && [ -e "/dev/$port" ] && break
+    sleep 1
+done
+if [ -z "$port" ]; then
+    echo "clipboard agent: no com.redhat.spice.0 port: $(ls /sys/class/virtio-ports 2>&1)"
+    exit 0
+fi
+# Whole messages go out with one write each (cat), never piecemeal.
+printf '\001\000\000\000\034\000\000\000\001\000\000\000\006\000\000\000\000\000\000\000\000\000\000\000\010\000\000\000\000\000\000\000\040\000\000\000' >/tmp/announce.bin
+printf '\001\000\000\000\030\000\000\000\001\000\000\000\010\000\000\000\000\000\000\000\000\000\000\000\004\000\000\000\001\000\000\000' >/tmp/request.bin
+exec 3<>"/dev/$port"
+cat <&3 >/tmp/agent.in &
+sleep 1
+cat /tmp/announce.bin >&3
+echo "clipboard agent: on /dev/$port"
+while true; do
+    cat /tmp/request.bin >&3
+    text=$(tr -c 'a-z0-9-' '\n' </tmp/agent.in | grep '^clip-' | head -1)
+    if [ -n "$text" ]; then
+        echo "guest clipboard: $text"
+        exit 0
+    fi
+    sleep 1
+done
+"#;
+
 /// Builds `<dir>/system.squashfs`: /boot/kernel -> vmlinuz-test, /boot/initramfs ->
 /// initramfs-test.img (a busybox initramfs whose /init prints MARKER and runs a shell on the
 /// serial console).
@@ -71,6 +105,7 @@ fn build_image(dir: &Path) -> PathBuf {
         "etc/acpi/PWRF",
         "var/log",
         "var/run",
+        "tmp",
     ] {
         std::fs::create_dir_all(initroot.join(sub)).unwrap();
     }
@@ -105,11 +140,14 @@ fn build_image(dir: &Path) -> PathBuf {
              echo \"vdb-ro=$(cat /sys/block/vdb/ro) vdb-sectors=$(cat /sys/block/vdb/size)\"\n\
              echo \"system.ini=$(cat /sys/firmware/qemu_fw_cfg/by_name/opt/genpack/system.ini/raw)\"\n\
              echo\n\
+             setsid sh -c 'exec sh </dev/tty1 >/dev/tty1 2>&1' &\n\
+             sh /clipboard-agent.sh >/dev/console 2>&1 &\n\
              echo '{MARKER}'\n\
              exec sh </dev/console >/dev/console 2>&1\n"
         ),
     )
     .unwrap();
+    std::fs::write(initroot.join("clipboard-agent.sh"), CLIPBOARD_AGENT).unwrap();
     run(Command::new("chmod")
         .arg("755")
         .arg(initroot.join("init"))
@@ -123,6 +161,31 @@ fn build_image(dir: &Path) -> PathBuf {
         initroot.display(),
         root.join("boot/initramfs-test.img").display()
     )));
+    // What the kernel drives, as an installed kernel records it: the host kernel's built-in
+    // list, and the virtio input module the initramfs loads.
+    let modules = root.join("lib/modules/test");
+    std::fs::create_dir_all(modules.join("kernel/drivers/virtio")).unwrap();
+    let release = host_kernel_release();
+    std::fs::copy(
+        Path::new("/lib/modules")
+            .join(&release)
+            .join("modules.builtin"),
+        modules.join("modules.builtin"),
+    )
+    .unwrap();
+    if let Some(virtio_input) = host_kernel_modules()
+        .iter()
+        .find(|m| m.ends_with("virtio_input.ko"))
+    {
+        std::fs::copy(
+            virtio_input,
+            modules.join("kernel/drivers/virtio/virtio_input.ko"),
+        )
+        .unwrap();
+    }
+    // The clipboard agent of desktop images (only its presence matters here).
+    std::fs::create_dir_all(root.join("usr/bin")).unwrap();
+    std::fs::write(root.join("usr/bin/spice-vdagent"), "").unwrap();
     std::os::unix::fs::symlink("vmlinuz-test", root.join("boot/kernel")).unwrap();
     std::os::unix::fs::symlink("/boot/initramfs-test.img", root.join("boot/initramfs")).unwrap();
 
@@ -137,16 +200,24 @@ fn build_image(dir: &Path) -> PathBuf {
     image
 }
 
-/// The host kernel's modules for virtio disks, fw_cfg and the ACPI power button, in load order.
-fn host_kernel_modules() -> Vec<PathBuf> {
-    let release = host_kernel()
+/// The release of the host kernel the test image boots.
+fn host_kernel_release() -> String {
+    host_kernel()
         .file_name()
         .unwrap()
         .to_string_lossy()
         .trim_start_matches("vmlinuz-")
-        .to_string();
+        .to_string()
+}
+
+/// How many modules [`host_kernel_modules`] returns when the host kernel has them all.
+const ALL_MODULES: usize = 16;
+
+/// The host kernel's modules for virtio disks, fw_cfg, the ACPI power button, virtio input,
+/// virtio serial ports and the virtio GPU, in load order.
+fn host_kernel_modules() -> Vec<PathBuf> {
     let dir = Path::new("/lib/modules")
-        .join(release)
+        .join(host_kernel_release())
         .join("kernel/drivers");
     [
         "virtio/virtio_ring.ko",
@@ -158,6 +229,13 @@ fn host_kernel_modules() -> Vec<PathBuf> {
         "firmware/qemu_fw_cfg.ko",
         "acpi/button.ko",
         "input/evdev.ko",
+        "virtio/virtio_input.ko",
+        "char/virtio_console.ko",
+        "virtio/virtio_dma_buf.ko",
+        "gpu/drm/drm.ko",
+        "gpu/drm/drm_kms_helper.ko",
+        "gpu/drm/drm_shmem_helper.ko",
+        "gpu/drm/virtio/virtio-gpu.ko",
     ]
     .iter()
     .map(|m| dir.join(m))
@@ -308,7 +386,7 @@ async fn squashfs_boots_to_console_screenshot_viewer_and_stops_qemu() {
     assert!(cmdline.contains("console=ttyS0"), "{cmdline}");
     assert!(!cmdline.contains("genpack.transient"), "{cmdline}");
     assert_eq!(std::fs::metadata(&data).unwrap().len(), 64 << 20);
-    if host_kernel_modules().len() == 9 {
+    if host_kernel_modules().len() == ALL_MODULES {
         // The image is the first virtio disk, read-only, and system.ini arrived via fw_cfg.
         assert!(log.contains("vda-ro=1"), "{log}");
         // The data disk is the second one, writable, created with the requested size.
@@ -322,7 +400,11 @@ async fn squashfs_boots_to_console_screenshot_viewer_and_stops_qemu() {
         .set_read_timeout(Some(Duration::from_secs(1)))
         .unwrap();
     console.write_all(b"echo hello-$((20+22))\n").unwrap();
-    assert!(read_until(&mut console, "hello-42"));
+    assert!(
+        read_until(&mut console, "hello-42"),
+        "console log:\n{}",
+        std::fs::read_to_string(runtime.console_log()).unwrap_or_default()
+    );
 
     // A grown data file reaches the guest through expand (QMP block_resize).
     assert_eq!(
@@ -336,13 +418,68 @@ async fn squashfs_boots_to_console_screenshot_viewer_and_stops_qemu() {
         (resized[0].old_size, resized[0].new_size),
         (64 << 20, 128 << 20)
     );
-    if host_kernel_modules().len() == 9 {
+    if host_kernel_modules().len() == ALL_MODULES {
         console
             .write_all(b"echo vdb-now-$(cat /sys/block/vdb/size)\n")
             .unwrap();
         assert!(read_until(&mut console, "vdb-now-262144"));
     }
     drop(console);
+
+    // Keys typed on the screen reach the guest: its kernel drives the PS/2 keyboard and
+    // virtio input (the image says so), so no USB keyboard swallows the keys.
+    if host_kernel_modules().len() == ALL_MODULES {
+        let input = details
+            .input
+            .expect("the screen's input devices are recorded");
+        assert_eq!(input.keyboard, Some(InputBus::Ps2), "{input:?}");
+        assert_eq!(input.pointer, Some(InputBus::Virtio), "{input:?}");
+        let screen = ScreenSession::connect(&runtime.vnc_socket()).await.unwrap();
+        screen
+            .type_text("echo typed-on-screen-$((6*7)) > /dev/ttyS0\n")
+            .await
+            .unwrap();
+        assert!(
+            wait_for_text(
+                &runtime.console_log(),
+                "typed-on-screen-42",
+                Duration::from_secs(60)
+            ),
+            "keys typed on the screen did not reach the guest; console:\n{}",
+            std::fs::read_to_string(runtime.console_log()).unwrap_or_default()
+        );
+    }
+
+    // The viewer's clipboard reaches the guest's clipboard agent through QEMU's vdagent
+    // channel (the image has spice-vdagent), and a viewer's new size reaches the guest's
+    // display as its preferred mode.
+    if host_kernel_modules().len() == ALL_MODULES {
+        assert!(
+            details.clipboard,
+            "an image with spice-vdagent gets the clipboard channel"
+        );
+        let screen = ScreenSession::connect(&runtime.vnc_socket()).await.unwrap();
+        screen.send_clipboard("clip-from-host-42").await.unwrap();
+        assert!(
+            wait_for_text(
+                &runtime.console_log(),
+                "guest clipboard: clip-from-host-42",
+                Duration::from_secs(60)
+            ),
+            "the clipboard did not reach the guest; console:\n{}",
+            std::fs::read_to_string(runtime.console_log()).unwrap_or_default()
+        );
+
+        screen.request_size(1024, 768).await.unwrap();
+        let mut console = UnixStream::connect(runtime.console_socket()).unwrap();
+        console
+            .set_read_timeout(Some(Duration::from_secs(1)))
+            .unwrap();
+        console
+            .write_all(b"echo preferred-$(head -1 /sys/class/drm/card*-Virtual-1/modes)\n")
+            .unwrap();
+        assert!(read_until(&mut console, "preferred-1024x768"));
+    }
 
     // A screenshot is a PNG with more than one colour.
     let png_bytes = genpack_vm::screenshot(&name).await.unwrap();
@@ -411,7 +548,7 @@ async fn squashfs_boots_to_console_screenshot_viewer_and_stops_qemu() {
         "stop: {outcome:?} after {:.1} s",
         stopping.elapsed().as_secs_f64()
     );
-    if host_kernel_modules().len() == 9 {
+    if host_kernel_modules().len() == ALL_MODULES {
         assert_eq!(outcome, StopOutcome::PoweredOff);
     } else {
         assert_eq!(outcome, StopOutcome::Quit);
@@ -661,4 +798,60 @@ async fn iso_is_offered_to_uefi_as_a_cd_rom_qemu() {
     .await
     .unwrap();
     assert!(handle.wait().await.unwrap().success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_vms_started_at_the_same_moment_get_their_own_ssh_port_qemu() {
+    let work = tempfile::tempdir().unwrap();
+    let disk = work.path().join("blank.img");
+    std::fs::File::create(&disk)
+        .unwrap()
+        .set_len(1 << 20)
+        .unwrap();
+    let names = [vm_name("race-a"), vm_name("race-b")];
+    let _guards = names.clone().map(KillOnDrop);
+    // Both described before either starts, as two `genpack vm run` started together would be.
+    let specs = names.clone().map(|name| {
+        let mut spec = VmSpec::new(
+            name,
+            Boot::Disk {
+                image: disk.clone(),
+                firmware: FirmwareKind::Bios,
+                read_only: true,
+            },
+        );
+        spec.memory_mib = 128;
+        spec.display = Display::None;
+        spec.accel = AccelPolicy::Tcg;
+        spec
+    });
+    let (a, b) = tokio::join!(genpack_vm::launch(&specs[0]), genpack_vm::launch(&specs[1]));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    let ssh_port = |handle: &genpack_vm::VmHandle| {
+        let forwards = &handle.state().forwards;
+        assert_eq!(forwards.len(), 1, "{forwards:?}");
+        assert_eq!(forwards[0].guest_port, 22);
+        forwards[0].host_port
+    };
+    let (port_a, port_b) = (ssh_port(&a), ssh_port(&b));
+    assert_ne!(port_a, port_b);
+    let listening = listening_ports();
+    assert!(listening.contains(&port_a) && listening.contains(&port_b));
+    // vm.json, which `genpack vm show` and the studio read, has the port really used.
+    assert_eq!(
+        genpack_vm::show(&names[0])
+            .unwrap()
+            .details
+            .unwrap()
+            .forwards[0]
+            .host_port,
+        port_a
+    );
+    for name in &names {
+        let options = StopOptions {
+            force: true,
+            timeout: Duration::from_secs(1),
+        };
+        genpack_vm::stop(name, options).await.unwrap();
+    }
 }

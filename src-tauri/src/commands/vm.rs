@@ -122,7 +122,7 @@ pub struct VmViewer {
 /// What "Run in VM" would boot for a project, architecture and variant.
 #[derive(Debug, Serialize)]
 pub struct VmTarget {
-    /// The VM's name (its runtime folder and QEMU `-name`), from the image file name.
+    /// The VM's name (its runtime folder and QEMU `-name`): [`genpack_vm::name_for_image`].
     pub name: String,
     /// The image to boot.
     pub image: PathBuf,
@@ -152,31 +152,6 @@ fn vm_error(error: VmError) -> CommandError {
     CommandError::vm(error.to_string())
 }
 
-/// A VM name from an image file name: `demo-x86_64.squashfs` → `demo-x86_64`.
-fn vm_name_for(image: &Path) -> String {
-    let stem = image
-        .file_stem()
-        .map(|stem| stem.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let name: String = stem
-        .trim_start_matches('.')
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
-                c
-            } else {
-                '-'
-            }
-        })
-        .take(64)
-        .collect();
-    if name.is_empty() {
-        "genpack".to_string()
-    } else {
-        name
-    }
-}
-
 /// The variant a build of `dir` uses (the definition's default when none is chosen); `None`
 /// when the definition cannot be read.
 fn effective_variant(dir: &Path, arch: &str, variant: Option<String>) -> Option<Option<String>> {
@@ -194,7 +169,7 @@ fn target(dir: &Path, arch: &str, variant: Option<String>) -> CommandResult<VmTa
     let tree = effective_variant(dir, arch, variant)
         .and_then(|variant| genpack_build::image_tree(dir, arch, variant.as_deref()));
     Ok(VmTarget {
-        name: vm_name_for(&image),
+        name: genpack_vm::name_for_image(&image),
         built: image.is_file(),
         data_disk: project_dir.join("work").join("vm-data.img"),
         system_ini,
@@ -467,18 +442,6 @@ fn tail(file: &Path, bytes: u64) -> CommandResult<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_vm_is_named_after_the_image() {
-        assert_eq!(
-            vm_name_for(Path::new("/p/demo-small-x86_64.squashfs")),
-            "demo-small-x86_64"
-        );
-        assert_eq!(vm_name_for(Path::new("/p/my app.squashfs")), "my-app");
-        assert!(
-            genpack_vm::runtime::validate_name(&vm_name_for(Path::new("/p/.x.squashfs"))).is_ok()
-        );
-    }
 
     #[test]
     fn target_finds_the_image_system_ini_and_data_disk() {

@@ -229,6 +229,19 @@ export interface VmStatus {
   cpus: number | null;
   started_at: number | null;
   uptime_secs: number | null;
+  /** The screen's keyboard and pointer once known; `keyboard: null`: keys cannot reach the guest. */
+  input?: InputDevices | null;
+  /** Text put in the viewer's clipboard reaches the guest's clipboard (it runs spice-vdagent). */
+  clipboard?: boolean;
+}
+
+/** The kind of a VM input device (genpack_vm::InputBus). */
+export type InputBus = 'ps2' | 'virtio' | 'usb';
+
+/** The keyboard and pointer a VM's screen has (genpack_vm::InputDevices). */
+export interface InputDevices {
+  keyboard: InputBus | null;
+  pointer: InputBus | null;
 }
 
 /** Where noVNC connects: a loopback WebSocket valid for one connection (vm_viewer). */
