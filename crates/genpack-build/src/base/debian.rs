@@ -57,6 +57,23 @@ impl Debian {
         self.mirror = mirror.to_string();
         self
     }
+
+    /// The release mmdebstrap installs and its package sources. A suite named
+    /// `<release>-backports` (e.g. `bookworm-backports`) is the release with its backports
+    /// added: apt keeps every package at the release's version unless only backports has
+    /// it (Debian marks backports "not automatic").
+    pub fn sources(&self) -> (String, Vec<String>) {
+        match self.suite.strip_suffix("-backports") {
+            Some(release) if !release.is_empty() => (
+                release.to_string(),
+                vec![
+                    format!("deb {} {release} main", self.mirror),
+                    format!("deb {} {release}-backports main", self.mirror),
+                ],
+            ),
+            _ => (self.suite.clone(), vec![self.mirror.clone()]),
+        }
+    }
 }
 
 /// Debian's kernel meta-package for `arch`: the cloud flavour (virtio drivers only, small) for
@@ -109,6 +126,7 @@ impl BaseProvider for Debian {
             }
         }
         let cache = ctx.cache_dir.to_string_lossy().into_owned();
+        let (release, sources) = self.sources();
         let mut cmd = Command::new("mmdebstrap");
         cmd.arg("--verbose")
             .arg("--variant=apt")
@@ -125,9 +143,9 @@ impl BaseProvider for Debian {
                 "--customize-hook=sync-out /var/cache/apt/archives {}",
                 crate::command::shell_quote(&cache)
             ))
-            .arg(&self.suite)
+            .arg(&release)
             .arg(ctx.target)
-            .arg(&self.mirror);
+            .args(&sources);
         // The image boots with genpack's own initramfs: skip Debian's initramfs-tools run.
         cmd.env("INITRD", "No");
         cmd.env("ARTIFACT", &recipe.name);
@@ -257,6 +275,26 @@ mod tests {
         }
         let kernel = Debian::new("bookworm").kernel(dir.path()).unwrap();
         assert_eq!(kernel, Some(PathBuf::from("/boot/vmlinuz-6.1.0-10-amd64")));
+    }
+
+    #[test]
+    fn a_backports_suite_adds_backports_to_its_release() {
+        assert_eq!(
+            Debian::new("bookworm").sources(),
+            ("bookworm".to_string(), vec![DEFAULT_MIRROR.to_string()])
+        );
+        assert_eq!(
+            Debian::new("bookworm-backports")
+                .with_mirror("http://mirror.example/debian")
+                .sources(),
+            (
+                "bookworm".to_string(),
+                vec![
+                    "deb http://mirror.example/debian bookworm main".to_string(),
+                    "deb http://mirror.example/debian bookworm-backports main".to_string(),
+                ]
+            )
+        );
     }
 
     #[test]
