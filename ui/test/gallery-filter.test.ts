@@ -69,7 +69,7 @@ describe('gallery cards', () => {
   });
 
   it('says how long each flavour takes, with measured numbers where there are some', () => {
-    expect(flavourLine(ready)).toBe('Ready-made: 6 min, 180 MB');
+    expect(flavourLine(ready)).toBe('Ready-made: 6 min, 180 MiB');
     expect(flavourLine(web)).toBe('Ready-made: minutes');
     expect(flavourLine(compiled)).toBe('Compiled for you: hours, more control');
     expect(duration(42)).toBe('42 s');

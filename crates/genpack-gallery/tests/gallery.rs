@@ -89,7 +89,9 @@ fn every_template_folder_has_a_complete_template_json5() {
         );
         assert!(!meta.arches.is_empty(), "{id}: no arches");
         assert!(
-            meta.size.ends_with(" MB") || meta.size.ends_with(" GB"),
+            [" MB", " GB", " MiB", " GiB"]
+                .iter()
+                .any(|unit| meta.size.ends_with(unit)),
             "{id}: size {:?}",
             meta.size
         );
@@ -678,4 +680,33 @@ fn ports_and_measurements_are_checked() {
         let err = Gallery::open(work.path()).unwrap_err().to_string();
         assert!(err.contains(expected), "expected {expected:?} in: {err}");
     }
+}
+
+#[test]
+fn a_firewall_lets_every_declared_port_in() {
+    let mut firewalls = 0;
+    for template in gallery().templates() {
+        let Ok(rules) = fs::read_to_string(template.dir.join("files/etc/nftables.conf")) else {
+            continue;
+        };
+        firewalls += 1;
+        for port in &template.meta.ports {
+            let protocol = match port.protocol {
+                Protocol::Tcp => "tcp",
+                Protocol::Udp => "udp",
+            };
+            let rule = format!("{protocol} dport {} accept", port.port);
+            // A router offers its LAN services to everything on the LAN bridge.
+            let whole_lan =
+                port.name.ends_with("(LAN)") && rules.contains("iifname \"br-lan\" accept");
+            assert!(
+                rules.contains(&rule) || whole_lan,
+                "{}: port {} ({}) is declared but its firewall has no `{rule}`",
+                template.id,
+                port.port,
+                port.name
+            );
+        }
+    }
+    assert!(firewalls >= 8, "only {firewalls} templates with a firewall");
 }

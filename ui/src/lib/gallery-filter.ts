@@ -85,7 +85,7 @@ export function flavourLine(template: Template): string {
   if (!isReadyMade(template)) return 'Compiled for you: hours, more control';
   const measured = template.meta.measured;
   if (!measured) return 'Ready-made: minutes';
-  return `Ready-made: ${duration(measured.build_cold_s)}, ${measured.image_mib} MB`;
+  return `Ready-made: ${duration(measured.build_cold_s)}, ${measured.image_mib} MiB`;
 }
 
 /** A data URL for a template's SVG icon, shown in an <img> so the SVG cannot run scripts. */

@@ -170,6 +170,17 @@ impl Vm {
     /// Boots `built`'s image with `ini` and user-mode networking forwarding `forwards`
     /// (`[udp:]HOSTPORT:GUESTPORT`).
     pub fn run(built: &Built, ini: &Path, memory_mib: u32, forwards: &[String]) -> Vm {
+        Vm::run_with(built, ini, memory_mib, forwards, None)
+    }
+
+    /// Like [`Vm::run`], with `append` added to the kernel command line.
+    pub fn run_with(
+        built: &Built,
+        ini: &Path,
+        memory_mib: u32,
+        forwards: &[String],
+        append: Option<&str>,
+    ) -> Vm {
         let name = format!("proof-{}-{}", built.template, std::process::id());
         let memory = memory_mib.to_string();
         let mut args = vec![
@@ -186,6 +197,9 @@ impl Vm {
         ];
         for forward in forwards {
             args.extend(["--forward", forward.as_str()]);
+        }
+        if let Some(append) = append {
+            args.extend(["--append", append]);
         }
         let started = Instant::now();
         ok(genpack(&args, &built.project, &[]), "genpack vm run");
@@ -444,7 +458,7 @@ fn update_template(
         )
         .unwrap();
     document
-        .set(&["size".into()], format!("{image_mib} MB").into())
+        .set(&["size".into()], format!("{image_mib} MiB").into())
         .unwrap();
     write_atomic(&path, document.as_str());
 }

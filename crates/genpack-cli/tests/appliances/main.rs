@@ -825,6 +825,54 @@ fn motion_camera_records_what_moves_in_front_of_a_network_camera_needs_root_netw
     finish(&vm, &built, recorder, &hostname, boot_to_service, proof);
 }
 
+#[test]
+#[ignore = "slow: run by make test-appliances"]
+fn streaming_workstation_opens_obs_on_the_desktop_needs_root_network_qemu() {
+    let template = "debian-streaming-workstation";
+    let proof = "GDM logs the streamer in, the desktop fills the screen and OBS Studio starts by itself: its start-up log reaches the serial console (journald forwarding, turned on on the kernel command line)";
+    let recorder = Recorder::new(template, proof);
+    let built = build(template);
+    let hostname = held_out_hostname(template);
+    let ini = system_ini(&built, &hostname, "");
+    let vm = Vm::run_with(
+        &built,
+        &ini,
+        4096,
+        &[],
+        Some("systemd.journald.forward_to_console=1"),
+    );
+    let shot = built.work.path().join("screen.png");
+    eventually(2 * BOOT_TIMEOUT, "OBS Studio on the desktop", || {
+        let console = vm.console();
+        if !console.contains("OBS 29") {
+            return Err("OBS Studio has not logged its start yet".into());
+        }
+        let colours = vm.screenshot(&shot).distinct_colours();
+        if colours > 2000 {
+            Ok(())
+        } else {
+            Err(format!("{colours} colours on the screen"))
+        }
+    });
+    let boot_to_service = vm.started.elapsed();
+    let console = vm.console();
+    assert!(
+        console.contains(&hostname),
+        "{}",
+        harness::tail(&console, 40)
+    );
+    recorder.passed(
+        &Measurement {
+            cold: built.cold,
+            warm: built.warm,
+            image_bytes: built.image_bytes,
+            boot_to_service,
+            proof: proof.into(),
+        },
+        &shot,
+    );
+}
+
 /// Removes a tap device left in the root namespace (one moved into a namespace goes with it).
 struct TapGuard(String);
 
