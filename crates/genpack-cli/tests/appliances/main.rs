@@ -312,16 +312,15 @@ fn personal_cloud_keeps_files_and_calendars_behind_the_password_needs_root_netwo
     );
     assert!(listing.contains("notes.txt"), "{listing}");
 
-    assert_eq!(
-        status(&[
-            "-u",
-            &auth,
-            "-X",
-            "MKCALENDAR",
-            &format!("{base}/dav/admin/proof/")
-        ]),
-        "201"
-    );
+    // Radicale starts after Apache and takes a while under TCG: until it listens, Apache
+    // answers 503.
+    let calendar = format!("{base}/dav/admin/proof/");
+    eventually(BOOT_TIMEOUT, "a new calendar", || {
+        match status(&["-u", &auth, "-X", "MKCALENDAR", &calendar]).as_str() {
+            "201" => Ok(()),
+            other => Err(format!("MKCALENDAR answered {other}")),
+        }
+    });
     let event = dir.join("event.ics");
     std::fs::write(
         &event,
