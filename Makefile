@@ -17,7 +17,8 @@ APT_PACKAGES := \
 	squashfs-tools mmdebstrap debootstrap systemd-container bubblewrap \
 	grub-efi-amd64-bin grub-efi-ia32-bin grub-pc-bin grub-common xorriso dosfstools mtools \
 	ovmf ovmf-ia32 qemu-efi-aarch64 seabios busybox-static linux-image-amd64 cpio zstd xz-utils btrfs-progs fdisk gdisk unzip libmagickcore-6.q16-6-extra \
-	libseccomp-dev libcap-ng-dev
+	libseccomp-dev libcap-ng-dev \
+	openssh-client wireguard-tools wireguard-go smbclient borgbackup restic
 # Node.js and npm from Debian, only when no node is on PATH (these machines carry Node 20 already).
 APT_NODE_PACKAGES := nodejs npm
 # QEMU comes from bookworm-backports (QEMU 10), matching the qemu-utils these machines carry.
@@ -28,11 +29,12 @@ TAURI_DRIVER := $(HOME)/.cargo/bin/tauri-driver
 # virtiofsd shares an image tree with a VM (Run without packing); Debian 12 has no package of it.
 VIRTIOFSD := $(HOME)/.cargo/bin/virtiofsd
 
-.PHONY: help deps apt-deps ui-deps tauri-driver virtiofsd arm64-boot-parts build ui studio cli run test lint test-rust test-ui test-e2e clean
+.PHONY: help deps apt-deps ui-deps tauri-driver virtiofsd arm64-boot-parts build ui studio cli run test lint test-rust test-ui test-e2e test-appliances clean
 
 help:
 	@echo "make run    install what is missing, build, start the studio"
 	@echo "make test   install what is missing, run every check and test"
+	@echo "make test-appliances   build every ready-made appliance and prove it works (slow)"
 
 ## ---- dependencies -------------------------------------------------------
 
@@ -116,6 +118,16 @@ test-ui:
 
 test-e2e: studio cli
 	./scripts/e2e
+
+# Builds every ready-made appliance of the gallery, boots it and checks it doing its job, one
+# after another (about an hour and a half), and records the results: docs/appliances.md, the
+# templates' `measured` numbers and docs/img/appliance-*.png. `make test` runs only the
+# WireGuard hub.
+# The static boot programs are built from this checkout (not taken from a cache another
+# checkout may have filled).
+test-appliances: apt-deps
+	GENPACK_RECORD_APPLIANCES=1 GENPACK_BOOT_BINARIES_DIR=$(CURDIR)/target/boot-binaries \
+	  $(CARGO) test -p genpack-cli --test appliances -- --include-ignored --test-threads=1
 
 clean:
 	$(CARGO) clean

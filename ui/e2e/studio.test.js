@@ -95,6 +95,19 @@ describe('genpack studio', () => {
       await browser.waitUntil(async () => (await cards().length) < all, WAIT);
       assert.ok(await byTestId(browser, `template-${TEMPLATE}`).isDisplayed());
 
+      // An appliance with both flavours is one card; its dialog offers the ready-made one first.
+      await byTestId(browser, 'gallery-search').setValue('samba');
+      await byTestId(browser, 'template-file-server').waitForDisplayed(WAIT);
+      assert.match(await byTestId(browser, 'flavour-ready-file-server').getText(), /Ready-made/);
+      assert.match(await byTestId(browser, 'flavour-compiled-file-server').getText(), /Compiled for you/);
+      await byTestId(browser, 'template-file-server').click();
+      await byTestId(browser, 'flavours').waitForDisplayed(WAIT);
+      assert.ok(await byTestId(browser, 'flavour-ready').isSelected());
+      assert.ok(!(await byTestId(browser, 'flavour-compiled').isSelected()));
+      await screenshot(browser, 'template-flavours');
+      await browser.keys('Escape');
+      await byTestId(browser, 'flavours').waitForDisplayed({ ...WAIT, reverse: true });
+
       await byTestId(browser, 'gallery-search').setValue('no-such-template-anywhere');
       await byTestId(browser, 'gallery-empty').waitForDisplayed(WAIT);
       assert.equal(await cards().length, 0);

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use genpack_gallery::Gallery;
+use genpack_gallery::{Flavour, Gallery};
 
 use crate::report::{output, Failure};
 
@@ -34,8 +34,12 @@ pub fn run(args: Args) -> Result<ExitCode, Failure> {
             category = template.meta.category.as_str();
             text.push_str(&format!("{category}:\n"));
         }
+        let how = match template.meta.flavour() {
+            Flavour::ReadyMade => "ready-made",
+            Flavour::Compiled => "compiled",
+        };
         text.push_str(&format!(
-            "  {:width$}  {} [{}; {}]\n",
+            "  {:width$}  {} [{how} from {}; {}]\n",
             template.id,
             template.meta.summary,
             template.meta.base,

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::error::{CreateError, GalleryError};
-use crate::meta::{Category, META_FILE};
+use crate::meta::{Category, Flavour, META_FILE};
 use crate::project;
 use crate::template::Template;
 
@@ -45,6 +45,7 @@ impl Gallery {
         templates.sort_by(|a, b| {
             (a.meta.category, &a.meta.title, &a.id).cmp(&(b.meta.category, &b.meta.title, &b.id))
         });
+        pair_flavours(&mut templates)?;
         Ok(Gallery {
             dir: dir.to_path_buf(),
             templates,
@@ -125,6 +126,28 @@ impl Gallery {
             .collect()
     }
 
+    /// The gallery's cards, in gallery order: one per appliance, with its ready-made and its
+    /// compiled flavour where both exist. A template that names another in `flavour_of`
+    /// appears on that template's card.
+    pub fn cards(&self) -> Vec<Card<'_>> {
+        self.templates
+            .iter()
+            .filter(|t| t.meta.flavour_of.is_none())
+            .map(|main| {
+                let other = main.other_flavour.as_deref().and_then(|id| self.get(id));
+                let (ready_made, compiled) = match main.meta.flavour() {
+                    Flavour::ReadyMade => (Some(main), other),
+                    Flavour::Compiled => (other, Some(main)),
+                };
+                Card {
+                    main,
+                    ready_made,
+                    compiled,
+                }
+            })
+            .collect()
+    }
+
     /// The template with this id (folder name).
     pub fn get(&self, id: &str) -> Option<&Template> {
         self.templates.iter().find(|t| t.id == id)
@@ -147,6 +170,70 @@ impl Gallery {
             })?;
         project::create_project(template, name, target_dir.as_ref())
     }
+}
+
+/// One card of the gallery: an appliance with up to two flavours.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Card<'a> {
+    /// The template the card is titled after (the one without `flavour_of`).
+    pub main: &'a Template,
+    /// Built from Debian packages, in minutes.
+    pub ready_made: Option<&'a Template>,
+    /// Compiled from Gentoo sources, in hours, with more control.
+    pub compiled: Option<&'a Template>,
+}
+
+/// Checks every `flavour_of` and records the pairs in [`Template::other_flavour`].
+fn pair_flavours(templates: &mut [Template]) -> Result<(), GalleryError> {
+    let mut pairs: Vec<(usize, usize)> = Vec::new();
+    for (index, template) in templates.iter().enumerate() {
+        let Some(target_id) = &template.meta.flavour_of else {
+            continue;
+        };
+        let invalid = |message: String| GalleryError::InvalidMeta {
+            path: template.dir.join(META_FILE),
+            message,
+        };
+        let Some(target_index) = templates.iter().position(|t| &t.id == target_id) else {
+            return Err(invalid(format!(
+                "`flavour_of` names {target_id:?}, which is not a template of this gallery"
+            )));
+        };
+        let target = &templates[target_index];
+        if target.meta.flavour() == template.meta.flavour() {
+            return Err(invalid(format!(
+                "`flavour_of` pairs a ready-made (Debian) with a compiled (Gentoo) template, but {target_id:?} is made the same way as this one"
+            )));
+        }
+        if target.meta.flavour_of.is_some() {
+            return Err(invalid(format!(
+                "{target_id:?} itself names another template in `flavour_of`; only one of a pair names the other"
+            )));
+        }
+        if target.meta.category != template.meta.category {
+            return Err(invalid(format!(
+                "`category` is {} but {target_id:?} is in {}; flavours on one card share the category",
+                template.meta.category, target.meta.category
+            )));
+        }
+        if target.meta.no_ready_made.is_some() {
+            return Err(invalid(format!(
+                "{target_id:?} says it has no ready-made flavour (`no_ready_made`); remove that line there"
+            )));
+        }
+        if let Some((claimed_by, _)) = pairs.iter().find(|(_, t)| *t == target_index) {
+            return Err(invalid(format!(
+                "{target_id:?} already has another flavour, {:?}",
+                templates[*claimed_by].id
+            )));
+        }
+        pairs.push((index, target_index));
+    }
+    for (index, target_index) in pairs {
+        templates[target_index].other_flavour = Some(templates[index].id.clone());
+        templates[index].other_flavour = Some(templates[target_index].id.clone());
+    }
+    Ok(())
 }
 
 /// True if `dir` has at least one template folder in it.

@@ -35,7 +35,10 @@ mod project;
 mod template;
 
 pub use error::{CreateError, GalleryError, NameError};
-pub use gallery::{Gallery, TEMPLATES_ENV};
-pub use meta::{Category, TemplateMeta, KNOWN_ARCHES, META_FILE};
+pub use gallery::{Card, Gallery, TEMPLATES_ENV};
+pub use meta::{
+    Category, Flavour, Measured, Protocol, ServicePort, TemplateMeta, WebScheme, KNOWN_ARCHES,
+    META_FILE,
+};
 pub use project::{create_project, validate_name, GITIGNORE, MAX_NAME_LEN};
 pub use template::{Template, DEFINITION_FILE};

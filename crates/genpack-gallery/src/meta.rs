@@ -64,6 +64,74 @@ impl fmt::Display for Category {
     }
 }
 
+/// How a template's image is made, as the gallery card tells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Flavour {
+    /// Assembled from a distribution's binary packages (Debian): minutes to build.
+    ReadyMade,
+    /// Compiled from source to the definition's USE flags (Gentoo): hours, more control.
+    Compiled,
+}
+
+/// The transport protocol of a [`ServicePort`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    /// TCP (the default).
+    #[default]
+    Tcp,
+    /// UDP.
+    Udp,
+}
+
+/// How a browser opens a [`ServicePort`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WebScheme {
+    /// `http://`
+    Http,
+    /// `https://`
+    Https,
+}
+
+/// A network service the appliance offers, so front ends can forward it and link to it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServicePort {
+    /// The port inside the appliance, e.g. 80.
+    pub port: u16,
+    /// `tcp` (default) or `udp`.
+    #[serde(default)]
+    pub protocol: Protocol,
+    /// What answers there, for people: "Web interface", "SMB file sharing".
+    pub name: String,
+    /// Set when a browser can open it: `http` or `https`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub web: Option<WebScheme>,
+    /// The page to open, starting with `/` (default `/`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+}
+
+/// Numbers measured by building and booting the template (`make test-appliances`), so the
+/// gallery states them instead of guessing. Times are in seconds, on a 2-core machine with
+/// QEMU TCG.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Measured {
+    /// First build of a new project with an empty package cache (downloads included).
+    pub build_cold_s: u32,
+    /// The same build again, with the base layer up to date.
+    pub build_warm_s: u32,
+    /// Size of the image file in MiB.
+    pub image_mib: u32,
+    /// From starting the VM to the appliance's service answering from the host.
+    pub boot_to_service_s: u32,
+    /// Day of the measurement, `YYYY-MM-DD`.
+    pub date: String,
+}
+
 /// True for `gentoo` and `debian:<release>`.
 fn is_known_base(base: &str) -> bool {
     match base.strip_prefix("debian:") {
@@ -98,6 +166,19 @@ pub struct TemplateMeta {
     /// The definition's profile, shown as a hint (e.g. "paravirt").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile: Option<String>,
+    /// The template whose card this one shares, as its other flavour (a ready-made Debian
+    /// template names the compiled Gentoo one, or the other way round).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flavour_of: Option<String>,
+    /// Why there is no ready-made flavour of this compiled template, for the card.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub no_ready_made: Option<String>,
+    /// The services the appliance offers on the network.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ports: Vec<ServicePort>,
+    /// Build time, size and boot time, measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub measured: Option<Measured>,
 }
 
 impl TemplateMeta {
@@ -125,6 +206,15 @@ impl TemplateMeta {
     /// True when the image is made from Debian packages.
     pub fn is_debian(&self) -> bool {
         self.base.starts_with("debian:")
+    }
+
+    /// Ready-made (Debian packages) or compiled (Gentoo).
+    pub fn flavour(&self) -> Flavour {
+        if self.is_debian() {
+            Flavour::ReadyMade
+        } else {
+            Flavour::Compiled
+        }
     }
 
     fn check(&self) -> Result<(), String> {
@@ -156,6 +246,55 @@ impl TemplateMeta {
                 return Err(format!(
                     "unknown architecture {arch:?} in `arches`; known: {}",
                     KNOWN_ARCHES.join(", ")
+                ));
+            }
+        }
+        if self.no_ready_made.is_some() && self.flavour() == Flavour::ReadyMade {
+            return Err(
+                "`no_ready_made` explains why a compiled template has no ready-made flavour; this template is ready-made".to_string(),
+            );
+        }
+        if self.no_ready_made.is_some() && self.flavour_of.is_some() {
+            return Err(
+                "`no_ready_made` and `flavour_of` contradict each other; keep one".to_string(),
+            );
+        }
+        for port in &self.ports {
+            if port.port == 0 {
+                return Err(format!("`ports`: {:?} has port 0", port.name));
+            }
+            if port.name.trim().is_empty() {
+                return Err(format!("`ports`: port {} needs a `name`", port.port));
+            }
+            if port.web.is_some() && port.protocol == Protocol::Udp {
+                return Err(format!(
+                    "`ports`: port {} is UDP; a browser cannot open it",
+                    port.port
+                ));
+            }
+            if let Some(path) = &port.path {
+                if !path.starts_with('/') || port.web.is_none() {
+                    return Err(format!(
+                        "`ports`: the `path` of port {} must start with `/` and needs `web`",
+                        port.port
+                    ));
+                }
+            }
+        }
+        if let Some(measured) = &self.measured {
+            let date = measured.date.as_bytes();
+            let shaped = date.len() == 10
+                && date.iter().enumerate().all(|(i, b)| {
+                    if i == 4 || i == 7 {
+                        *b == b'-'
+                    } else {
+                        b.is_ascii_digit()
+                    }
+                });
+            if !shaped {
+                return Err(format!(
+                    "`measured.date` is {:?}; write the day as YYYY-MM-DD",
+                    measured.date
                 ));
             }
         }

@@ -24,6 +24,9 @@ pub struct Template {
     pub package_count: usize,
     /// The icon's SVG text, when the icon file exists and is an SVG image.
     pub icon_svg: Option<String>,
+    /// The id of the template that shares this one's card as its other flavour (set by
+    /// [`crate::Gallery::open`] from either side's `flavour_of`).
+    pub other_flavour: Option<String>,
 }
 
 impl Template {
@@ -64,6 +67,7 @@ impl Template {
             package_count: definition::package_count(&definition),
             meta,
             icon_svg,
+            other_flavour: None,
         })
     }
 

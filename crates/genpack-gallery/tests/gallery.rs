@@ -5,7 +5,10 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use genpack_gallery::{Category, CreateError, Gallery, GalleryError, NameError, GITIGNORE};
+use genpack_gallery::{
+    Category, CreateError, Flavour, Gallery, GalleryError, NameError, Protocol, WebScheme,
+    GITIGNORE,
+};
 
 fn templates_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../templates")
@@ -79,13 +82,16 @@ fn every_template_folder_has_a_complete_template_json5() {
         assert_eq!(meta.icon, "icon.svg", "{id}");
         assert!(Category::ALL.contains(&meta.category), "{id}");
         assert!(
-            meta.base == "gentoo" || meta.base == "debian:bookworm",
+            ["gentoo", "debian:bookworm", "debian:bookworm-backports"]
+                .contains(&meta.base.as_str()),
             "{id}: base {}",
             meta.base
         );
         assert!(!meta.arches.is_empty(), "{id}: no arches");
         assert!(
-            meta.size.ends_with(" MB") || meta.size.ends_with(" GB"),
+            [" MB", " GB", " MiB", " GiB"]
+                .iter()
+                .any(|unit| meta.size.ends_with(unit)),
             "{id}: size {:?}",
             meta.size
         );
@@ -495,4 +501,212 @@ fn a_template_whose_definition_is_not_an_object_cannot_be_used() {
         .map(|e| e.unwrap().file_name())
         .collect();
     assert_eq!(left, vec![std::ffi::OsString::from("gallery")]);
+}
+
+#[test]
+fn each_appliance_has_one_card_with_its_ready_made_and_compiled_flavours() {
+    let gallery = gallery();
+    let cards = gallery.cards();
+    let paired = gallery
+        .templates()
+        .iter()
+        .filter(|t| t.meta.flavour_of.is_some())
+        .count();
+    assert_eq!(cards.len(), gallery.templates().len() - paired);
+    for card in &cards {
+        assert!(card.main.meta.flavour_of.is_none(), "{}", card.main.id);
+        if let (Some(ready), Some(compiled)) = (card.ready_made, card.compiled) {
+            assert_eq!(ready.meta.flavour(), Flavour::ReadyMade);
+            assert_eq!(compiled.meta.flavour(), Flavour::Compiled);
+            assert_eq!(ready.other_flavour.as_deref(), Some(compiled.id.as_str()));
+            assert_eq!(compiled.other_flavour.as_deref(), Some(ready.id.as_str()));
+            assert_eq!(ready.meta.category, compiled.meta.category);
+        }
+        // A compiled appliance either has a ready-made flavour or says why Debian cannot
+        // provide one.
+        if let Some(compiled) = card.compiled {
+            assert!(
+                card.ready_made.is_some() || compiled.meta.no_ready_made.is_some(),
+                "{}: no ready-made flavour and no `no_ready_made` reason",
+                compiled.id
+            );
+        }
+    }
+    let card = |id: &str| cards.iter().find(|c| c.main.id == id).unwrap();
+    for (compiled, ready) in [
+        ("nextcloud", "debian-personal-cloud"),
+        ("file-server", "debian-file-server"),
+        ("wireguard-hub", "debian-wireguard-hub"),
+        ("backup-server", "debian-backup-server"),
+        ("router", "debian-router"),
+        ("suricata-ids", "debian-suricata-ids"),
+        ("web-kiosk", "debian-web-kiosk"),
+        ("rescue", "debian-rescue"),
+        ("redmine", "debian-redmine"),
+        ("minimal", "debian-minimal"),
+    ] {
+        assert_eq!(
+            card(compiled).ready_made.map(|t| t.id.as_str()),
+            Some(ready)
+        );
+    }
+    let pytorch = card("pytorch-workstation");
+    assert!(pytorch.ready_made.is_none());
+    assert!(pytorch
+        .main
+        .meta
+        .no_ready_made
+        .as_deref()
+        .is_some_and(|why| why.contains("ROCm")));
+    // A ready-made template without a compiled sibling is a card of its own.
+    let web = card("debian-web");
+    assert_eq!(web.ready_made.map(|t| t.id.as_str()), Some("debian-web"));
+    assert!(web.compiled.is_none());
+
+    let json = serde_json::to_value(gallery.get("debian-file-server").unwrap()).unwrap();
+    assert_eq!(json["other_flavour"], "file-server");
+    assert_eq!(json["meta"]["flavour_of"], "file-server");
+    assert_eq!(json["meta"]["ports"][0]["port"], 445);
+    assert_eq!(json["meta"]["ports"][0]["protocol"], "tcp");
+}
+
+#[test]
+fn web_ports_name_a_page_a_browser_can_open() {
+    for template in gallery().templates() {
+        for port in &template.meta.ports {
+            if let Some(path) = &port.path {
+                assert!(path.starts_with('/'), "{}: {path}", template.id);
+            }
+            if port.web.is_some() {
+                assert_eq!(port.protocol, Protocol::Tcp, "{}", template.id);
+            }
+        }
+    }
+    let cloud = gallery();
+    let cloud = cloud.get("debian-personal-cloud").unwrap();
+    assert!(cloud
+        .meta
+        .ports
+        .iter()
+        .any(|p| p.port == 80 && p.web == Some(WebScheme::Http)));
+}
+
+/// A template for [`write_gallery`]: id, base, extra template.json5 lines.
+type TestTemplate<'a> = (&'a str, &'a str, &'a str);
+
+/// Writes a one-template-per-entry gallery into `dir`.
+fn write_gallery(dir: &Path, templates: &[TestTemplate]) {
+    for (id, base, extra) in templates {
+        let folder = dir.join(id);
+        fs::create_dir_all(&folder).unwrap();
+        fs::write(
+            folder.join("genpack.json5"),
+            format!("{{ name: \"{id}\" }}"),
+        )
+        .unwrap();
+        fs::write(
+            folder.join("template.json5"),
+            format!(
+                "{{ title: \"{id}\", summary: \"S\", description: \"D. E.\", category: \"Server\", icon: \"icon.svg\",\n  base: \"{base}\", arches: [\"x86_64\"], size: \"1 MB\",\n  {extra}\n}}\n"
+            ),
+        )
+        .unwrap();
+    }
+}
+
+#[test]
+fn flavour_pairs_that_cannot_share_a_card_are_refused_with_the_file_named() {
+    let cases: [(&[TestTemplate], &str); 5] = [
+        (
+            &[("cloud", "debian:bookworm", "flavour_of: \"nowhere\",")],
+            "\"nowhere\", which is not a template",
+        ),
+        (
+            &[
+                ("a", "debian:bookworm", "flavour_of: \"b\","),
+                ("b", "debian:bookworm", ""),
+            ],
+            "made the same way",
+        ),
+        (
+            &[
+                ("a", "debian:bookworm", "flavour_of: \"c\","),
+                ("b", "debian:bookworm", "flavour_of: \"c\","),
+                ("c", "gentoo", ""),
+            ],
+            "already has another flavour",
+        ),
+        (
+            &[
+                ("a", "debian:bookworm", "flavour_of: \"c\","),
+                ("c", "gentoo", "no_ready_made: \"none\","),
+            ],
+            "remove that line there",
+        ),
+        (
+            &[("a", "debian:bookworm", "no_ready_made: \"why\",")],
+            "this template is ready-made",
+        ),
+    ];
+    for (templates, expected) in cases {
+        let work = tempfile::tempdir().unwrap();
+        write_gallery(work.path(), templates);
+        let err = Gallery::open(work.path()).unwrap_err().to_string();
+        assert!(err.contains("template.json5"), "{err}");
+        assert!(err.contains(expected), "expected {expected:?} in: {err}");
+    }
+}
+
+#[test]
+fn ports_and_measurements_are_checked() {
+    let cases = [
+        (
+            "ports: [{ port: 53, protocol: \"udp\", name: \"DNS\", web: \"http\" }],",
+            "UDP",
+        ),
+        (
+            "ports: [{ port: 80, name: \"Web\", web: \"http\", path: \"admin\" }],",
+            "must start with `/`",
+        ),
+        ("ports: [{ port: 80, name: \"Web\", colour: \"red\" }],", "colour"),
+        (
+            "measured: { build_cold_s: 1, build_warm_s: 1, image_mib: 1, boot_to_service_s: 1, date: \"2 Dec\" },",
+            "YYYY-MM-DD",
+        ),
+    ];
+    for (extra, expected) in cases {
+        let work = tempfile::tempdir().unwrap();
+        write_gallery(work.path(), &[("one", "debian:bookworm", extra)]);
+        let err = Gallery::open(work.path()).unwrap_err().to_string();
+        assert!(err.contains(expected), "expected {expected:?} in: {err}");
+    }
+}
+
+#[test]
+fn a_firewall_lets_every_declared_port_in() {
+    let mut firewalls = 0;
+    for template in gallery().templates() {
+        let Ok(rules) = fs::read_to_string(template.dir.join("files/etc/nftables.conf")) else {
+            continue;
+        };
+        firewalls += 1;
+        for port in &template.meta.ports {
+            let protocol = match port.protocol {
+                Protocol::Tcp => "tcp",
+                Protocol::Udp => "udp",
+            };
+            let rule = format!("{protocol} dport {} accept", port.port);
+            // A router offers its LAN services to everything on the LAN bridge.
+            let whole_lan =
+                port.name.ends_with("(LAN)") && rules.contains("iifname \"br-lan\" accept");
+            assert!(
+                rules.contains(&rule) || whole_lan,
+                "{}: port {} ({}) is declared but its firewall has no `{rule}`",
+                template.id,
+                port.port,
+                port.name
+            );
+        }
+    }
+    assert!(firewalls >= 8, "only {firewalls} templates with a firewall");
 }

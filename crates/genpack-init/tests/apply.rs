@@ -422,3 +422,53 @@ fn schema_includes_drop_in_fragments() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("broken.schema.json"));
 }
+
+#[test]
+fn get_prints_one_value_for_shell_drop_ins() {
+    let t = tempfile::tempdir().unwrap();
+    let ini = t.path().join("system.ini");
+    fs::write(
+        &ini,
+        "hostname = hub\nwireguard_peers =\n    laptop AAAA= 10.86.0.2\n    phone BBBB= 10.86.0.3\nempty =\n[app]\nColor = blue\n",
+    )
+    .unwrap();
+    let get = |args: &[&str], env_ini: Option<&Path>| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_genpack-init"));
+        command.arg("get").args(args).env_remove("GENPACK_INIT_INI");
+        if let Some(path) = env_ini {
+            command.env("GENPACK_INIT_INI", path);
+        }
+        let out = command.output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    assert_eq!(
+        get(&["hostname"], Some(&ini)),
+        (Some(0), "hub\n".to_string(), String::new())
+    );
+    assert_eq!(
+        get(&["wireguard_peers"], Some(&ini)).1,
+        "laptop AAAA= 10.86.0.2\nphone BBBB= 10.86.0.3\n"
+    );
+    let ini_arg = ini.to_str().unwrap();
+    assert_eq!(
+        get(&["color", "--section", "app", "--ini", ini_arg], None).1,
+        "blue\n"
+    );
+    // Unset and empty keys exit with 1 and print nothing.
+    assert_eq!(
+        get(&["timezone"], Some(&ini)),
+        (Some(1), String::new(), String::new())
+    );
+    assert_eq!(get(&["empty"], Some(&ini)).0, Some(1));
+    // No file to read is a usage error that says what to pass.
+    let (code, _, stderr) = get(&["hostname"], None);
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("GENPACK_INIT_INI"), "{stderr}");
+    let (code, _, stderr) = get(&["hostname", "--ini", "/nonexistent/system.ini"], None);
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("/nonexistent/system.ini"), "{stderr}");
+}

@@ -73,6 +73,32 @@ export interface TemplateMeta {
   base: string;
   arches: string[];
   size?: string | null;
+  profile?: string | null;
+  /** The template whose card this one shares, as its other flavour (genpack_gallery). */
+  flavour_of?: string | null;
+  /** Why a compiled template has no ready-made flavour. */
+  no_ready_made?: string | null;
+  /** Services the appliance offers on the network. */
+  ports?: ServicePort[];
+  /** Build time, size and boot time measured by `make test-appliances`. */
+  measured?: Measured | null;
+}
+
+export interface ServicePort {
+  port: number;
+  protocol?: 'tcp' | 'udp';
+  name: string;
+  web?: 'http' | 'https' | null;
+  path?: string | null;
+}
+
+export interface Measured {
+  build_cold_s: number;
+  build_warm_s: number;
+  image_mib: number;
+  boot_to_service_s: number;
+  /** YYYY-MM-DD */
+  date: string;
 }
 
 export interface Template {
@@ -81,6 +107,8 @@ export interface Template {
   meta: TemplateMeta;
   package_count: number;
   icon_svg?: string | null;
+  /** The id of the template sharing this one's card as its other flavour. */
+  other_flavour?: string | null;
 }
 
 export interface RecentProject {

@@ -57,6 +57,59 @@ impl Debian {
         self.mirror = mirror.to_string();
         self
     }
+
+    /// The release mmdebstrap installs and its package sources. A suite named
+    /// `<release>-backports` (e.g. `bookworm-backports`) is the release with its backports
+    /// added as a second source.
+    pub fn sources(&self) -> (String, Vec<String>) {
+        match self.backports() {
+            Some(release) => (
+                release.to_string(),
+                vec![
+                    format!("deb {} {release} main", self.mirror),
+                    format!("deb {} {release}-backports main", self.mirror),
+                ],
+            ),
+            None => (self.suite.clone(), vec![self.mirror.clone()]),
+        }
+    }
+
+    /// The release of a `<release>-backports` suite.
+    fn backports(&self) -> Option<&str> {
+        self.suite
+            .strip_suffix("-backports")
+            .filter(|release| !release.is_empty())
+    }
+
+    /// What mmdebstrap installs with `--include`, and the command a customize hook runs
+    /// for the rest. With backports, the base set comes from the release and the
+    /// definition's own packages are installed the way Debian documents for backports,
+    /// `apt-get install -t <release>-backports`: from backports where it has them (with
+    /// the newer dependencies they need), from the release otherwise.
+    pub fn installs(&self, recipe: &Recipe) -> (Vec<String>, Option<String>) {
+        let mut include: Vec<String> = self.base_packages(recipe);
+        let mut own: Vec<String> = Vec::new();
+        for package in recipe.packages.iter().chain(&recipe.buildtime_packages) {
+            if !include.contains(package) && !own.contains(package) {
+                own.push(package.clone());
+            }
+        }
+        match self.backports() {
+            Some(release) if !own.is_empty() => {
+                let quoted: Vec<String> =
+                    own.iter().map(|p| crate::command::shell_quote(p)).collect();
+                let hook = format!(
+                    "chroot \"$1\" env DEBIAN_FRONTEND=noninteractive apt-get install --yes --no-install-recommends -t {release}-backports {}",
+                    quoted.join(" ")
+                );
+                (include, Some(hook))
+            }
+            _ => {
+                include.extend(own);
+                (include, None)
+            }
+        }
+    }
 }
 
 /// Debian's kernel meta-package for `arch`: the cloud flavour (virtio drivers only, small) for
@@ -102,13 +155,9 @@ impl BaseProvider for Debian {
 
     fn lower(&self, ctx: &LowerContext<'_>) -> Result<LowerStats> {
         let recipe = ctx.recipe;
-        let mut include: Vec<String> = self.base_packages(recipe);
-        for package in recipe.packages.iter().chain(&recipe.buildtime_packages) {
-            if !include.contains(package) {
-                include.push(package.clone());
-            }
-        }
+        let (include, backports_install) = self.installs(recipe);
         let cache = ctx.cache_dir.to_string_lossy().into_owned();
+        let (release, sources) = self.sources();
         let mut cmd = Command::new("mmdebstrap");
         cmd.arg("--verbose")
             .arg("--variant=apt")
@@ -120,14 +169,17 @@ impl BaseProvider for Debian {
             .arg(format!(
                 "--setup-hook=sync-in {} /var/cache/apt/archives/",
                 crate::command::shell_quote(&cache)
-            ))
-            .arg(format!(
-                "--customize-hook=sync-out /var/cache/apt/archives {}",
-                crate::command::shell_quote(&cache)
-            ))
-            .arg(&self.suite)
-            .arg(ctx.target)
-            .arg(&self.mirror);
+            ));
+        if let Some(hook) = &backports_install {
+            cmd.arg(format!("--customize-hook={hook}"));
+        }
+        cmd.arg(format!(
+            "--customize-hook=sync-out /var/cache/apt/archives {}",
+            crate::command::shell_quote(&cache)
+        ))
+        .arg(&release)
+        .arg(ctx.target)
+        .args(&sources);
         // The image boots with genpack's own initramfs: skip Debian's initramfs-tools run.
         cmd.env("INITRD", "No");
         cmd.env("ARTIFACT", &recipe.name);
@@ -257,6 +309,62 @@ mod tests {
         }
         let kernel = Debian::new("bookworm").kernel(dir.path()).unwrap();
         assert_eq!(kernel, Some(PathBuf::from("/boot/vmlinuz-6.1.0-10-amd64")));
+    }
+
+    #[test]
+    fn a_backports_suite_adds_backports_to_its_release() {
+        assert_eq!(
+            Debian::new("bookworm").sources(),
+            ("bookworm".to_string(), vec![DEFAULT_MIRROR.to_string()])
+        );
+        assert_eq!(
+            Debian::new("bookworm-backports")
+                .with_mirror("http://mirror.example/debian")
+                .sources(),
+            (
+                "bookworm".to_string(),
+                vec![
+                    "deb http://mirror.example/debian bookworm main".to_string(),
+                    "deb http://mirror.example/debian bookworm-backports main".to_string(),
+                ]
+            )
+        );
+    }
+
+    fn recipe(base: &str) -> Recipe {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("genpack.json5"),
+            format!(
+                "{{ name: \"ids\", base: \"{base}\", profile: \"paravirt\", packages: [\"suricata\", \"jq\", \"kmod\"] }}"
+            ),
+        )
+        .unwrap();
+        let project = genpack_def::Project::load(dir.path()).unwrap();
+        Recipe::from_project(&project, Arch::X86_64, None).unwrap()
+    }
+
+    #[test]
+    fn backports_install_the_definitions_own_packages_with_apt_get_t() {
+        let plain = Debian::new("bookworm").installs(&recipe("debian:bookworm"));
+        assert!(plain
+            .0
+            .ends_with(&["suricata".to_string(), "jq".to_string()]));
+        assert_eq!(plain.1, None);
+
+        let (include, hook) =
+            Debian::new("bookworm-backports").installs(&recipe("debian:bookworm-backports"));
+        assert!(include.contains(&"linux-image-cloud-amd64".to_string()));
+        assert!(include.contains(&"kmod".to_string()), "base packages stay");
+        assert!(!include.contains(&"suricata".to_string()));
+        let hook = hook.unwrap();
+        assert!(
+            hook.ends_with(
+                "apt-get install --yes --no-install-recommends -t bookworm-backports suricata jq"
+            ),
+            "{hook}"
+        );
+        assert!(hook.starts_with("chroot \"$1\" "), "{hook}");
     }
 
     #[test]

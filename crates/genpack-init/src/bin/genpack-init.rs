@@ -39,6 +39,19 @@ enum Commands {
         #[arg(long, default_value = "/")]
         root: PathBuf,
     },
+    /// Print one value of system.ini, for drop-in modules written as shell scripts. The file
+    /// is GENPACK_INIT_INI (set for drop-ins) unless --ini names another. Exit status 1 when
+    /// the key is not set or empty, 2 when the file cannot be read.
+    Get {
+        /// The key, e.g. `admin_password`.
+        key: String,
+        /// Section; keys before any header are in `_default`.
+        #[arg(long, default_value = genpack_ini::DEFAULT_SECTION)]
+        section: String,
+        /// The system.ini file.
+        #[arg(long)]
+        ini: Option<PathBuf>,
+    },
     /// List the modules in the order they run.
     Modules {
         /// Root whose drop-in modules (/usr/lib/genpack-init) are listed too.
@@ -55,6 +68,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Commands::Apply { root, ini, dry_run } => apply(root, ini, dry_run),
+        Commands::Get { key, section, ini } => get(&key, &section, ini),
         Commands::Schema { root } => {
             match genpack_init::image_schema(&Context::offline(root, None, true)) {
                 Ok(schema) => {
@@ -83,6 +97,31 @@ fn main() -> ExitCode {
                 println!("{s}  (not run: built into genpack-init)");
             }
             ExitCode::SUCCESS
+        }
+    }
+}
+
+fn get(key: &str, section: &str, ini: Option<PathBuf>) -> ExitCode {
+    let Some(ini) = ini.or_else(|| std::env::var_os("GENPACK_INIT_INI").map(PathBuf::from)) else {
+        eprintln!("error: no system.ini: pass --ini FILE or set GENPACK_INIT_INI");
+        return ExitCode::from(2);
+    };
+    let doc = match genpack_ini::load_lenient(&ini) {
+        Ok(doc) => doc,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match doc.value(section, key) {
+        Ok(Some(value)) if !value.trim().is_empty() => {
+            println!("{}", value.trim());
+            ExitCode::SUCCESS
+        }
+        Ok(_) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("error: {}: {e}", ini.display());
+            ExitCode::from(2)
         }
     }
 }
