@@ -16,7 +16,8 @@ APT_PACKAGES := \
 	webkit2gtk-driver xvfb xauth imagemagick fonts-dejavu-core \
 	squashfs-tools mmdebstrap debootstrap systemd-container bubblewrap \
 	grub-efi-amd64-bin grub-efi-ia32-bin grub-pc-bin grub-common xorriso dosfstools mtools \
-	ovmf ovmf-ia32 qemu-efi-aarch64 seabios busybox-static linux-image-amd64 cpio zstd xz-utils btrfs-progs fdisk gdisk unzip libmagickcore-6.q16-6-extra
+	ovmf ovmf-ia32 qemu-efi-aarch64 seabios busybox-static linux-image-amd64 cpio zstd xz-utils btrfs-progs fdisk gdisk unzip libmagickcore-6.q16-6-extra \
+	python3-pip gnupg distcc
 # Node.js and npm from Debian, only when no node is on PATH (these machines carry Node 20 already).
 APT_NODE_PACKAGES := nodejs npm
 # QEMU comes from bookworm-backports (QEMU 10), matching the qemu-utils these machines carry.
@@ -25,11 +26,12 @@ BACKPORTS_SOURCE := /etc/apt/sources.list.d/bookworm-backports.sources
 
 TAURI_DRIVER := $(HOME)/.cargo/bin/tauri-driver
 
-.PHONY: help deps apt-deps ui-deps tauri-driver arm64-boot-parts build ui studio cli run test lint test-rust test-ui test-e2e clean
+.PHONY: help deps apt-deps ui-deps tauri-driver arm64-boot-parts build ui studio cli run test lint test-rust test-ui test-e2e test-gentoo clean
 
 help:
 	@echo "make run    install what is missing, build, start the studio"
 	@echo "make test   install what is missing, run every check and test"
+	@echo "make test-gentoo   the slower Gentoo proofs (binhost, distcc, USE change, QEMU boot)"
 
 ## ---- dependencies -------------------------------------------------------
 
@@ -108,6 +110,11 @@ test-ui:
 
 test-e2e: studio cli
 	./scripts/e2e
+
+# The slower Gentoo proofs (USE change, binhost, distcc, QEMU boot of a real-emerge image), one at
+# a time, on the local mirror of scripts/make-test-gentoo; results go in docs/PERFORMANCE.md.
+test-gentoo: apt-deps
+	$(CARGO) test -p genpack-build --test gentoo_emerge -- --include-ignored --test-threads=1 --nocapture
 
 clean:
 	$(CARGO) clean

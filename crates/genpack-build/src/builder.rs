@@ -7,7 +7,7 @@ use std::process::{ExitStatus, Stdio};
 use genpack_def::{Arch, Base, Project};
 
 use crate::base::debian::Debian;
-use crate::base::gentoo::{default_mirror, Gentoo, GentooSources};
+use crate::base::gentoo::{default_mirror, EmergeOptions, Gentoo, GentooSources};
 use crate::base::{BaseProvider, PrepareContext};
 use crate::command::Runner;
 use crate::container::{Container, Runtime, HOST_MOUNT};
@@ -34,6 +34,8 @@ pub struct BuildOptions {
     pub progress: ProgressSink,
     /// Rebuild the lower even when its inputs did not change.
     pub force_lower: bool,
+    /// How emerge runs (Gentoo base only): parallel jobs, binhost, distcc, deep depclean.
+    pub emerge: EmergeOptions,
 }
 
 impl Default for BuildOptions {
@@ -44,6 +46,7 @@ impl Default for BuildOptions {
             cancel: CancelToken::new(),
             progress: discard(),
             force_lower: false,
+            emerge: EmergeOptions::default(),
         }
     }
 }
@@ -55,6 +58,7 @@ impl std::fmt::Debug for BuildOptions {
             .field("variant", &self.variant)
             .field("cancelled", &self.cancel.is_cancelled())
             .field("force_lower", &self.force_lower)
+            .field("emerge", &self.emerge)
             .finish()
     }
 }
@@ -146,7 +150,7 @@ impl Builder {
                     &settings.cache_root.join("gentoo"),
                 );
                 sources.overlay = settings.gentoo_overlay.clone();
-                Box::new(Gentoo::new(sources))
+                Box::new(Gentoo::new(sources).with_emerge_options(options.emerge.clone()))
             }
         };
         let work = WorkDir::new(

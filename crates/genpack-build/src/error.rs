@@ -20,6 +20,18 @@ pub enum BuildError {
         /// The last 20 lines of the log.
         tail: String,
     },
+    /// emerge could not build or install a package.
+    #[error("emerge failed on {package} in phase {phase}; full build log: {}\n--- last lines of the build log ---\n{tail}", log.display())]
+    PackageFailed {
+        /// The package (`app-misc/hello-1.0`).
+        package: String,
+        /// The phase it failed in (`compile`, `install`...; `unknown` when emerge did not say).
+        phase: String,
+        /// The package's full build log (kept in the logs folder).
+        log: PathBuf,
+        /// Its last lines.
+        tail: String,
+    },
     /// A program could not be started (usually not installed).
     #[error("step `{step}`: cannot run `{program}`: {source} (is it installed? on Debian: apt-get install {package})")]
     Spawn {

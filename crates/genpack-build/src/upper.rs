@@ -167,6 +167,13 @@ impl UpperJob<'_> {
             &self.work.overlay_work(),
             &self.work.merged(),
         )?;
+        crate::package_scripts::run(
+            overlay.path(),
+            &self.container(overlay.path()),
+            &closure.packages,
+            &self.provider.package_script_dirs(recipe),
+            self.runner,
+        )?;
         let scripts_run = self.customise(overlay.path())?;
         overlay.unmount()?;
         // The container runtime creates the mount point of the project folder.
