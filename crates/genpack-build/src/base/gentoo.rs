@@ -466,6 +466,10 @@ impl Gentoo {
         cmd.arg(&file);
         ctx.runner.run(STEP, &mut cmd, "gnupg", |_| {})?;
         let _ = std::fs::remove_file(&file);
+        // Computed now: Portage's gpg runs with --no-auto-check-trustdb, as a user that cannot
+        // write the trust database.
+        ctx.runner
+            .run(STEP, &mut gpg(&["--check-trustdb"]), "gnupg", |_| {})?;
         let mut kill = Command::new("gpgconf");
         kill.arg("--homedir").arg(&home).args(["--kill", "all"]);
         let _ = ctx.runner.run(STEP, &mut kill, "gnupg", |_| {});
