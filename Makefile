@@ -18,7 +18,8 @@ APT_PACKAGES := \
 	grub-efi-amd64-bin grub-efi-ia32-bin grub-pc-bin grub-common xorriso dosfstools mtools \
 	ovmf ovmf-ia32 qemu-efi-aarch64 seabios busybox-static linux-image-amd64 cpio zstd xz-utils btrfs-progs fdisk gdisk unzip libmagickcore-6.q16-6-extra \
 	libseccomp-dev libcap-ng-dev \
-	openssh-client wireguard-tools wireguard-go smbclient borgbackup restic
+	openssh-client wireguard-tools wireguard-go smbclient borgbackup restic \
+	python3-pip gnupg distcc
 # Node.js and npm from Debian, only when no node is on PATH (these machines carry Node 20 already).
 APT_NODE_PACKAGES := nodejs npm
 # QEMU comes from bookworm-backports (QEMU 10), matching the qemu-utils these machines carry.
@@ -29,12 +30,13 @@ TAURI_DRIVER := $(HOME)/.cargo/bin/tauri-driver
 # virtiofsd shares an image tree with a VM (Run without packing); Debian 12 has no package of it.
 VIRTIOFSD := $(HOME)/.cargo/bin/virtiofsd
 
-.PHONY: help deps apt-deps ui-deps tauri-driver virtiofsd arm64-boot-parts build ui studio cli run test lint test-rust test-ui test-e2e test-appliances clean
+.PHONY: help deps apt-deps ui-deps tauri-driver virtiofsd arm64-boot-parts build ui studio cli run test lint test-rust test-ui test-e2e test-appliances test-gentoo clean
 
 help:
 	@echo "make run    install what is missing, build, start the studio"
 	@echo "make test   install what is missing, run every check and test"
 	@echo "make test-appliances   build every ready-made appliance and prove it works (slow)"
+	@echo "make test-gentoo   the slower Gentoo proofs (binhost, distcc, USE change, QEMU boot)"
 
 ## ---- dependencies -------------------------------------------------------
 
@@ -128,6 +130,11 @@ test-e2e: studio cli
 test-appliances: apt-deps
 	GENPACK_RECORD_APPLIANCES=1 GENPACK_BOOT_BINARIES_DIR=$(CURDIR)/target/boot-binaries \
 	  $(CARGO) test -p genpack-cli --test appliances -- --include-ignored --test-threads=1
+
+# The slower Gentoo proofs (USE change, binhost, distcc, QEMU boot of a real-emerge image), one at
+# a time, on the local mirror of scripts/make-test-gentoo; results go in docs/PERFORMANCE.md.
+test-gentoo: apt-deps
+	$(CARGO) test -p genpack-build --test gentoo_emerge -- --include-ignored --test-threads=1 --nocapture
 
 clean:
 	$(CARGO) clean

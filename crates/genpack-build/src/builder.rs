@@ -7,7 +7,7 @@ use std::process::{ExitStatus, Stdio};
 use genpack_def::{Arch, Base, Project};
 
 use crate::base::debian::Debian;
-use crate::base::gentoo::{default_mirror, Gentoo, GentooSources};
+use crate::base::gentoo::{default_mirror, EmergeOptions, Gentoo, GentooSources};
 use crate::base::{BaseProvider, PrepareContext};
 use crate::command::Runner;
 use crate::container::{Container, Runtime, HOST_MOUNT};
@@ -37,6 +37,8 @@ pub struct BuildOptions {
     pub force_lower: bool,
     /// Rerun this stage of the image tree, and every later one, even when up to date.
     pub rerun_from: Option<Stage>,
+    /// How emerge runs (Gentoo base only): parallel jobs, binhost, distcc, deep depclean.
+    pub emerge: EmergeOptions,
 }
 
 impl Default for BuildOptions {
@@ -48,6 +50,7 @@ impl Default for BuildOptions {
             progress: discard(),
             force_lower: false,
             rerun_from: None,
+            emerge: EmergeOptions::default(),
         }
     }
 }
@@ -60,6 +63,7 @@ impl std::fmt::Debug for BuildOptions {
             .field("cancelled", &self.cancel.is_cancelled())
             .field("force_lower", &self.force_lower)
             .field("rerun_from", &self.rerun_from)
+            .field("emerge", &self.emerge)
             .finish()
     }
 }
@@ -155,7 +159,7 @@ impl Builder {
                     &settings.cache_root.join("gentoo"),
                 );
                 sources.overlay = settings.gentoo_overlay.clone();
-                Box::new(Gentoo::new(sources))
+                Box::new(Gentoo::new(sources).with_emerge_options(options.emerge.clone()))
             }
         };
         let work = WorkDir::new(

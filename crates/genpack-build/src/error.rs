@@ -20,6 +20,18 @@ pub enum BuildError {
         /// The last 20 lines of the log.
         tail: String,
     },
+    /// emerge could not build or install a package.
+    #[error("emerge failed on {package} in phase {phase}; full build log: {}\n--- last lines of the build log ---\n{tail}", log.display())]
+    PackageFailed {
+        /// The package (`app-misc/hello-1.0`).
+        package: String,
+        /// The phase it failed in (`compile`, `install`...; `unknown` when emerge did not say).
+        phase: String,
+        /// The package's full build log (kept in the logs folder).
+        log: PathBuf,
+        /// Its last lines.
+        tail: String,
+    },
     /// A program could not be started (usually not installed).
     #[error("step `{step}`: cannot run `{program}`: {source} (is it installed? on Debian: apt-get install {package})")]
     Spawn {
@@ -96,6 +108,9 @@ impl BuildError {
                 "the work folder is left usable; run the same command again to go on"
             }
             BuildError::StepFailed { .. } => "the full log is in work/<arch>/logs/",
+            BuildError::PackageFailed { .. } => {
+                "fix the package (a patch in patches/, a USE flag, a version mask) and build again; the rest comes from binary packages"
+            }
             _ => "run `genpack clean` to start from scratch if the work folder looks damaged",
         })
     }

@@ -31,6 +31,7 @@
 //! ```
 
 pub mod base;
+pub mod binhost;
 pub mod boot;
 mod builder;
 mod cancel;
@@ -47,6 +48,7 @@ pub mod lower;
 pub mod metadata;
 pub mod overlay;
 pub mod pack;
+pub mod package_scripts;
 pub mod progress;
 pub mod recipe;
 pub mod select;
@@ -54,11 +56,13 @@ pub mod stages;
 pub mod upper;
 pub mod workdir;
 
+pub use base::gentoo::{gentoo_binhost, EmergeOptions, SigningKey, OFFICIAL_BINHOST};
 pub use builder::{
     cache_root, clean, image_tree, BaseSettings, BuildOptions, BuildReport, Builder, ImageTree,
 };
 pub use cancel::CancelToken;
 pub use error::{BuildError, Result};
+pub use genpack_portage::config::Binhost;
 pub use lower::LowerReport;
 pub use pack::PackReport;
 pub use progress::{Phase, Progress, ProgressSink, Unit};

@@ -187,6 +187,10 @@ pub struct LowerReport {
     pub reasons: Vec<String>,
     /// Packages fetched from the network (not found in the download cache).
     pub downloaded_packages: usize,
+    /// Packages compiled from source (Gentoo).
+    pub compiled_packages: usize,
+    /// Packages installed from binary packages (Gentoo).
+    pub binary_packages: usize,
     /// Hash of the inputs now stamped on the lower.
     pub inputs_hash: String,
 }
@@ -252,6 +256,8 @@ pub(crate) fn ensure_lower(
                 rebuilt: false,
                 reasons: vec!["inputs unchanged".into()],
                 downloaded_packages: 0,
+                compiled_packages: 0,
+                binary_packages: 0,
                 inputs_hash: hash,
             });
         }
@@ -307,6 +313,8 @@ pub(crate) fn ensure_lower(
         rebuilt: true,
         reasons,
         downloaded_packages,
+        compiled_packages: stats.compiled_packages,
+        binary_packages: stats.binary_packages,
         inputs_hash: hash,
     })
 }

@@ -31,6 +31,9 @@ pub enum Stage {
     /// The runtime closure copied from the lower, `/etc/hostname`, the linker cache and the
     /// package list of `/.genpack`.
     Packages,
+    /// The scripts the overlays keep for the image's packages (`package-scripts/<cat>/<pn>/`),
+    /// run right after the packages are copied up, as upstream genpack does.
+    PackageScripts,
     /// Groups and users.
     Accounts,
     /// The project's `files/` merged over `/`.
@@ -42,8 +45,6 @@ pub enum Stage {
     Setup,
     /// Enabling the definition's services.
     Services,
-    /// Scripts that packages ask to run in the finished tree (their slot in the order).
-    PackageScripts,
     /// Kernel link, boot programs, system.ini schema and initramfs.
     Boot,
     /// `/.genpack`: architecture, profile, name, variant, timestamp.
@@ -54,12 +55,12 @@ impl Stage {
     /// Every stage, in the order they run.
     pub const ALL: [Stage; 9] = [
         Stage::Packages,
+        Stage::PackageScripts,
         Stage::Accounts,
         Stage::Files,
         Stage::BuildScripts,
         Stage::Setup,
         Stage::Services,
-        Stage::PackageScripts,
         Stage::Boot,
         Stage::Metadata,
     ];
@@ -445,15 +446,7 @@ mod tests {
             .filter(|d| d.rerun.is_some())
             .map(|d| d.stage)
             .collect();
-        assert_eq!(
-            rerun,
-            vec![
-                Stage::Services,
-                Stage::PackageScripts,
-                Stage::Boot,
-                Stage::Metadata
-            ]
-        );
+        assert_eq!(rerun, vec![Stage::Services, Stage::Boot, Stage::Metadata]);
         assert_eq!(
             changed[Stage::Services.index()].rerun.as_deref(),
             Some("services changed: +nginx, -ssh")

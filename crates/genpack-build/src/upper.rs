@@ -234,8 +234,17 @@ impl UpperJob<'_> {
                 put("services", json!(recipe.services));
                 put("environment", self.environment_input());
             }
-            // Package scripts are a property of the packages (and so of the stages before).
-            Stage::PackageScripts => {}
+            // Which scripts run follows from the packages (the stage before); what they do
+            // from their folders' content.
+            Stage::PackageScripts => {
+                let mut scripts = Vec::new();
+                for dir in self.provider.package_script_dirs(recipe) {
+                    let (digests, _, _) = fingerprint(&dir, &DigestCache::default())?;
+                    scripts.push(json!({ "dir": dir, "files": digests }));
+                }
+                put("scripts", json!(scripts));
+                put("environment", self.environment_input());
+            }
             Stage::Boot => {
                 put("boot programs", json!(boot::boot_programs_identity()));
                 put("initramfs modules", json!(boot::EXTRA_INITRAMFS_MODULES));
@@ -633,11 +642,18 @@ impl UpperJob<'_> {
                     .map_err(BuildError::io("touching", &usr))?;
                 Ok(json!({ "services": recipe.services.len() }))
             }
-            // The slot for the scripts packages ask to run in the finished tree (Gentoo's
-            // package scripts): one call here, on `merged`, after the services and before the
-            // boot side; its outcome goes into the stage's stamp. Inputs that only these
-            // scripts read belong in `inputs(Stage::PackageScripts)`.
-            Stage::PackageScripts => Ok(Value::Null),
+            Stage::PackageScripts => {
+                let db = self.provider.package_db(&self.work.lower())?;
+                let closure = runtime_closure(db.as_ref(), &self.roots());
+                let ran = crate::package_scripts::run(
+                    merged,
+                    &container,
+                    &closure.packages,
+                    &self.provider.package_script_dirs(recipe),
+                    self.runner,
+                )?;
+                Ok(json!({ "scripts_run": ran }))
+            }
             Stage::Boot => {
                 let kernel = self.provider.kernel(&self.work.lower())?;
                 let boot = boot::install_boot_side(merged, kernel.as_deref(), self.runner, step)?;

@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use genpack_build::{
-    BaseSettings, BuildError, BuildOptions, Builder, CancelToken, Progress, Stage, Unit,
-    UpperReport,
+    BaseSettings, Binhost, BuildError, BuildOptions, Builder, CancelToken, EmergeOptions, Progress,
+    Stage, Unit, UpperReport,
 };
 use genpack_def::Project;
 
@@ -24,9 +24,106 @@ pub struct BuildArgs {
     #[arg(long, value_name = "URL")]
     mirror: Option<String>,
     /// Rerun this stage of the image tree and every later one, even when nothing changed:
-    /// packages, accounts, files, build.d, setup, services, package-scripts, boot, metadata.
+    /// packages, package-scripts, accounts, files, build.d, setup, services, boot, metadata.
     #[arg(long, value_name = "STAGE")]
     from: Option<Stage>,
+    /// Gentoo: let emerge build up to N packages at once (--jobs=N --load-average=N).
+    #[arg(short = 'j', long, value_name = "N", conflicts_with = "parallel")]
+    jobs: Option<usize>,
+    /// Gentoo: as many parallel emerge jobs as this machine has processors.
+    #[arg(long)]
+    parallel: bool,
+    /// Gentoo: remove build-time-only packages straight away (depclean --with-bdeps=n).
+    #[arg(long)]
+    deep_depclean: bool,
+    /// Gentoo: take prebuilt packages from a binhost: the URL of another builder's
+    /// `genpack binhost serve`, or `gentoo` for Gentoo's official binary packages of the
+    /// profile (their signatures are checked). Packages the binhost lacks are compiled.
+    #[arg(long, value_name = "URL|gentoo")]
+    binhost: Option<String>,
+    /// Gentoo: accept packages from --binhost URL only when signed by a key in the lower's
+    /// Portage keyring (/etc/portage/gnupg).
+    #[arg(long, requires = "binhost")]
+    binhost_verify: bool,
+    /// Gentoo: trust this OpenPGP public key (an armored file) for --binhost packages; implies
+    /// --binhost-verify. Repeatable.
+    #[arg(long, value_name = "FILE", requires = "binhost")]
+    binhost_key: Vec<std::path::PathBuf>,
+    /// Gentoo: compile on distcc servers too (FEATURES=distcc); HOST[:PORT][/JOBS], repeatable
+    /// or comma-separated.
+    #[arg(long, value_name = "HOSTS", value_delimiter = ',')]
+    distcc: Vec<String>,
+    /// Gentoo: sign every binary package this build makes with the OpenPGP key KEY (from
+    /// $GNUPGHOME, else ~/.gnupg; it must not need a passphrase), for binhost users who check
+    /// signatures.
+    #[arg(long, value_name = "KEY")]
+    sign_binpkgs: Option<String>,
+}
+
+impl BuildArgs {
+    /// How emerge runs, from the flags; `arch` picks Gentoo's official binhost.
+    fn emerge_options(&self, arch: Option<genpack_def::Arch>) -> Result<EmergeOptions, Failure> {
+        let jobs = match (self.jobs, self.parallel) {
+            (Some(0), _) => return Err(Failure::new("--jobs must be at least 1")),
+            (Some(jobs), _) => Some(jobs),
+            (None, true) => std::thread::available_parallelism().ok().map(|n| n.get()),
+            (None, false) => None,
+        };
+        let binhost = match self.binhost.as_deref() {
+            None => None,
+            Some(url) if url == genpack_build::OFFICIAL_BINHOST => {
+                let arch = arch.or_else(genpack_def::Arch::host).ok_or_else(|| {
+                    Failure::new("this machine's architecture is not one genpack builds for")
+                })?;
+                if genpack_build::gentoo_binhost(arch).is_none() {
+                    return Err(Failure::new(format!(
+                        "Gentoo publishes no binary packages for {arch}"
+                    ))
+                    .hint("use --binhost with the URL of a builder of your own"));
+                }
+                Some(Binhost {
+                    url: url.to_string(),
+                    verify_signature: true,
+                })
+            }
+            Some(url) => Some(Binhost {
+                url: url.to_string(),
+                verify_signature: self.binhost_verify || !self.binhost_key.is_empty(),
+            }),
+        };
+        let sign_binpkgs = match &self.sign_binpkgs {
+            None => None,
+            Some(key) => {
+                let gnupg_home = std::env::var_os("GNUPGHOME")
+                    .filter(|home| !home.is_empty())
+                    .map(std::path::PathBuf::from)
+                    .or_else(|| {
+                        std::env::var_os("HOME")
+                            .map(|home| std::path::PathBuf::from(home).join(".gnupg"))
+                    })
+                    .ok_or_else(|| {
+                        Failure::new("no GnuPG home for --sign-binpkgs").hint("set GNUPGHOME")
+                    })?;
+                Some(genpack_build::SigningKey {
+                    gnupg_home,
+                    key: key.clone(),
+                })
+            }
+        };
+        Ok(EmergeOptions {
+            jobs,
+            deep_depclean: self.deep_depclean,
+            binhost,
+            distcc_hosts: self
+                .distcc
+                .iter()
+                .map(|host| host.trim().to_string())
+                .filter(|host| !host.is_empty())
+                .collect(),
+            sign_binpkgs,
+            binhost_keys: self.binhost_key.clone(),
+        })
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -59,6 +156,7 @@ pub fn run(context: &Context, step: Step, args: BuildArgs) -> Result<ExitCode, F
     let project = load(context)?;
     let cancel = CancelToken::new();
     cancel_on_interrupt(&cancel)?;
+    let emerge = args.emerge_options(context.arch)?;
     let mut settings = BaseSettings::default();
     if let Some(mirror) = args.mirror {
         settings.gentoo_mirror = mirror;
@@ -72,6 +170,7 @@ pub fn run(context: &Context, step: Step, args: BuildArgs) -> Result<ExitCode, F
             progress: progress_printer(args.verbose),
             force_lower: matches!(step, Step::Lower),
             rerun_from: args.from,
+            emerge,
         },
         settings,
     )?;
@@ -93,6 +192,8 @@ pub fn run(context: &Context, step: Step, args: BuildArgs) -> Result<ExitCode, F
             );
             if !report.lower.rebuilt {
                 println!("The base layer was up to date.");
+            } else {
+                print_package_counts(&report.lower);
             }
             println!("{}", stages_line(&report.upper));
         }
@@ -103,6 +204,7 @@ pub fn run(context: &Context, step: Step, args: BuildArgs) -> Result<ExitCode, F
                 "Base layer ready ({} packages downloaded).",
                 report.downloaded_packages
             );
+            print_package_counts(&report);
         }
         Step::Upper => {
             let report = builder.upper()?;
@@ -245,6 +347,17 @@ fn progress_printer(verbose: bool) -> genpack_build::ProgressSink {
             let _ = writeln!(err, "{line}");
         }
     })
+}
+
+/// How a Gentoo lower got its packages (nothing for bases that do not compile).
+fn print_package_counts(report: &genpack_build::LowerReport) {
+    if report.compiled_packages + report.binary_packages == 0 {
+        return;
+    }
+    println!(
+        "Packages: {} compiled, {} from binary packages ({} downloaded from a binhost).",
+        report.compiled_packages, report.binary_packages, report.downloaded_packages
+    );
 }
 
 fn finish_line() {

@@ -4,6 +4,7 @@
 //! dispatches, and turns errors into messages for people.
 
 mod archive;
+mod binhost;
 mod build;
 mod ini;
 mod install;
@@ -70,6 +71,8 @@ enum Command {
     UpperBash(build::ShellArgs),
     /// Delete the project's work folder (base layer and image tree).
     Clean,
+    /// Share this machine's Gentoo binary packages with other builders over HTTP.
+    Binhost(binhost::Args),
     /// Write an image to a stick, disk, disk image file, ISO or ZIP (BIOS and UEFI).
     Install(install::Args),
     /// Give a stick back to everyday use: one empty FAT32 partition over all of it.
@@ -128,6 +131,7 @@ fn main() -> ExitCode {
         Command::Bash(args) => build::shell(&context, false, args),
         Command::UpperBash(args) => build::shell(&context, true, args),
         Command::Clean => build::clean(&context),
+        Command::Binhost(args) => binhost::run(&context, args),
         Command::Install(args) => install::run(args),
         Command::Restore(args) => install::restore(args),
         Command::SelfUpdate(args) => update::run(args),

@@ -351,3 +351,110 @@ fn output_into_a_closed_pipe_ends_quietly() {
         assert_ne!(out.status.code(), Some(101), "{args:?}: {stderr}");
     }
 }
+
+#[test]
+fn binhost_serve_publishes_a_binary_package_cache_until_interrupted() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("binpkgs");
+    fs::create_dir_all(cache.join("app-misc/hello")).unwrap();
+    fs::write(
+        cache.join("Packages"),
+        "PACKAGES: 1\n\nCPV: app-misc/hello-1.0\n",
+    )
+    .unwrap();
+    fs::write(cache.join("app-misc/hello/hello-1.0-1.gpkg.tar"), "gpkg").unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_genpack"))
+        .args(["binhost", "serve", "--port", "0"])
+        .arg(&cache)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let url = first
+        .rsplit(' ')
+        .next()
+        .unwrap_or_default()
+        .trim_end_matches('/')
+        .to_string();
+    assert!(
+        first.starts_with(&format!("Serving {} at http://127.0.0.1:", cache.display())),
+        "{first}"
+    );
+    let builders = lines.next().unwrap().unwrap();
+    assert!(
+        builders.contains("genpack build --binhost http://127.0.0.1:"),
+        "{builders}"
+    );
+    let address = url.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    stream
+        .write_all(b"GET /Packages HTTP/1.1\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 200 OK"), "{response}");
+    assert!(
+        response.ends_with("CPV: app-misc/hello-1.0\n"),
+        "{response}"
+    );
+    // Ctrl-C stops it cleanly.
+    let interrupted = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(interrupted.success());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert!(
+        rest.iter()
+            .any(|l| l.starts_with("Stopped after 1 requests")),
+        "{rest:?}"
+    );
+
+    // A folder that is not a binary package cache is refused with what to serve instead.
+    let out = genpack(
+        &[
+            "binhost",
+            "serve",
+            "--port",
+            "0",
+            &dir.path().display().to_string(),
+        ],
+        dir.path(),
+    );
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("Packages") && stderr.contains("binpkgs"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn build_refuses_unusable_emerge_options_before_building() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(
+        dir.path().join("genpack.json5"),
+        "{ name: \"flags\", packages: [\"app-misc/hello\"] }\n",
+    )
+    .unwrap();
+    let out = genpack(
+        &["build", "--arch", "riscv64", "--binhost", "gentoo"],
+        dir.path(),
+    );
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("Gentoo publishes no binary packages for riscv64"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--binhost with the URL"), "{stderr}");
+    assert!(!dir.path().join("work").exists());
+
+    let out = genpack(&["build", "--jobs", "0"], dir.path());
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("--jobs must be at least 1"));
+}

@@ -98,6 +98,66 @@ pub fn profile_target(arch: Arch, profile: Option<&str>) -> Result<String> {
     Ok(target)
 }
 
+/// Where `/etc/portage/make.profile` points for [`profile_target`]: a relative link into our
+/// overlay's `profiles/` (what `eselect profile set` writes, without needing eselect).
+pub fn profile_link(arch: Arch, profile: Option<&str>) -> Result<PathBuf> {
+    let target = profile_target(arch, profile)?;
+    let path = target
+        .strip_prefix(&format!("{OVERLAY_NAME}:"))
+        .unwrap_or(&target);
+    Ok(PathBuf::from(format!(
+        "../..{OVERLAY_LOCATION}/profiles/{path}"
+    )))
+}
+
+/// Name of the binary package repository genpack writes for a binhost.
+pub const BINHOST_NAME: &str = "genpack-binhost";
+/// Where that repository is declared.
+pub const BINREPOS_CONF: &str = "/etc/portage/binrepos.conf/genpack-binhost.conf";
+
+/// A binary package host to take prebuilt packages from.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Binhost {
+    /// Its URL (`http://builder:8080/`, or Gentoo's own binhost for the profile).
+    pub url: String,
+    /// Accept only packages signed by a key in Portage's keyring (`/etc/portage/gnupg`).
+    pub verify_signature: bool,
+}
+
+impl Binhost {
+    /// Gentoo's official binary packages for the 23.0 profiles of `arch`, signatures checked
+    /// (the keyring comes with a stage3). `None` where Gentoo publishes none.
+    pub fn gentoo(arch: Arch) -> Option<Binhost> {
+        let path = match arch {
+            Arch::X86_64 => "amd64/binpackages/23.0/x86-64",
+            Arch::Aarch64 => "arm64/binpackages/23.0/arm64",
+            _ => return None,
+        };
+        Some(Binhost {
+            url: format!("{}releases/{path}/", crate::stage3::DEFAULT_MIRROR),
+            verify_signature: true,
+        })
+    }
+}
+
+/// The `binrepos.conf` entry of `binhost`, preferred over any other binary repository.
+pub fn binrepos_conf(binhost: &Binhost) -> Result<ConfigFile> {
+    let url = binhost.url.trim();
+    if url.is_empty() || url.contains(char::is_whitespace) || !url.contains("://") {
+        return Err(Error::Config {
+            field: "binhost",
+            message: format!("'{url}' is not a URL (expected http://host:port/path/)"),
+        });
+    }
+    let mut contents = format!("{HEADER}[{BINHOST_NAME}]\nsync-uri = {url}\npriority = 10\n");
+    contents.push_str(if binhost.verify_signature {
+        "verify-signature = true\n"
+    } else {
+        "verify-signature = false\n"
+    });
+    Ok(ConfigFile::new(BINREPOS_CONF, contents))
+}
+
 /// Every file the definition decides under `/etc/portage` (and the project overlay's metadata
 /// when it has one), in a fixed order. Files are produced even when empty so that removing an
 /// entry from the definition removes it from the lower.
@@ -218,6 +278,7 @@ fn package_file(field: &'static str, entries: &IndexMap<String, Option<String>>)
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     #[test]
     fn profile_targets_per_arch() {
@@ -243,6 +304,43 @@ mod tests {
         );
         assert!(profile_target(Arch::X86_64, Some("../../etc")).is_err());
         assert!(profile_target(Arch::X86_64, Some("a b")).is_err());
+    }
+
+    #[test]
+    fn profile_links_point_into_the_overlay() {
+        assert_eq!(
+            profile_link(Arch::X86_64, Some("paravirt")).unwrap(),
+            Path::new("../../var/db/repos/genpack-overlay/profiles/genpack/amd64/paravirt")
+        );
+        assert_eq!(
+            profile_link(Arch::Aarch64, None).unwrap(),
+            Path::new("../../var/db/repos/genpack-overlay/profiles/genpack/arm64")
+        );
+        assert!(profile_link(Arch::X86_64, Some("../x")).is_err());
+    }
+
+    #[test]
+    fn binhost_entries_name_the_url_and_the_signature_rule() {
+        let file = binrepos_conf(&Binhost {
+            url: "http://127.0.0.1:8080/".into(),
+            verify_signature: true,
+        })
+        .unwrap();
+        assert_eq!(file.path, Path::new(BINREPOS_CONF));
+        assert!(file
+            .contents
+            .contains("[genpack-binhost]\nsync-uri = http://127.0.0.1:8080/\n"));
+        assert!(file.contents.contains("verify-signature = true"));
+        for bad in ["", "builder:8080", "http://a b/"] {
+            assert!(
+                binrepos_conf(&Binhost {
+                    url: bad.into(),
+                    verify_signature: false
+                })
+                .is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

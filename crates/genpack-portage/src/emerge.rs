@@ -45,10 +45,18 @@ pub struct PlanOptions {
     pub emulated: bool,
     /// Depclean without build-time dependencies straight away.
     pub deep_depclean: bool,
-    /// A remote binary package cache (`http://builder:8080/`) to take packages from:
-    /// `PORTAGE_BINHOST` plus `--getbinpkg`.
-    pub binhost: Option<String>,
+    /// Take binary packages from the binary package hosts of `binrepos.conf`
+    /// ([`crate::config::binrepos_conf`]): `--getbinpkg`.
+    pub getbinpkg: bool,
+    /// distcc servers (`192.168.1.10/4`, `localhost`): `FEATURES=distcc` and `DISTCC_HOSTS`.
+    pub distcc_hosts: Vec<String>,
+    /// Sign every binary package built with this OpenPGP key (`FEATURES=binpkg-signing`), from
+    /// the GnuPG home bound at [`SIGNING_GNUPG_HOME`].
+    pub signing_key: Option<String>,
 }
+
+/// Where the GnuPG home holding the binary package signing key is bound in the lower.
+pub const SIGNING_GNUPG_HOME: &str = "/mnt/genpack-gnupg";
 
 /// One command of the pipeline.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -123,7 +131,7 @@ pub fn plan(input: &PlanInput, options: &PlanOptions) -> Vec<Step> {
             argv.push(format!("--usepkg-exclude={excludes}"));
             argv.push(format!("--buildpkg-exclude={excludes}"));
         }
-        if options.binhost.is_some() {
+        if options.getbinpkg {
             argv.push("--getbinpkg".into());
         }
         if let Some(jobs) = options.parallel_jobs.filter(|jobs| *jobs > 0) {
@@ -134,11 +142,37 @@ pub fn plan(input: &PlanInput, options: &PlanOptions) -> Vec<Step> {
         argv
     };
     let mut env: Vec<(String, String)> = Vec::new();
+    let mut features = Vec::new();
     if options.emulated {
-        env.push(("FEATURES".into(), "-pid-sandbox".into()));
+        features.push("-pid-sandbox");
     }
-    if let Some(binhost) = &options.binhost {
-        env.push(("PORTAGE_BINHOST".into(), binhost.clone()));
+    if !options.distcc_hosts.is_empty() {
+        // Compile jobs must reach the distcc servers: Portage's network sandbox would keep
+        // the compile phase off the network (and distcc would quietly compile locally).
+        features.push("distcc");
+        features.push("-network-sandbox");
+    }
+    if options.signing_key.is_some() {
+        features.push("binpkg-signing");
+    }
+    if !features.is_empty() {
+        env.push(("FEATURES".into(), features.join(" ")));
+    }
+    if let Some(key) = &options.signing_key {
+        env.push((
+            "BINPKG_GPG_SIGNING_GPG_HOME".into(),
+            SIGNING_GNUPG_HOME.into(),
+        ));
+        env.push(("BINPKG_GPG_SIGNING_KEY".into(), key.clone()));
+        // Portage's default locks in /run/lock, which a fresh container lacks.
+        env.push((
+            "BINPKG_GPG_SIGNING_BASE_COMMAND".into(),
+            "/usr/bin/flock /tmp/portage-binpkg-gpg.lock /usr/bin/gpg --sign --armor [PORTAGE_CONFIG]"
+                .into(),
+        ));
+    }
+    if !options.distcc_hosts.is_empty() {
+        env.push(("DISTCC_HOSTS".into(), options.distcc_hosts.join(" ")));
     }
     let runtime = format!("@{RUNTIME_SET}");
     let buildtime = format!("@{BUILDTIME_SET}");
@@ -264,13 +298,13 @@ pub fn plan(input: &PlanInput, options: &PlanOptions) -> Vec<Step> {
     steps.push(Step::new(
         "eclean-dist",
         "Remove outdated source archives",
-        strings(&["eclean-dist", "-d"]),
+        when_installed(&["eclean-dist", "-d"]),
         &env,
     ));
     let eclean_pkg = if options.independent_binpkgs {
-        strings(&["eclean-pkg", "-d"])
+        when_installed(&["eclean-pkg", "-d"])
     } else {
-        strings(&["eclean-pkg"])
+        when_installed(&["eclean-pkg"])
     };
     steps.push(Step::new(
         "eclean-pkg",
@@ -279,6 +313,23 @@ pub fn plan(input: &PlanInput, options: &PlanOptions) -> Vec<Step> {
         &env,
     ));
     steps
+}
+
+/// `words` when its program is installed; otherwise a note that the step is skipped (the
+/// cleaning tools come with app-portage/gentoolkit, which a lower may lack).
+fn when_installed(words: &[&str]) -> Vec<String> {
+    let program = words[0];
+    let mut argv = vec![
+        "sh".to_string(),
+        "-c".into(),
+        format!(
+            "if command -v {program} >/dev/null; then exec \"$@\"; fi; \
+             echo '{program} is not installed (app-portage/gentoolkit): skipped'"
+        ),
+        "sh".into(),
+    ];
+    argv.extend(words.iter().map(|word| word.to_string()));
+    argv
 }
 
 #[cfg(test)]
@@ -332,7 +383,8 @@ mod tests {
             depclean.fallback.as_deref().unwrap().join(" "),
             "emerge -bk --binpkg-respect-use=y --depclean --with-bdeps=n"
         );
-        assert_eq!(steps[7].argv, ["eclean-pkg"]);
+        assert_eq!(steps[7].argv[3..], ["sh", "eclean-pkg"]);
+        assert!(steps[7].argv[2].starts_with("if command -v eclean-pkg"));
         assert!(steps.iter().all(|step| step.env.is_empty()));
     }
 
@@ -353,7 +405,9 @@ mod tests {
             binpkg_excludes: vec!["media-libs/mesa".into(), "sys-kernel/gentoo-kernel".into()],
             emulated: true,
             deep_depclean: true,
-            binhost: None,
+            getbinpkg: false,
+            distcc_hosts: Vec::new(),
+            signing_key: None,
         };
         let steps = plan(&input, &options);
         assert_eq!(
@@ -406,7 +460,7 @@ mod tests {
             steps[8].fallback, None,
             "deep depclean has nothing to fall back to"
         );
-        assert_eq!(steps[11].argv, ["eclean-pkg", "-d"]);
+        assert_eq!(steps[11].argv[4..], ["eclean-pkg", "-d"]);
         for step in &steps {
             assert_eq!(
                 step.env[0],
@@ -425,16 +479,55 @@ mod tests {
     }
 
     #[test]
-    fn binhost_adds_getbinpkg_and_the_environment() {
+    fn binhost_adds_getbinpkg() {
         let options = PlanOptions {
-            binhost: Some("http://builder:8080/".into()),
+            getbinpkg: true,
             ..Default::default()
         };
         let steps = plan(&PlanInput::default(), &options);
         assert_eq!(
             steps[0].command_line(),
-            "PORTAGE_BINHOST=http://builder:8080/ emerge -bk --binpkg-respect-use=y --getbinpkg -uDN --keep-going @world @genpack-runtime @genpack-buildtime"
+            "emerge -bk --binpkg-respect-use=y --getbinpkg -uDN --keep-going @world @genpack-runtime @genpack-buildtime"
         );
+    }
+
+    #[test]
+    fn distcc_hosts_turn_on_the_feature() {
+        let options = PlanOptions {
+            distcc_hosts: vec!["127.0.0.1:3633/2".into(), "127.0.0.1:3634/2".into()],
+            emulated: true,
+            ..Default::default()
+        };
+        let steps = plan(&PlanInput::default(), &options);
+        assert_eq!(
+            steps[0].env,
+            [
+                (
+                    "FEATURES".to_string(),
+                    "-pid-sandbox distcc -network-sandbox".to_string()
+                ),
+                (
+                    "DISTCC_HOSTS".to_string(),
+                    "127.0.0.1:3633/2 127.0.0.1:3634/2".to_string()
+                )
+            ]
+        );
+    }
+
+    #[test]
+    fn a_signing_key_signs_every_binary_package() {
+        let options = PlanOptions {
+            signing_key: Some("0123ABCD".into()),
+            ..Default::default()
+        };
+        let steps = plan(&PlanInput::default(), &options);
+        let env = &steps[0].env;
+        assert!(env.contains(&("FEATURES".to_string(), "binpkg-signing".to_string())));
+        assert!(env.contains(&(
+            "BINPKG_GPG_SIGNING_GPG_HOME".to_string(),
+            SIGNING_GNUPG_HOME.to_string()
+        )));
+        assert!(env.contains(&("BINPKG_GPG_SIGNING_KEY".to_string(), "0123ABCD".to_string())));
     }
 
     #[test]

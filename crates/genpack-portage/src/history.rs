@@ -1,5 +1,6 @@
-//! How long packages took to merge before, read from Portage's `/var/log/emerge.log`, for the
-//! build's ETA: a package merged before is expected to take about as long again.
+//! What Portage's `/var/log/emerge.log` tells: how long packages took to merge before, for the
+//! build's ETA (a package merged before is expected to take about as long again), and which
+//! packages a run compiled, installed from binary packages or downloaded from a binhost.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -83,6 +84,60 @@ impl MergeHistory {
     }
 }
 
+/// How the packages of one or more emerge runs were installed, from emerge.log.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct MergeCounts {
+    /// Packages built from source (`=== (n of m) Compiling/Packaging (cpv::...)`), in order.
+    pub compiled: Vec<String>,
+    /// Packages installed from a binary package (`=== (n of m) Merging Binary (cpv::...)`).
+    pub binary: Vec<String>,
+    /// Binary packages downloaded from a binhost first (`--- (n of m) Fetching Binary`).
+    pub fetched: Vec<String>,
+}
+
+impl MergeCounts {
+    /// Reads emerge.log's text.
+    pub fn parse(log: &str) -> MergeCounts {
+        let mut counts = MergeCounts::default();
+        for line in log.lines() {
+            let Some((_, message)) = line.split_once(':') else {
+                continue;
+            };
+            let message = message.trim_start();
+            let (list, rest) = if let Some(rest) = message.strip_prefix("=== (") {
+                match rest.split_once(") ") {
+                    Some((_, what)) if what.starts_with("Compiling/Packaging (") => {
+                        (&mut counts.compiled, what)
+                    }
+                    Some((_, what)) if what.starts_with("Merging Binary (") => {
+                        (&mut counts.binary, what)
+                    }
+                    _ => continue,
+                }
+            } else if let Some(rest) = message.strip_prefix("--- (") {
+                match rest.split_once(") ") {
+                    Some((_, what)) if what.starts_with("Fetching Binary (") => {
+                        (&mut counts.fetched, what)
+                    }
+                    _ => continue,
+                }
+            } else {
+                continue;
+            };
+            let Some(cpv) = rest
+                .split_once('(')
+                .and_then(|(_, inner)| inner.split("::").next())
+            else {
+                continue;
+            };
+            if Cpv::parse(cpv).is_ok() && !list.iter().any(|known| known == cpv) {
+                list.push(cpv.to_string());
+            }
+        }
+        counts
+    }
+}
+
 /// `cat/pkg` from `n of m) cat/pkg-ver::repo to /`.
 fn package_key(rest: &str) -> Option<String> {
     let (_, after) = rest.split_once(") ")?;
@@ -145,6 +200,25 @@ mod tests {
             history.remaining("x11-libs/new-1", 4, 4),
             Some(Duration::from_secs(190))
         );
+    }
+
+    #[test]
+    fn compiled_binary_and_fetched_packages_are_told_apart() {
+        let log = "\
+1796190938:  === (1 of 3) Compiling/Packaging (app-misc/hello-1.0::/var/db/repos/gentoo/app-misc/hello/hello-1.0.ebuild)
+1796190942:  === (1 of 3) Merging (app-misc/hello-1.0::/var/db/repos/gentoo/app-misc/hello/hello-1.0.ebuild)
+1796190944:  --- (2 of 3) Fetching Binary (sys-apps/busybox-1.35.0::/var/cache/binpkgs/sys-apps/busybox/busybox-1.35.0-1.gpkg.tar)
+1796190945:  === (2 of 3) Merging Binary (sys-apps/busybox-1.35.0::/var/cache/binpkgs/sys-apps/busybox/busybox-1.35.0-1.gpkg.tar)
+1796190946:  === (3 of 3) Merging Binary (sys-libs/hello-data-2.0::/var/cache/binpkgs/sys-libs/hello-data/hello-data-2.0-1.gpkg.tar)
+1796190947:  === (3 of 3) Merging Binary (sys-libs/hello-data-2.0::/var/cache/binpkgs/sys-libs/hello-data/hello-data-2.0-1.gpkg.tar)
+";
+        let counts = MergeCounts::parse(log);
+        assert_eq!(counts.compiled, ["app-misc/hello-1.0"]);
+        assert_eq!(
+            counts.binary,
+            ["sys-apps/busybox-1.35.0", "sys-libs/hello-data-2.0"]
+        );
+        assert_eq!(counts.fetched, ["sys-apps/busybox-1.35.0"]);
     }
 
     #[test]

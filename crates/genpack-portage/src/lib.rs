@@ -2,8 +2,8 @@
 //!
 //! - [`version`], [`atom`] and [`depend`]: package versions, dependency atoms and dependency
 //!   strings, with PMS ordering and matching;
-//! - [`vardb`]: the installed-package database of a lower (`/var/db/pkg`), the runtime closure
-//!   of an image and the files to carry into it;
+//! - [`vardb`]: the installed-package database of a lower (`/var/db/pkg`) and the runtime
+//!   closure of an image;
 //! - [`profile`]: the profile stack a lower selected and the package sets that root an image;
 //! - [`config`]: the files under `/etc/portage` (sets, `package.*`, repos.conf) and the profile
 //!   a definition asks for;

@@ -1,6 +1,6 @@
 //! The installed-package database of a Gentoo tree (`/var/db/pkg/<category>/<name>-<version>/`):
-//! package metadata, installed files (CONTENTS), the runtime closure of a set of packages and
-//! the list of files an image needs from that closure.
+//! package metadata, installed files (CONTENTS) and the runtime closure of a set of packages.
+//! Which of those files go into an image is decided by the build (`genpack-build`'s `select`).
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fs;
@@ -454,109 +454,6 @@ impl Vardb {
             .map(|entry| entry.path)
             .collect())
     }
-
-    /// The paths (absolute, as seen in the image) to carry from the closure into the image:
-    /// `obj` entries that exist, `sym` entries that are links and `dir` entries that are
-    /// directories, each with its parent directory resolved through symbolic links inside the
-    /// root; minus the exclusions (see [`excluded`]); plus the fixed top-level directories
-    /// (`/bin /sbin /lib /lib64 /usr/sbin /run /proc /sys /root /home /tmp /mnt`) that exist.
-    /// Sorted, without duplicates.
-    pub fn copy_list(&self, closure: &Closure, devel: bool) -> Result<Vec<PathBuf>> {
-        let mut out = BTreeSet::new();
-        for package in &closure.packages {
-            for entry in self.contents(&package.cpv)? {
-                if excluded(&entry.path, devel) {
-                    continue;
-                }
-                let Some(normalized) = self.normalize_parent(&entry.path) else {
-                    continue;
-                };
-                if excluded(&normalized, devel) {
-                    continue;
-                }
-                let on_disk = self
-                    .root
-                    .join(normalized.strip_prefix("/").unwrap_or(&normalized));
-                let present = match entry.kind {
-                    ContentsKind::Obj | ContentsKind::Fifo | ContentsKind::Device => {
-                        on_disk.exists()
-                    }
-                    ContentsKind::Sym => on_disk
-                        .symlink_metadata()
-                        .is_ok_and(|meta| meta.file_type().is_symlink()),
-                    ContentsKind::Dir => on_disk.is_dir(),
-                };
-                if present {
-                    out.insert(normalized);
-                }
-            }
-        }
-        for dir in [
-            "/bin",
-            "/sbin",
-            "/lib",
-            "/lib64",
-            "/usr/sbin",
-            "/run",
-            "/proc",
-            "/sys",
-            "/root",
-            "/home",
-            "/tmp",
-            "/mnt",
-        ] {
-            let on_disk = self.root.join(&dir[1..]);
-            if on_disk.symlink_metadata().is_ok() {
-                out.insert(PathBuf::from(dir));
-            }
-        }
-        Ok(out.into_iter().collect())
-    }
-
-    /// `path` with its parent directory resolved through symbolic links inside the root.
-    fn normalize_parent(&self, path: &Path) -> Option<PathBuf> {
-        let name = path.file_name()?;
-        let parent = path.parent()?;
-        Some(resolve_in_root(&self.root, parent).join(name))
-    }
-}
-
-/// Whether a path is left out of images. Always: `/run/`, `/var/run/`, `/var/lock/`,
-/// `/var/cache/`, `/usr/src/linux*`, `/usr/lib/dracut/`, `/usr/lib/genpack/`. Unless `devel`:
-/// manuals and documentation (`/usr/share/{man,doc,gtk-doc,info}/`), headers
-/// (`/usr/include/`), Python test suites (`/usr/lib/python*/test/`) and static libraries (`*.a`).
-pub fn excluded(path: &Path, devel: bool) -> bool {
-    let Some(text) = path.to_str() else {
-        return false;
-    };
-    const ALWAYS: &[&str] = &[
-        "/run/",
-        "/var/run/",
-        "/var/lock/",
-        "/var/cache/",
-        "/usr/src/linux",
-        "/usr/lib/dracut/",
-        "/usr/lib/genpack/",
-    ];
-    const UNLESS_DEVEL: &[&str] = &[
-        "/usr/share/man/",
-        "/usr/share/doc/",
-        "/usr/share/gtk-doc/",
-        "/usr/share/info/",
-        "/usr/include/",
-    ];
-    if ALWAYS.iter().any(|prefix| text.starts_with(prefix)) {
-        return true;
-    }
-    if devel {
-        return false;
-    }
-    if UNLESS_DEVEL.iter().any(|prefix| text.starts_with(prefix)) || text.ends_with(".a") {
-        return true;
-    }
-    text.strip_prefix("/usr/lib/python")
-        .and_then(|rest| rest.split_once('/'))
-        .is_some_and(|(_, after)| after.starts_with("test/"))
 }
 
 /// Resolves `path` (absolute, inside `root`) through symbolic links the way the root would see
@@ -785,45 +682,5 @@ mod tests {
             PathBuf::from("/loop/x"),
             "link loops give up"
         );
-    }
-
-    #[test]
-    fn exclusions_follow_the_image_rules() {
-        let always = [
-            "/run/lock/x",
-            "/var/run/utmp",
-            "/var/lock/a",
-            "/var/cache/ldconfig/aux-cache",
-            "/usr/src/linux-6.12/Makefile",
-            "/usr/lib/dracut/modules.d/x",
-            "/usr/lib/genpack/package-scripts/a/b/c",
-        ];
-        for path in always {
-            assert!(excluded(Path::new(path), false), "{path}");
-            assert!(excluded(Path::new(path), true), "{path} (devel)");
-        }
-        let devel_only = [
-            "/usr/share/man/man1/ls.1.bz2",
-            "/usr/share/doc/foo/README",
-            "/usr/share/gtk-doc/html/x",
-            "/usr/share/info/dir",
-            "/usr/include/stdio.h",
-            "/usr/lib/python3.12/test/test_os.py",
-            "/usr/lib64/libfoo.a",
-        ];
-        for path in devel_only {
-            assert!(excluded(Path::new(path), false), "{path}");
-            assert!(!excluded(Path::new(path), true), "{path} (devel)");
-        }
-        for kept in [
-            "/run",
-            "/usr/bin/ls",
-            "/usr/lib/python3.12/os.py",
-            "/usr/lib/python3.12/unittest/test_x.py",
-            "/usr/share/manual",
-            "/usr/lib64/libfoo.so",
-        ] {
-            assert!(!excluded(Path::new(kept), false), "{kept}");
-        }
     }
 }

@@ -260,46 +260,6 @@ fn any_of_takes_the_first_installed_alternative() {
 }
 
 #[test]
-fn copy_list_applies_image_exclusions() {
-    let dir = fixture();
-    let db = Vardb::open(dir.path()).unwrap();
-    let closure = db.runtime_closure(&atoms(&["genpack/base"]));
-    let list = db.copy_list(&closure, false).unwrap();
-    let expected: Vec<PathBuf> = [
-        "/lib64",
-        "/tmp",
-        "/usr",
-        "/usr/bin/foo2",
-        "/usr/bin/ssh",
-        "/usr/lib/systemd",
-        "/usr/lib/systemd/systemd",
-        "/usr/lib64",
-        "/usr/lib64/libc.so",
-        "/usr/lib64/libc.so.6",
-        "/usr/lib64/libssl.so.3",
-    ]
-    .iter()
-    .map(PathBuf::from)
-    .collect();
-    assert_eq!(list, expected);
-
-    let devel = db.copy_list(&closure, true).unwrap();
-    for path in [
-        "/usr/include/stdio.h",
-        "/usr/lib64/libc.a",
-        "/usr/share/man/man3/printf.3",
-    ] {
-        assert!(
-            devel.contains(&PathBuf::from(path)),
-            "{path} missing from the devel list"
-        );
-    }
-    assert!(!devel
-        .iter()
-        .any(|path| path.starts_with("/var/cache") || path.starts_with("/usr/lib/genpack")));
-}
-
-#[test]
 fn package_list_describes_each_package() {
     let dir = fixture();
     let db = Vardb::open(dir.path()).unwrap();

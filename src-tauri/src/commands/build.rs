@@ -3,7 +3,7 @@
 
 use crate::error::{CommandError, CommandResult};
 use crate::progress::ProgressChannel;
-use genpack_build::{BuildError, BuildOptions, Builder, CancelToken, Progress};
+use genpack_build::{BuildError, BuildOptions, Builder, CancelToken, EmergeOptions, Progress};
 use genpack_def::{Arch, Project};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -93,6 +93,12 @@ pub struct BuildResult {
     pub packages: usize,
     /// Whether the base layer was rebuilt (else it was reused).
     pub lower_rebuilt: bool,
+    /// Gentoo: packages compiled from source in this build.
+    pub compiled_packages: usize,
+    /// Gentoo: packages installed from binary packages (local cache or binhost).
+    pub binary_packages: usize,
+    /// Packages downloaded (Gentoo: binary packages from a binhost).
+    pub downloaded_packages: usize,
 }
 
 fn load_project(dir: &Path) -> CommandResult<Project> {
@@ -149,17 +155,20 @@ pub fn build_output(
     })
 }
 
-/// Builds `dir` for `arch` and `variant`; `force_lower` rebuilds the base layer too.
+/// Builds `dir` for `arch` and `variant`; `force_lower` rebuilds the base layer too; `emerge`
+/// sets how emerge runs for a Gentoo base (parallel jobs, binhost, distcc, deep depclean).
 ///
 /// Every [`Progress`] event goes to `progress`; the command returns when the build is done,
 /// failed or cancelled (with [`build_cancel`]).
 #[tauri::command]
+#[allow(clippy::too_many_arguments)]
 pub async fn build_start(
     builds: tauri::State<'_, Arc<Builds>>,
     dir: PathBuf,
     arch: String,
     variant: Option<String>,
     force_lower: bool,
+    emerge: Option<EmergeOptions>,
     progress: ProgressChannel,
 ) -> CommandResult<BuildResult> {
     let arch = parse_arch(&arch)?;
@@ -180,6 +189,7 @@ pub async fn build_start(
         }),
         force_lower,
         rerun_from: None,
+        emerge: emerge.unwrap_or_default(),
     };
     let outcome = tauri::async_runtime::spawn_blocking(move || {
         let started = std::time::Instant::now();
@@ -196,6 +206,9 @@ pub async fn build_start(
         seconds: elapsed.as_secs_f64(),
         packages: report.upper.closure_packages,
         lower_rebuilt: report.lower.rebuilt,
+        compiled_packages: report.lower.compiled_packages,
+        binary_packages: report.lower.binary_packages,
+        downloaded_packages: report.lower.downloaded_packages,
     })
 }
 

@@ -7,6 +7,7 @@ import type {
   BuildOutput,
   BuildProgress,
   BuildResult,
+  EmergeOptions,
   CommandError,
   DriveList,
   DrivesChanged,
@@ -106,7 +107,8 @@ export const api = {
     variant: string | null,
     forceLower: boolean,
     progress: Channel<BuildProgress>,
-  ) => invoke<BuildResult>('build_start', { dir, arch, variant, forceLower, progress }),
+    emerge: EmergeOptions | null = null,
+  ) => invoke<BuildResult>('build_start', { dir, arch, variant, forceLower, emerge, progress }),
   buildCancel: (dir: string) => invoke<boolean>('build_cancel', { dir }),
 
   vmTarget: (dir: string, arch: string, variant: string | null) =>

@@ -231,6 +231,17 @@ export interface BuildResult {
   seconds: number;
   packages: number;
   lower_rebuilt: boolean;
+  compiled_packages: number;
+  binary_packages: number;
+  downloaded_packages: number;
+}
+
+/** How emerge runs for a Gentoo base (genpack_build::EmergeOptions). */
+export interface EmergeOptions {
+  jobs: number | null;
+  deep_depclean: boolean;
+  binhost: { url: string; verify_signature: boolean } | null;
+  distcc_hosts: string[];
 }
 
 export interface VmTarget {

@@ -10,9 +10,9 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use genpack_portage::config::{self, LOCAL_OVERLAY_LOCATION, OVERLAY_LOCATION};
+use genpack_portage::config::{self, Binhost, LOCAL_OVERLAY_LOCATION, OVERLAY_LOCATION};
 use genpack_portage::emerge::{self, PlanOptions, Step};
-use genpack_portage::history::MergeHistory;
+use genpack_portage::history::{MergeCounts, MergeHistory};
 use genpack_portage::progress::{EmergeEvent, ProgressParser};
 use genpack_portage::stage3::{self, Digests, Mirror};
 use genpack_portage::{binfmt, Arch as PortageArch};
@@ -37,6 +37,51 @@ pub const BINPKG_MOUNT: &str = "/var/cache/binpkgs";
 pub const DISTFILES_MOUNT: &str = "/var/cache/distfiles";
 /// Where the Portage tree snapshot is unpacked in the lower.
 pub const GENTOO_REPO_LOCATION: &str = "/var/db/repos/gentoo";
+/// Where the static boot programs are bound in the lower, for `sys-apps/genpack-init` to
+/// install (named in `GENPACK_BOOT_BINARIES`).
+pub const BOOT_BINARIES_MOUNT: &str = "/mnt/genpack-boot";
+/// Where a `file://` mirror is bound in the lower, so Portage can fetch its `distfiles/`.
+pub const MIRROR_MOUNT: &str = "/mnt/genpack-mirror";
+/// Lines of a failed package's build log quoted in the error.
+const BUILD_LOG_TAIL: usize = 20;
+
+/// The binhost URL that stands for Gentoo's official binary packages of the target
+/// architecture (signatures checked), as `--binhost gentoo` and the studio offer it.
+pub const OFFICIAL_BINHOST: &str = "gentoo";
+
+/// How emerge runs in a Gentoo lower. None of this changes what an image contains, so it is
+/// not part of the lower's inputs: a build with other options reuses the lower.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct EmergeOptions {
+    /// Build several packages at once: `--jobs=N --load-average=N`.
+    pub jobs: Option<usize>,
+    /// Remove build-time-only packages straight away: `--depclean --with-bdeps=n`.
+    pub deep_depclean: bool,
+    /// A binary package host to take prebuilt packages from (written to
+    /// `/etc/portage/binrepos.conf`, emerge gets `--getbinpkg`). The URL
+    /// [`OFFICIAL_BINHOST`] stands for Gentoo's own binhost of the target architecture.
+    pub binhost: Option<Binhost>,
+    /// distcc servers (`127.0.0.1:3632/4`): `FEATURES=distcc` with `DISTCC_HOSTS`.
+    pub distcc_hosts: Vec<String>,
+    /// Sign every binary package this builder makes, so others can check them
+    /// (Portage's `binpkg-signing`).
+    pub sign_binpkgs: Option<SigningKey>,
+    /// OpenPGP public keys (armored files) whose signatures binhost packages may carry:
+    /// imported, fully trusted, into the lower's `/etc/portage/gnupg`, the keyring Portage
+    /// checks `verify-signature` binhosts against.
+    pub binhost_keys: Vec<PathBuf>,
+}
+
+/// An OpenPGP key to sign binary packages with.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SigningKey {
+    /// The GnuPG home holding the secret key (without a passphrase, or with an agent that has
+    /// it); bound into the build container.
+    pub gnupg_home: PathBuf,
+    /// The key's fingerprint or user id.
+    pub key: String,
+}
 
 /// Log (and step) name of everything before the emerge pipeline.
 const STEP: &str = "lower";
@@ -112,12 +157,22 @@ impl Stage3 {
 #[derive(Debug, Clone)]
 pub struct Gentoo {
     sources: GentooSources,
+    emerge: EmergeOptions,
 }
 
 impl Gentoo {
-    /// A provider using `sources`.
+    /// A provider using `sources`, with emerge's default options.
     pub fn new(sources: GentooSources) -> Self {
-        Self { sources }
+        Self {
+            sources,
+            emerge: EmergeOptions::default(),
+        }
+    }
+
+    /// The same provider running emerge with `options`.
+    pub fn with_emerge_options(mut self, options: EmergeOptions) -> Self {
+        self.emerge = options;
+        self
     }
 
     /// Where it downloads from and caches.
@@ -261,7 +316,206 @@ impl Gentoo {
             ctx.runner
                 .log_line(STEP, &format!("wrote {}", file.path.display()))?;
         }
+        if let Some(binhost) = &self.emerge.binhost {
+            let binhost = if binhost.url == OFFICIAL_BINHOST {
+                gentoo_binhost(ctx.recipe.arch).ok_or_else(|| {
+                    BuildError::Definition(format!(
+                        "Gentoo publishes no binary packages for {}; use the URL of a binhost of your own",
+                        ctx.recipe.arch
+                    ))
+                })?
+            } else {
+                binhost.clone()
+            };
+            let binhost = &binhost;
+            let file = config::binrepos_conf(binhost)?;
+            let path = in_root(ctx.target, &file.path.to_string_lossy());
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).map_err(BuildError::io("creating", dir))?;
+            }
+            std::fs::write(&path, &file.contents).map_err(BuildError::io("writing", &path))?;
+            ctx.runner.log_line(
+                STEP,
+                &format!(
+                    "wrote {}: binary packages from {}",
+                    file.path.display(),
+                    binhost.url
+                ),
+            )?;
+        }
         Ok(())
+    }
+
+    /// Points `/etc/portage/make.profile` at the definition's profile in our overlay, as
+    /// `eselect profile set genpack-overlay:genpack/<arch>[/<profile>]` would.
+    fn select_profile(&self, ctx: &LowerContext<'_>) -> Result<()> {
+        let arch = portage_arch(ctx.recipe.arch)?;
+        let profile = ctx.recipe.profile.as_deref();
+        let link_target = config::profile_link(arch, profile)?;
+        let profile_dir = in_root(
+            &in_root(ctx.target, "etc/portage"),
+            &link_target.to_string_lossy(),
+        );
+        if !profile_dir.is_dir() {
+            return Err(BuildError::Definition(format!(
+                "profile '{}' does not exist in genpack's overlay (no {})",
+                config::profile_target(arch, profile)?,
+                profile_dir.display()
+            )));
+        }
+        let link = in_root(ctx.target, "etc/portage/make.profile");
+        match std::fs::symlink_metadata(&link) {
+            Ok(meta) if meta.is_dir() => {
+                std::fs::remove_dir_all(&link).map_err(BuildError::io("removing", &link))?
+            }
+            Ok(_) => std::fs::remove_file(&link).map_err(BuildError::io("removing", &link))?,
+            Err(_) => {}
+        }
+        std::os::unix::fs::symlink(&link_target, &link)
+            .map_err(BuildError::io("creating", &link))?;
+        ctx.runner.log_line(
+            STEP,
+            &format!(
+                "profile {}: /etc/portage/make.profile -> {}",
+                config::profile_target(arch, profile)?,
+                link_target.display()
+            ),
+        )
+    }
+
+    /// Lets Portage fetch source archives from the mirror's `distfiles/`: `GENTOO_MIRRORS` is
+    /// the mirror itself; a `file://` mirror is bound read-only and copied from with curl.
+    fn bind_mirror(&self, ctx: &LowerContext<'_>, container: Container) -> Result<Container> {
+        let base = self.sources.mirror.base().trim_end_matches('/').to_string();
+        if let Some(path) = base.strip_prefix("file://") {
+            let path = Path::new(path);
+            if !path.join("distfiles").is_dir() {
+                return Ok(container);
+            }
+            ctx.runner.log_line(
+                STEP,
+                &format!(
+                    "source archives from {}/distfiles (bound at {MIRROR_MOUNT})",
+                    path.display()
+                ),
+            )?;
+            let fetch = "curl -fsS -o \"${DISTDIR}/${FILE}\" \"${URI}\"";
+            return Ok(container
+                .bind(path, MIRROR_MOUNT, true)
+                .env("GENTOO_MIRRORS", &format!("file://{MIRROR_MOUNT}"))
+                .env("FETCHCOMMAND_FILE", fetch)
+                .env("RESUMECOMMAND_FILE", fetch));
+        }
+        Ok(container.env("GENTOO_MIRRORS", &base))
+    }
+
+    /// Imports [`EmergeOptions::binhost_keys`] into the lower's Portage keyring
+    /// (`/etc/portage/gnupg`) with full trust, with this machine's gpg.
+    /// A builder that signs its packages also trusts its own key: Portage checks the
+    /// signature of every binary package it installs, its own included.
+    fn import_binhost_keys(&self, ctx: &LowerContext<'_>) -> Result<()> {
+        let mut keys = self.emerge.binhost_keys.clone();
+        if let Some(signing) = &self.emerge.sign_binpkgs {
+            let exported = in_root(ctx.target, "tmp/genpack-signing-key.asc");
+            let mut cmd = Command::new("gpg");
+            cmd.arg("--homedir")
+                .arg(&signing.gnupg_home)
+                .args(["--batch", "--no-tty", "--armor", "--output"])
+                .arg(&exported)
+                .args(["--export", signing.key.as_str()]);
+            ctx.runner.run(STEP, &mut cmd, "gnupg", |_| {})?;
+            keys.push(exported);
+        }
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let home = in_root(ctx.target, "etc/portage/gnupg");
+        std::fs::create_dir_all(&home).map_err(BuildError::io("creating", &home))?;
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o700))
+            .map_err(BuildError::io("changing the mode of", &home))?;
+        let gpg = |args: &[&str]| {
+            let mut cmd = Command::new("gpg");
+            cmd.arg("--homedir")
+                .arg(&home)
+                .args(["--batch", "--no-tty"])
+                .args(args);
+            cmd
+        };
+        for key in &keys {
+            let mut cmd = gpg(&["--import"]);
+            cmd.arg(key);
+            ctx.runner.run(STEP, &mut cmd, "gnupg", |_| {})?;
+        }
+        let mut fingerprints = Vec::new();
+        let mut cmd = gpg(&["--with-colons", "--fingerprint"]);
+        ctx.runner.run(STEP, &mut cmd, "gnupg", |line| {
+            if let Some(rest) = line.strip_prefix("fpr:") {
+                if let Some(fpr) = rest.split(':').find(|field| field.len() >= 40) {
+                    fingerprints.push(fpr.to_string());
+                }
+            }
+        })?;
+        let trust: String = fingerprints
+            .iter()
+            .map(|fpr| format!("{fpr}:6:\n"))
+            .collect();
+        let file = in_root(ctx.target, "etc/portage/gnupg/genpack-ownertrust.txt");
+        std::fs::write(&file, trust).map_err(BuildError::io("writing", &file))?;
+        let mut cmd = gpg(&["--import-ownertrust"]);
+        cmd.arg(&file);
+        ctx.runner.run(STEP, &mut cmd, "gnupg", |_| {})?;
+        let _ = std::fs::remove_file(&file);
+        // Computed now: Portage's gpg runs with --no-auto-check-trustdb, as a user that cannot
+        // write the trust database.
+        ctx.runner
+            .run(STEP, &mut gpg(&["--check-trustdb"]), "gnupg", |_| {})?;
+        let mut kill = Command::new("gpgconf");
+        kill.arg("--homedir").arg(&home).args(["--kill", "all"]);
+        let _ = ctx.runner.run(STEP, &mut kill, "gnupg", |_| {});
+        // Portage verifies as an unprivileged user (GPG_VERIFY_USER_DROP): the keyring must be
+        // readable, and gpg must not try to lock files it cannot write.
+        let conf = home.join("gpg.conf");
+        std::fs::write(&conf, "lock-never\nno-permission-warning\n")
+            .map_err(BuildError::io("writing", &conf))?;
+        let entries = std::fs::read_dir(&home).map_err(BuildError::io("reading", &home))?;
+        for entry in entries {
+            let path = entry.map_err(BuildError::io("reading", &home))?.path();
+            let mode = if path.is_dir() { 0o755 } else { 0o644 };
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))
+                .map_err(BuildError::io("changing the mode of", &path))?;
+        }
+        std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o755))
+            .map_err(BuildError::io("changing the mode of", &home))?;
+        ctx.runner.log_line(
+            STEP,
+            &format!(
+                "binhost packages are checked against {} trusted key(s) in /etc/portage/gnupg",
+                fingerprints.len()
+            ),
+        )
+    }
+
+    /// Binds the static boot programs (built on this machine, like for every base) for
+    /// `sys-apps/genpack-init` to install.
+    fn bind_boot_binaries(
+        &self,
+        ctx: &LowerContext<'_>,
+        container: Container,
+    ) -> Result<Container> {
+        ctx.runner.log_line(
+            STEP,
+            "building the static boot programs for sys-apps/genpack-init (cached after the first build)",
+        )?;
+        let binaries =
+            genpack_init::boot_binaries().map_err(|e| BuildError::Boot(e.to_string()))?;
+        let dir = binaries
+            .genpack_init
+            .parent()
+            .ok_or_else(|| BuildError::Boot("the boot programs have no folder".into()))?;
+        Ok(container
+            .bind(dir, BOOT_BINARIES_MOUNT, true)
+            .env("GENPACK_BOOT_BINARIES", BOOT_BINARIES_MOUNT))
     }
 
     /// Runs one step of the emerge pipeline (and its fallback), reporting emerge's progress.
@@ -330,6 +584,11 @@ impl Gentoo {
             }
             other => other,
         };
+        if let Err(error) = &result {
+            if let Some(failure) = self.package_failure(ctx, &parser, &name, error)? {
+                return Err(failure);
+            }
+        }
         if result.is_err() {
             for failure in parser.failures() {
                 let log = failure
@@ -363,6 +622,60 @@ impl Gentoo {
             }
         }
         result
+    }
+
+    /// The first package emerge reported as failed, as an error naming it, its phase, the last
+    /// lines of its build log and where the full log is (copied to the logs folder, since a
+    /// failed lower is removed).
+    fn package_failure(
+        &self,
+        ctx: &LowerContext<'_>,
+        parser: &ProgressParser,
+        step: &str,
+        error: &BuildError,
+    ) -> Result<Option<BuildError>> {
+        let BuildError::StepFailed { log: step_log, .. } = error else {
+            return Ok(None);
+        };
+        let Some(failure) = parser.failures().first() else {
+            return Ok(None);
+        };
+        let inside = failure.log.clone().unwrap_or_else(|| {
+            let (category, pf) = failure
+                .package
+                .split_once('/')
+                .unwrap_or(("", &failure.package));
+            PathBuf::from(format!("/var/tmp/portage/{category}/{pf}/temp/build.log"))
+        });
+        let build_log = in_root(ctx.target, &inside.to_string_lossy());
+        let kept = ctx
+            .runner
+            .log_path(&format!("build-{}", failure.package.replace('/', "_")));
+        let (log, tail) = match std::fs::read(&build_log) {
+            Ok(bytes) => {
+                std::fs::write(&kept, &bytes).map_err(BuildError::io("writing", &kept))?;
+                (
+                    kept,
+                    log_tail(&String::from_utf8_lossy(&bytes), BUILD_LOG_TAIL),
+                )
+            }
+            Err(_) => (step_log.clone(), String::new()),
+        };
+        ctx.runner.log_line(
+            step,
+            &format!(
+                "{} failed in phase {}; its build log is kept in {}",
+                failure.package,
+                failure.phase.as_deref().unwrap_or("unknown"),
+                log.display()
+            ),
+        )?;
+        Ok(Some(BuildError::PackageFailed {
+            package: failure.package.clone(),
+            phase: failure.phase.clone().unwrap_or_else(|| "unknown".into()),
+            log,
+            tail,
+        }))
     }
 
     /// `ebuild <file> manifest` for every ebuild of the project overlay whose package has no
@@ -523,11 +836,14 @@ impl BaseProvider for Gentoo {
         if emulated {
             container = container.env("FEATURES", "-pid-sandbox");
         }
+        container = self.bind_mirror(ctx, container)?;
+        container = self.bind_boot_binaries(ctx, container)?;
+        if let Some(signing) = &self.emerge.sign_binpkgs {
+            container = container.bind(&signing.gnupg_home, emerge::SIGNING_GNUPG_HOME, false);
+        }
+        self.import_binhost_keys(ctx)?;
 
-        let profile =
-            config::profile_target(portage_arch(recipe.arch)?, recipe.profile.as_deref())?;
-        let mut cmd = container.command(&["eselect", "profile", "set", profile.as_str()], false);
-        ctx.runner.run(STEP, &mut cmd, runtime.package(), |_| {})?;
+        self.select_profile(ctx)?;
         self.make_manifests(ctx, &container, runtime)?;
 
         let options = PlanOptions {
@@ -535,6 +851,11 @@ impl BaseProvider for Gentoo {
             independent_binpkgs: recipe.portage.independent_binpkgs,
             binpkg_excludes: recipe.portage.binpkg_excludes.clone(),
             emulated,
+            parallel_jobs: self.emerge.jobs,
+            deep_depclean: self.emerge.deep_depclean,
+            getbinpkg: self.emerge.binhost.is_some(),
+            distcc_hosts: self.emerge.distcc_hosts.clone(),
+            signing_key: self.emerge.sign_binpkgs.as_ref().map(|s| s.key.clone()),
             ..PlanOptions::default()
         };
         let steps = emerge::plan(&recipe.portage.plan, &options);
@@ -557,10 +878,25 @@ impl BaseProvider for Gentoo {
             }
             Ok(())
         })();
+        let lower_log = in_root(ctx.target, "var/log/emerge.log");
+        let counts = MergeCounts::parse(&std::fs::read_to_string(&lower_log).unwrap_or_default());
+        stats.compiled_packages = counts.compiled.len();
+        stats.binary_packages = counts.binary.len();
+        stats.downloaded_packages = counts.fetched.len();
+        ctx.runner.log_line(
+            STEP,
+            &format!(
+                "{} packages compiled, {} installed from binary packages ({} downloaded from a binhost)",
+                counts.compiled.len(),
+                counts.binary.len(),
+                counts.fetched.len()
+            ),
+        )?;
+        for cpv in &counts.compiled {
+            ctx.runner.log_line(STEP, &format!("compiled: {cpv}"))?;
+        }
         // Kept whether the merges succeeded or not: the packages that did merge count.
-        if let Err(error) =
-            keep_merge_history(&in_root(ctx.target, "var/log/emerge.log"), &merge_log)
-        {
+        if let Err(error) = keep_merge_history(&lower_log, &merge_log) {
             ctx.runner.log_line(
                 STEP,
                 &format!("warning: merge times not kept for the next ETA: {error}"),
@@ -580,6 +916,46 @@ impl BaseProvider for Gentoo {
     fn kernel(&self, root: &Path) -> Result<Option<PathBuf>> {
         Ok(genpack_portage::kernel::find(root).map(|kernel| kernel.image))
     }
+
+    /// genpack's overlay, then the project's `overlay/`.
+    fn package_script_dirs(&self, recipe: &Recipe) -> Vec<PathBuf> {
+        vec![
+            self.sources.overlay.join("package-scripts"),
+            recipe.project_dir.join("overlay/package-scripts"),
+        ]
+    }
+}
+
+/// The last `count` lines of a build log, without terminal colours and without the notes
+/// Portage's network sandbox prints in every phase inside a container.
+fn log_tail(text: &str, count: usize) -> String {
+    let lines: Vec<String> = text
+        .lines()
+        .map(strip_colours)
+        .filter(|line| !line.contains("Unable to configure loopback interface"))
+        .collect();
+    lines[lines.len().saturating_sub(count)..].join("\n")
+}
+
+/// `line` without ANSI escape sequences.
+fn strip_colours(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            if chars.peek() == Some(&'[') {
+                chars.next();
+                for c in chars.by_ref() {
+                    if c.is_ascii_alphabetic() {
+                        break;
+                    }
+                }
+            }
+            continue;
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// Appends the lower's emerge.log (`from`, absent when nothing merged) to the history `to`.
@@ -598,6 +974,11 @@ fn keep_merge_history(from: &Path, to: &Path) -> std::io::Result<()> {
         .open(to)?;
     std::io::Write::write_all(&mut history, &log)?;
     history.sync_all()
+}
+
+/// Gentoo's official binary packages for `arch` (see [`Binhost::gentoo`]).
+pub fn gentoo_binhost(arch: Arch) -> Option<Binhost> {
+    Binhost::gentoo(portage_arch(arch).ok()?)
 }
 
 /// The Portage name of a definition architecture.

@@ -54,10 +54,15 @@ pub trait PackageDb {
 /// Counts reported by [`BaseProvider::lower`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct LowerStats {
-    /// Packages fetched from the network (absent from the download cache).
+    /// Packages fetched from the network (absent from the download cache; for Gentoo, binary
+    /// packages downloaded from a binhost).
     pub downloaded_packages: usize,
     /// Packages installed in the lower.
     pub installed_packages: usize,
+    /// Packages compiled from source (Gentoo).
+    pub compiled_packages: usize,
+    /// Packages installed from binary packages (Gentoo: the local cache or a binhost).
+    pub binary_packages: usize,
 }
 
 /// Inputs a base provider needs to build a lower.
@@ -122,4 +127,12 @@ pub trait BaseProvider {
 
     /// Path (inside the lower) of the kernel image to boot, when one is installed.
     fn kernel(&self, root: &Path) -> Result<Option<PathBuf>>;
+
+    /// `package-scripts` folders whose scripts finish the image's packages
+    /// ([`crate::package_scripts`]), later ones replacing scripts of the same name. None by
+    /// default.
+    fn package_script_dirs(&self, recipe: &Recipe) -> Vec<PathBuf> {
+        let _ = recipe;
+        Vec::new()
+    }
 }

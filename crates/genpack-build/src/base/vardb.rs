@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use genpack_portage::vardb::{InstalledPackage, Unresolved};
-use genpack_portage::{Atom, Cpv, Vardb};
+use genpack_portage::{Atom, ContentsKind, Cpv, Vardb};
 
 use super::{Package, PackageDb};
 use crate::error::{BuildError, Result};
@@ -115,12 +115,24 @@ impl PackageDb for PortageDb {
         self.packages.get(self.name_for(&found.cpv)?)
     }
 
+    /// CONTENTS paths; a directory the package installed into through a symbolic link
+    /// (`dir /sbin` on a merged-/usr root) is given as the directory it really is
+    /// (`/usr/sbin`), so the package owns that directory.
     fn files(&self, name: &str) -> Result<Vec<PathBuf>> {
         let cpv = self.cpvs.get(name).ok_or_else(|| BuildError::PackageDb {
             path: self.vardb.root().join(genpack_portage::vardb::VARDB_PATH),
             message: format!("{name} is not installed"),
         })?;
-        Ok(self.vardb.files(cpv)?)
+        let root = self.vardb.root();
+        Ok(self
+            .vardb
+            .contents(cpv)?
+            .into_iter()
+            .map(|entry| match entry.kind {
+                ContentsKind::Dir => genpack_portage::vardb::resolve_in_root(root, &entry.path),
+                _ => entry.path,
+            })
+            .collect())
     }
 }
 
@@ -198,5 +210,19 @@ mod tests {
             [PathBuf::from("/usr/share/app-misc/a-1")]
         );
         assert!(db.files("dev-libs/none").is_err());
+
+        // A directory installed into through a merged-/usr link is the real directory.
+        std::fs::create_dir_all(root.join("usr/sbin")).unwrap();
+        std::os::unix::fs::symlink("usr/sbin", root.join("sbin")).unwrap();
+        write(
+            root,
+            "var/db/pkg/app-misc/a-1/CONTENTS",
+            "dir /sbin\nsym /sbin/init -> ../bin/busybox 1\n",
+        );
+        let db = PortageDb::open(root).unwrap();
+        assert_eq!(
+            db.files("app-misc/a").unwrap(),
+            [PathBuf::from("/usr/sbin"), PathBuf::from("/sbin/init")]
+        );
     }
 }
