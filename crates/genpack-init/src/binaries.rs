@@ -8,8 +8,9 @@
 //!     --target <arch>-unknown-linux-gnu
 //! ```
 //!
-//! with `CARGO_TARGET_DIR` set to a cache directory, so repeated calls only rebuild when the
-//! sources changed. The results are checked to be static executables (no ELF interpreter).
+//! with `CARGO_TARGET_DIR` set to a folder of the cache directory that belongs to this source
+//! tree (see [`target_dir_for_this_tree`]), so repeated calls only rebuild when the sources
+//! changed. The results are checked to be static executables (no ELF interpreter).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -62,19 +63,45 @@ pub fn default_cache_dir() -> PathBuf {
     base.join("genpack").join("boot-binaries")
 }
 
+/// The crates of this workspace the boot programs are built from besides this one.
+const WORKSPACE_DEPENDENCIES: [&str; 2] = ["genpack-ini", "genpack-util"];
+
 /// The files [`boot_binaries`] builds from: this crate's manifest and sources, those of the
-/// crates it depends on in the same workspace (genpack-ini), and the workspace's lock file.
-/// A change in any of them gives different boot programs.
+/// crates it depends on in the same workspace, and the workspace's lock file. A change in
+/// any of them gives different boot programs.
 pub fn source_paths() -> Vec<PathBuf> {
     let here = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let sibling = here.join("../genpack-ini");
-    vec![
-        here.join("Cargo.toml"),
-        here.join("src"),
-        sibling.join("Cargo.toml"),
-        sibling.join("src"),
-        here.join("../../Cargo.lock"),
-    ]
+    let mut paths = vec![here.join("Cargo.toml"), here.join("src")];
+    for name in WORKSPACE_DEPENDENCIES {
+        let sibling = here.join("..").join(name);
+        paths.push(sibling.join("Cargo.toml"));
+        paths.push(sibling.join("src"));
+    }
+    paths.push(here.join("../../Cargo.lock"));
+    paths
+}
+
+/// The cargo target directory for this source tree inside `cache_dir`: `tree-<hash of the
+/// tree's path>`.
+///
+/// Two checkouts of genpack must not share one target directory. Cargo names the artifacts
+/// of a workspace crate by its path relative to the workspace and decides that a build is
+/// current by comparing the times of the source files with the time of the last build. A
+/// checkout whose files are older than another checkout's last build into the same
+/// directory therefore gets that checkout's programs, built from other sources, without a
+/// word.
+pub fn target_dir_for_this_tree(cache_dir: &Path) -> PathBuf {
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let tree = std::fs::canonicalize(here).unwrap_or_else(|_| here.to_path_buf());
+    // FNV-1a: stable across Rust releases, unlike the standard library's hasher.
+    let hash = tree
+        .as_os_str()
+        .as_encoded_bytes()
+        .iter()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+            (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3)
+        });
+    cache_dir.join(format!("tree-{hash:016x}"))
 }
 
 /// Builds (if needed) the release binaries in the default cache directory.
@@ -82,8 +109,10 @@ pub fn boot_binaries() -> Result<BootBinaries, BinariesError> {
     boot_binaries_in(&default_cache_dir(), Profile::Release)
 }
 
-/// Builds (if needed) the binaries with `profile` in `cache_dir`.
+/// Builds (if needed) the binaries with `profile` in `cache_dir` (in this source tree's own
+/// folder of it: [`target_dir_for_this_tree`]).
 pub fn boot_binaries_in(cache_dir: &Path, profile: Profile) -> Result<BootBinaries, BinariesError> {
+    let cache_dir = &target_dir_for_this_tree(cache_dir);
     let target = format!("{}-unknown-linux-gnu", std::env::consts::ARCH);
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
@@ -159,4 +188,56 @@ pub fn is_static_elf(path: &Path) -> bool {
             .get(at..at + 4)
             .is_some_and(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) != PT_INTERP)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every workspace crate in this crate's `[dependencies]` is built into the boot programs,
+    /// so its sources must count for the image's up-to-date check.
+    #[test]
+    fn source_paths_cover_every_workspace_dependency() {
+        let manifest =
+            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
+                .unwrap();
+        let dependencies = manifest
+            .split("[dependencies]")
+            .nth(1)
+            .unwrap()
+            .split("\n[")
+            .next()
+            .unwrap();
+        let workspace_crates: Vec<&str> = dependencies
+            .lines()
+            .filter_map(|line| line.split(['.', ' ', '=']).next())
+            .filter(|name| name.starts_with("genpack-"))
+            .collect();
+        assert!(workspace_crates.contains(&"genpack-util"));
+        let paths = source_paths();
+        for name in workspace_crates {
+            let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("..")
+                .join(name)
+                .join("src");
+            assert!(
+                paths.contains(&src),
+                "{name} is missing from source_paths()"
+            );
+            assert!(src.is_dir(), "{}", src.display());
+        }
+    }
+
+    #[test]
+    fn each_source_tree_builds_in_its_own_target_dir() {
+        let cache = Path::new("/var/cache/boot");
+        let dir = target_dir_for_this_tree(cache);
+        assert_eq!(dir.parent(), Some(cache));
+        assert_eq!(dir, target_dir_for_this_tree(cache), "stable between calls");
+        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(
+            name.starts_with("tree-") && name.len() == "tree-".len() + 16,
+            "{name}"
+        );
+    }
 }

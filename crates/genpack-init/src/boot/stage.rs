@@ -81,6 +81,7 @@ pub fn run() -> ! {
         say("rd.break: stopping before switching root; the new root is at /sysroot");
         super::emergency::give_up("rd.break");
     }
+    install_shutdown_program();
     move_into_new_root();
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
     for init in NEXT_INIT {
@@ -541,6 +542,11 @@ fn mount_overlay() {
             "the data partition's filesystem must support overlayfs upper layers (ext4, btrfs, xfs)",
         );
     }
+}
+
+/// Puts the shutdown program at `/run/initramfs/shutdown`; a failure is said on the console
+/// (the system still boots, but its shutdowns will look like crashes to the boot menu).
+fn install_shutdown_program() {
     if let Err(e) = super::shutdown::install(Path::new(RO)) {
         say(&format!(
             "cannot install {}: {e}; a clean shutdown will look like a crash to the boot menu",
