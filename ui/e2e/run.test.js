@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -155,6 +155,45 @@ function shareRustToolchain() {
   }
 }
 
+/**
+ * The time a user waits, step by step: seconds since `start` for each mark, printed and kept
+ * in test-artifacts/journey.json (docs/PERFORMANCE.md quotes it). Nothing is asserted on it.
+ */
+class Journey {
+  constructor() {
+    this.start = Date.now();
+    /** @type {{ step: string, seconds: number }[]} */
+    this.marks = [];
+  }
+  /** @param {string} step */
+  mark(step) {
+    const seconds = Math.round((Date.now() - this.start) / 100) / 10;
+    this.marks.push({ step, seconds });
+    console.log(`journey: ${step} at ${seconds} s`);
+  }
+}
+
+/** @param {Record<string, unknown>} journeys */
+function keepJourneys(journeys) {
+  // SCREENSHOT_DIR is test-artifacts/screenshots (scripts/e2e).
+  const folder = path.dirname(path.resolve(process.env.SCREENSHOT_DIR ?? 'test-artifacts/screenshots'));
+  mkdirSync(folder, { recursive: true });
+  writeFileSync(path.join(folder, 'journey.json'), `${JSON.stringify({ date: new Date().toISOString(), load: os.loadavg(), ...journeys }, null, 2)}\n`);
+}
+
+/**
+ * Waits until the VM's own console log (not the viewer's rows, which keep an earlier run's
+ * text) shows a login prompt.
+ * @param {WebdriverIO.Browser} browser
+ */
+async function untilLoginInLog(browser) {
+  const log = path.join(runtimeDir(), 'console.log');
+  await browser.waitUntil(async () => existsSync(log) && /login:/.test(readFileSync(log, 'utf8')), {
+    ...BOOT_WAIT,
+    timeoutMsg: `no login prompt in ${log}`,
+  });
+}
+
 before(async () => {
   work = mkdtempSync(path.join(process.env.E2E_TMP ?? os.tmpdir(), 'studio-run-'));
   shareBuildCache();
@@ -172,6 +211,7 @@ describe('genpack studio: build and run', () => {
     const browser = await openStudio(driver.port, []);
     try {
       await byTestId(browser, `template-${TEMPLATE}`).waitForDisplayed(WAIT);
+      const first = new Journey();
       await byTestId(browser, `template-${TEMPLATE}`).click();
       await byTestId(browser, 'start-create').click();
       const name = byTestId(browser, 'project-name');
@@ -186,6 +226,7 @@ describe('genpack studio: build and run', () => {
       await folder.addValue(parent);
       await byTestId(browser, 'create-project').click();
       await byTestId(browser, 'project-title').waitForDisplayed(WAIT);
+      first.mark('project created');
 
       // Build.
       await byTestId(browser, 'step-build').click();
@@ -199,6 +240,7 @@ describe('genpack studio: build and run', () => {
       if (await byTestId(browser, 'build-failure').isExisting()) {
         assert.fail(`the build failed: ${await byTestId(browser, 'build-failure').getText()}`);
       }
+      first.mark('built');
       assert.match(await byTestId(browser, 'build-result').getText(), new RegExp(`${VM_NAME}\\.squashfs`));
       assert.ok(existsSync(image), `${image} was written`);
       for (const phase of ['lower', 'upper', 'pack']) {
@@ -219,6 +261,7 @@ describe('genpack studio: build and run', () => {
 
       // The serial console reaches the login prompt; log in as the admin (no password).
       await untilConsole(browser, /login:/, 'no login prompt on the serial console');
+      first.mark('login prompt');
       await typeOnConsole(browser, 'admin');
       // Logging in starts a user session: slow under software emulation.
       await untilConsole(browser, /Password:\s*$|\$\s*$/m, 'no answer to the login');
@@ -290,6 +333,38 @@ describe('genpack studio: build and run', () => {
       await byTestId(browser, 'vm-thumbnail').waitForDisplayed(WAIT);
       assert.deepEqual(qemuProcesses(image), [], 'no QEMU is left running');
       assert.ok(!existsSync(runtimeDir()), `${runtimeDir()} was removed`);
+
+      // What a user does next: change one file under files/, Build, Run, wait for the login.
+      const motd = path.join(parent, PROJECT, 'files', 'etc', 'motd');
+      mkdirSync(path.dirname(motd), { recursive: true });
+      writeFileSync(motd, 'changed in the studio journey\n');
+      const change = new Journey();
+      await byTestId(browser, 'step-build').click();
+      await byTestId(browser, 'build-start').waitForEnabled(WAIT);
+      await byTestId(browser, 'build-start').click();
+      await browser.waitUntil(
+        async () =>
+          (await byTestId(browser, 'build-failure').isExisting()) ||
+          ((await byTestId(browser, 'build-result').isExisting()) && statSync(image).mtimeMs > change.start),
+        { ...BUILD_WAIT, timeoutMsg: 'the build after a files/ change neither finished nor failed' },
+      );
+      if (await byTestId(browser, 'build-failure').isExisting()) {
+        assert.fail(`the build after a files/ change failed: ${await byTestId(browser, 'build-failure').getText()}`);
+      }
+      change.mark('built');
+      await byTestId(browser, 'step-run').click();
+      await byTestId(browser, 'vm-start').waitForEnabled(WAIT);
+      const fromTree = await byTestId(browser, 'vm-boot-tree').isSelected().catch(() => false);
+      await byTestId(browser, 'vm-start').click();
+      await untilLoginInLog(browser);
+      change.mark(fromTree ? 'login prompt (image tree)' : 'login prompt (packed image)');
+      keepJourneys({ template_to_login: first.marks, files_change_to_login: change.marks });
+      await byTestId(browser, 'vm-force-stop').click();
+      await browser.waitUntil(async () => (await byTestId(browser, 'vm-state').getText()) === 'Stopped', {
+        timeout: 60 * 1000,
+        interval: 1000,
+        timeoutMsg: 'the VM did not stop after Force stop',
+      });
     } finally {
       // Whatever happened, leave nothing running.
       for (const pid of qemuProcesses(image)) {
