@@ -11,7 +11,8 @@ import { after, before, describe, it } from 'node:test';
 import { byTestId, openStudio, screenshot, startDriver } from './driver.js';
 import { coloursIn, decodePng } from './png.js';
 
-const TEMPLATE = 'debian-minimal';
+// The gallery shows the minimal appliance as one card; its ready-made flavour is debian-minimal.
+const CARD = 'minimal';
 const PROJECT = 'run-demo';
 const VM_NAME = `${PROJECT}-x86_64`;
 const WAIT = { timeout: 30000 };
@@ -210,9 +211,10 @@ describe('genpack studio: build and run', () => {
     const image = path.join(parent, PROJECT, `${VM_NAME}.squashfs`);
     const browser = await openStudio(driver.port, []);
     try {
-      await byTestId(browser, `template-${TEMPLATE}`).waitForDisplayed(WAIT);
+      await byTestId(browser, `template-${CARD}`).waitForDisplayed(WAIT);
       const first = new Journey();
-      await byTestId(browser, `template-${TEMPLATE}`).click();
+      await byTestId(browser, `template-${CARD}`).click();
+      await byTestId(browser, 'flavour-ready').click();
       await byTestId(browser, 'start-create').click();
       const name = byTestId(browser, 'project-name');
       await name.click();
