@@ -392,6 +392,11 @@ fn parse_atom(text: &str, context: AtomContext) -> Result<Option<Atom>, ParseErr
             "it is a blocker; blockers (`!`, `!!`) only make sense in ebuild dependencies, not in a list of packages".into(),
         ));
     }
+    if body.starts_with('@') {
+        return Err(invalid(
+            "it names a package set; sets cannot be listed here, so list the packages themselves as `category/name`".into(),
+        ));
+    }
     let blocker_symbol = &text[..text.len() - body.len()];
     let mut rest = body;
     let mut use_deps = Vec::new();
@@ -1001,6 +1006,7 @@ mod tests {
         assert!(reason("app-misc/foo-1*").contains("`=app-misc/foo-1*`"));
         assert!(reason("app-misc/foo[!bar]").contains("`!bar?`"));
         assert!(reason("~app-misc/foo-1-r1").contains("leave out the `-r` part"));
+        assert!(reason("@world").contains("package set"));
         assert_eq!(
             validate_atom("dev-libs/foo-1", AtomContext::Dependency)
                 .unwrap_err()
