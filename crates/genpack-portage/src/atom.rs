@@ -18,14 +18,25 @@ fn valid_word(name: &str, extra: &[char]) -> bool {
     chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || extra.contains(&c))
 }
 
-/// A category name: letters, digits and `+_.-`, not starting with `-`, `.` or `+`.
-fn valid_category(name: &str) -> bool {
+/// Whether `name` is a valid category name: letters, digits and `+_.-`, not starting with `-`,
+/// `.` or `+`.
+pub fn is_category_name(name: &str) -> bool {
     valid_word(name, &['+', '.', '-'])
 }
 
-/// A package name: letters, digits and `+_-`, not starting with `-` or `+`.
-fn valid_name(name: &str) -> bool {
+/// Whether `name` has the characters of a package name: letters, digits and `+_-`, not
+/// starting with `-` or `+`. A full package name must also not end in something that looks
+/// like a version (`foo-1`), which [`Atom::parse`] checks as well.
+pub fn is_package_name(name: &str) -> bool {
     valid_word(name, &['+', '-'])
+}
+
+/// Whether `name` is a valid USE flag name: a letter or digit, then letters, digits and `+_@-`.
+pub fn is_use_flag_name(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '_' | '@' | '-'))
 }
 
 /// A repository name: letters, digits and `_-`, not starting with `-`.
@@ -33,10 +44,22 @@ fn valid_repo(name: &str) -> bool {
     valid_word(name, &['-'])
 }
 
+/// A slot or sub-slot name: letters, digits and `+_.-`, not starting with `-`, `.` or `+`.
+fn valid_slot(name: &str) -> bool {
+    valid_word(name, &['+', '.', '-'])
+}
+
+/// The version a package name ends in after one of its hyphens (`2.9.9` in `fuse-2.9.9`), which
+/// PMS forbids in a name.
+fn trailing_version(name: &str) -> Option<&str> {
+    name.match_indices('-')
+        .map(|(at, _)| &name[at + 1..])
+        .find(|tail| Version::parse(tail).is_ok())
+}
+
 /// Whether a package name ends in something that looks like a version (`foo-1`), which PMS forbids.
 fn ends_like_version(name: &str) -> bool {
-    name.rsplit_once('-')
-        .is_some_and(|(_, tail)| Version::parse(tail).is_ok())
+    trailing_version(name).is_some()
 }
 
 /// Splits `pn-ver[-rN]` into the package name and the version.
@@ -47,7 +70,7 @@ fn split_name_version<'a>(
     for (at, _) in text.match_indices('-') {
         let (name, version) = (&text[..at], &text[at + 1..]);
         if let Ok(version) = Version::parse(version) {
-            if valid_name(name) && !ends_like_version(name) {
+            if is_package_name(name) && !ends_like_version(name) {
                 return Ok((name, version));
             }
         }
@@ -63,11 +86,13 @@ fn split_category<'a>(
     let (category, rest) = text
         .split_once('/')
         .ok_or_else(|| ParseError::new(what, input, "expected <category>/<package>"))?;
-    if !valid_category(category) {
+    if !is_category_name(category) {
         return Err(ParseError::new(
             what,
             input,
-            format!("invalid category '{category}'"),
+            format!(
+                "`{category}` is not a valid category name (letters, digits, `+`, `_`, `.`, `-`)"
+            ),
         ));
     }
     Ok((category, rest))
@@ -227,18 +252,24 @@ pub struct UseDep {
 }
 
 impl UseDep {
-    fn parse(text: &str, atom: &str) -> Result<UseDep, ParseError> {
-        let invalid =
-            |why: &str| ParseError::new("atom", atom, format!("USE dependency '{text}': {why}"));
+    /// Parses one entry of `[...]`; the error says what is wrong with it.
+    fn parse(text: &str) -> Result<UseDep, String> {
         let (mut body, kind) = if let Some(rest) = text.strip_prefix('!') {
             if let Some(flag) = rest.strip_suffix('=') {
                 (flag, UseDepKind::Opposite)
             } else if let Some(flag) = rest.strip_suffix('?') {
                 (flag, UseDepKind::IfDisabled)
             } else {
-                return Err(invalid("'!' needs a trailing '=' or '?'"));
+                return Err(format!(
+                    "USE dependency `{text}`: `!` only works with `=` or `?`, like `{text}?`"
+                ));
             }
         } else if let Some(flag) = text.strip_prefix('-') {
+            if flag.ends_with(['=', '?']) {
+                return Err(format!(
+                    "USE dependency `{text}` mixes `-` with `=` or `?`; write `-flag` to require the flag off"
+                ));
+            }
             (flag, UseDepKind::Disabled)
         } else if let Some(flag) = text.strip_suffix('=') {
             (flag, UseDepKind::Same)
@@ -255,13 +286,10 @@ impl UseDep {
             default = Some(false);
             body = flag;
         }
-        if body.is_empty()
-            || !body.starts_with(|c: char| c.is_ascii_alphanumeric())
-            || !body
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '_' | '@' | '-'))
-        {
-            return Err(invalid("not a valid flag name"));
+        if !is_use_flag_name(body) {
+            return Err(format!(
+                "`{text}` is not a valid USE dependency (forms: `flag`, `-flag`, `flag?`, `!flag?`, `flag=`, `!flag=`, each optionally with `(+)` or `(-)` after the flag)"
+            ));
         }
         Ok(UseDep {
             flag: body.to_string(),
@@ -302,6 +330,230 @@ impl fmt::Display for UseDep {
     }
 }
 
+/// Where an atom is written, which decides the forms it may take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AtomContext {
+    /// A dependency string or a profile file: blockers (`!`, `!!`) are allowed.
+    Dependency,
+    /// A list of packages to install or block (a package set, `package.mask`): no blockers.
+    PackageList,
+    /// The key of a per-package setting (`package.use`, `package.accept_keywords`,
+    /// `package.license`, `package.env`): no blockers, and the wildcards `*/*`, `category/*`
+    /// and `*/name` are allowed too.
+    PackageSetting,
+}
+
+/// Checks that `text` is an atom Portage accepts where `context` says it is written, such as
+/// `media-libs/mesa`, `>=dev-lang/python-3.12:3.12` or, for a per-package setting, `*/*`.
+///
+/// The error's reason says what is wrong and what to write instead.
+///
+/// ```
+/// use genpack_portage::atom::{validate_atom, AtomContext};
+///
+/// assert!(validate_atom("dev-python/*", AtomContext::PackageSetting).is_ok());
+/// let error = validate_atom("sys-fs/fuse-2.9.9", AtomContext::PackageList).unwrap_err();
+/// assert!(error.reason.contains("write `=sys-fs/fuse-2.9.9`"));
+/// ```
+pub fn validate_atom(text: &str, context: AtomContext) -> Result<(), ParseError> {
+    parse_atom(text, context).map(drop)
+}
+
+/// The version operators, longest first so that `<=` is not read as `<`.
+const OPERATORS: [(&str, Operator); 6] = [
+    ("<=", Operator::LessOrEqual),
+    (">=", Operator::GreaterOrEqual),
+    ("<", Operator::Less),
+    (">", Operator::Greater),
+    ("=", Operator::Equal),
+    ("~", Operator::Approximate),
+];
+
+/// Parses an atom written in `context`; `None` for a wildcard entry (`*/*`, `dev-python/*`).
+fn parse_atom(text: &str, context: AtomContext) -> Result<Option<Atom>, ParseError> {
+    let invalid = |why: String| ParseError::new("atom", text, why);
+    if text.is_empty() {
+        return Err(invalid("empty package name".into()));
+    }
+    if text.contains(char::is_whitespace) {
+        return Err(invalid(
+            "it contains spaces; write one package per entry".into(),
+        ));
+    }
+    let (blocker, body) = if let Some(after) = text.strip_prefix("!!") {
+        (Some(Blocker::Strong), after)
+    } else if let Some(after) = text.strip_prefix('!') {
+        (Some(Blocker::Weak), after)
+    } else {
+        (None, text)
+    };
+    if blocker.is_some() && context != AtomContext::Dependency {
+        return Err(invalid(
+            "it is a blocker; blockers (`!`, `!!`) only make sense in ebuild dependencies, not in a list of packages".into(),
+        ));
+    }
+    if body.starts_with('@') {
+        return Err(invalid(
+            "it names a package set; sets cannot be listed here, so list the packages themselves as `category/name`".into(),
+        ));
+    }
+    let blocker_symbol = &text[..text.len() - body.len()];
+    let mut rest = body;
+    let mut use_deps = Vec::new();
+    if let Some(open) = rest.find('[') {
+        let inner = rest[open + 1..].strip_suffix(']').ok_or_else(|| {
+            invalid("the `[` of the USE dependencies is not closed with `]` at the end".into())
+        })?;
+        if inner.is_empty() {
+            return Err(invalid("empty USE dependency list `[]`".into()));
+        }
+        for part in inner.split(',') {
+            use_deps.push(UseDep::parse(part).map_err(invalid)?);
+        }
+        rest = &rest[..open];
+    }
+    let mut repo = None;
+    if let Some((before, name)) = rest.split_once("::") {
+        if name.is_empty() {
+            return Err(invalid(
+                "the repository name after `::` is missing, like `::gentoo`".into(),
+            ));
+        }
+        if !valid_repo(name) {
+            return Err(invalid(format!(
+                "`{name}` is not a valid repository name (letters, digits, `_`, `-`)"
+            )));
+        }
+        repo = Some(name.to_string());
+        rest = before;
+    }
+    let mut slot = None;
+    if let Some((before, spec)) = rest.split_once(':') {
+        slot = Some(parse_slot(spec).ok_or_else(|| {
+            invalid(format!(
+                "`:{spec}` is not a valid slot (examples: `:0`, `:3.12`, `:0/1`, `:=`, `:*`)"
+            ))
+        })?);
+        rest = before;
+    }
+    let operator = OPERATORS
+        .into_iter()
+        .find(|(symbol, _)| rest.starts_with(symbol));
+    let unversioned = operator.map_or(rest, |(symbol, _)| &rest[symbol.len()..]);
+    let Some((category, package)) = unversioned.split_once('/') else {
+        return Err(invalid(format!(
+            "the package needs a category, like `app-misc/{unversioned}`"
+        )));
+    };
+    if package.contains('/') {
+        return Err(invalid(
+            "it has more than one `/`; write `category/name`".into(),
+        ));
+    }
+    if context == AtomContext::PackageSetting && (category == "*" || package == "*") {
+        if operator.is_some() || slot.is_some() || repo.is_some() || !use_deps.is_empty() {
+            return Err(invalid(
+                "a wildcard entry cannot carry a version, slot, repository or USE dependencies"
+                    .into(),
+            ));
+        }
+        if category != "*" && !is_category_name(category) {
+            return Err(invalid(format!(
+                "`{category}` is not a valid category name (letters, digits, `+`, `_`, `.`, `-`)"
+            )));
+        }
+        if package != "*" && !is_package_name(package) {
+            return Err(invalid(format!(
+                "`{package}` is not a valid package name (letters, digits, `+`, `_`, `-`)"
+            )));
+        }
+        return Ok(None);
+    }
+    if !is_category_name(category) {
+        return Err(invalid(format!(
+            "`{category}` is not a valid category name (letters, digits, `+`, `_`, `.`, `-`)"
+        )));
+    }
+    let (name, version) = match operator {
+        None => {
+            if let Some(version) = trailing_version(package) {
+                return Err(invalid(format!(
+                    "the name ends in a version (`{version}`) but has no operator; write `{blocker_symbol}={body}` for that exact version or `{blocker_symbol}>={body}` for it or newer"
+                )));
+            }
+            if package.ends_with('*') {
+                return Err(invalid(format!(
+                    "a `*` after the version needs the `=` operator, like `{blocker_symbol}={body}`"
+                )));
+            }
+            if !is_package_name(package) {
+                return Err(invalid(format!(
+                    "`{package}` is not a valid package name (letters, digits, `+`, `_`, `-`)"
+                )));
+            }
+            (package, None)
+        }
+        Some((symbol, mut operator)) => {
+            let (package, star) = match package.strip_suffix('*') {
+                Some(stripped) => (stripped, true),
+                None => (package, false),
+            };
+            let Some((name, version)) = package.match_indices('-').find_map(|(at, _)| {
+                Version::parse(&package[at + 1..])
+                    .ok()
+                    .map(|version| (&package[..at], version))
+            }) else {
+                let attempt = package
+                    .match_indices('-')
+                    .map(|(at, _)| &package[at + 1..])
+                    .find(|tail| tail.starts_with(|c: char| c.is_ascii_digit()));
+                return Err(invalid(match attempt.map(|tail| (tail, Version::parse(tail))) {
+                    Some((tail, Err(error))) => format!(
+                        "there is no valid version after the package name for the operator `{symbol}`: `{tail}`: {}",
+                        error.reason
+                    ),
+                    _ => format!(
+                        "there is no valid version after the package name for the operator `{symbol}`; write one like `{symbol}{category}/{package}-1.0`"
+                    ),
+                }));
+            };
+            if !is_package_name(name) {
+                return Err(invalid(format!(
+                    "`{name}` is not a valid package name (letters, digits, `+`, `_`, `-`)"
+                )));
+            }
+            if let Some(tail) = trailing_version(name) {
+                return Err(invalid(format!(
+                    "`{name}` is not a valid package name: it ends in a version (`{tail}`)"
+                )));
+            }
+            if star {
+                if operator != Operator::Equal {
+                    return Err(invalid(
+                        "a `*` after the version only works with the `=` operator".into(),
+                    ));
+                }
+                operator = Operator::EqualPrefix;
+            }
+            if operator == Operator::Approximate && version.revision() != 0 {
+                return Err(invalid(
+                    "the `~` operator matches every revision, so leave out the `-r` part".into(),
+                ));
+            }
+            (name, Some((operator, version)))
+        }
+    };
+    Ok(Some(Atom {
+        blocker,
+        category: category.to_string(),
+        name: name.to_string(),
+        version,
+        slot,
+        repo,
+        use_deps,
+    }))
+}
+
 /// A dependency atom: `[!|!!][op]category/name[-version][*][:slot][::repo][[use,...]]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Atom {
@@ -322,96 +574,11 @@ pub struct Atom {
 }
 
 impl Atom {
-    /// Parses an atom.
+    /// Parses an atom as written in a dependency string: blockers are allowed, wildcards
+    /// are not. [`validate_atom`] checks the other places atoms are written.
     pub fn parse(text: &str) -> Result<Atom, ParseError> {
-        let invalid = |why: String| ParseError::new("atom", text, why);
-        let mut rest = text;
-        let blocker = if let Some(after) = rest.strip_prefix("!!") {
-            rest = after;
-            Some(Blocker::Strong)
-        } else if let Some(after) = rest.strip_prefix('!') {
-            rest = after;
-            Some(Blocker::Weak)
-        } else {
-            None
-        };
-        let mut use_deps = Vec::new();
-        if let Some(open) = rest.find('[') {
-            let inner = rest[open + 1..]
-                .strip_suffix(']')
-                .ok_or_else(|| invalid("'[' without a closing ']' at the end".into()))?;
-            if inner.is_empty() {
-                return Err(invalid("empty USE dependency list".into()));
-            }
-            for part in inner.split(',') {
-                use_deps.push(UseDep::parse(part, text)?);
-            }
-            rest = &rest[..open];
-        }
-        let mut repo = None;
-        if let Some((before, name)) = rest.split_once("::") {
-            if !valid_repo(name) {
-                return Err(invalid(format!("invalid repository name '{name}'")));
-            }
-            repo = Some(name.to_string());
-            rest = before;
-        }
-        let mut slot = None;
-        if let Some((before, spec)) = rest.split_once(':') {
-            slot = Some(parse_slot(spec).map_err(|why| invalid(why.to_string()))?);
-            rest = before;
-        }
-        let operator = [
-            ("<=", Operator::LessOrEqual),
-            (">=", Operator::GreaterOrEqual),
-            ("<", Operator::Less),
-            (">", Operator::Greater),
-            ("=", Operator::Equal),
-            ("~", Operator::Approximate),
-        ]
-        .into_iter()
-        .find(|(symbol, _)| rest.starts_with(symbol));
-        let (category, package) = split_category(
-            operator.map_or(rest, |(symbol, _)| &rest[symbol.len()..]),
-            "atom",
-            text,
-        )?;
-        let (name, version) = match operator {
-            None => {
-                if !valid_name(package) || ends_like_version(package) {
-                    return Err(invalid(format!(
-                        "invalid package name '{package}' (a version needs an operator such as '=' or '>=')"
-                    )));
-                }
-                (package, None)
-            }
-            Some((_, mut operator)) => {
-                let mut package = package;
-                if let Some(stripped) = package.strip_suffix('*') {
-                    if operator != Operator::Equal {
-                        return Err(invalid("'*' is only allowed with '='".into()));
-                    }
-                    operator = Operator::EqualPrefix;
-                    package = stripped;
-                }
-                let (name, version) = split_name_version(package, "atom").map_err(|_| {
-                    invalid("a version operator needs <category>/<name>-<version>".into())
-                })?;
-                if operator == Operator::Approximate && version.revision() != 0 {
-                    return Err(invalid("'~' takes a version without revision".into()));
-                }
-                (name, Some((operator, version)))
-            }
-        };
-        Ok(Atom {
-            blocker,
-            category: category.to_string(),
-            name: name.to_string(),
-            version,
-            slot,
-            repo,
-            use_deps,
-        })
+        parse_atom(text, AtomContext::Dependency)?
+            .ok_or_else(|| ParseError::new("atom", text, "a wildcard is not a package atom"))
     }
 
     /// `category/name`.
@@ -486,21 +653,15 @@ impl Atom {
     }
 }
 
-fn parse_slot(spec: &str) -> Result<SlotDep, &'static str> {
+/// Parses the part after `:`; `None` when it is not a valid slot.
+fn parse_slot(spec: &str) -> Option<SlotDep> {
+    let operator_only = |operator| SlotDep {
+        operator: Some(operator),
+        ..SlotDep::default()
+    };
     match spec {
-        "=" => {
-            return Ok(SlotDep {
-                operator: Some(SlotOperator::Equal),
-                ..SlotDep::default()
-            })
-        }
-        "*" => {
-            return Ok(SlotDep {
-                operator: Some(SlotOperator::Star),
-                ..SlotDep::default()
-            })
-        }
-        "" => return Err("empty slot after ':'"),
+        "=" => return Some(operator_only(SlotOperator::Equal)),
+        "*" => return Some(operator_only(SlotOperator::Star)),
         _ => {}
     }
     let (spec, operator) = match spec.strip_suffix('=') {
@@ -511,16 +672,10 @@ fn parse_slot(spec: &str) -> Result<SlotDep, &'static str> {
         Some((slot, subslot)) => (slot, Some(subslot)),
         None => (spec, None),
     };
-    let valid = |name: &str| {
-        name.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
-            && name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '_' | '.' | '-'))
-    };
-    if !valid(slot) || subslot.is_some_and(|subslot| !valid(subslot)) {
-        return Err("invalid slot name");
+    if !valid_slot(slot) || subslot.is_some_and(|subslot| !valid_slot(subslot)) {
+        return None;
     }
-    Ok(SlotDep {
+    Some(SlotDep {
         slot: Some(slot.to_string()),
         subslot: subslot.map(str::to_string),
         operator,
@@ -739,5 +894,154 @@ mod tests {
         assert!(atom("a/b[X=]").use_satisfied(&enabled, &iuse, &set(&[])));
         assert!(atom("a/b[missing(+)]").use_satisfied(&enabled, &iuse, &set(&[])));
         assert!(!atom("a/b[missing(-)]").use_satisfied(&enabled, &iuse, &set(&[])));
+    }
+
+    /// Atoms as genpack.json5 files write them in package lists.
+    #[test]
+    fn accepts_real_world_atoms() {
+        for atom in [
+            "media-libs/mesa",
+            "genpack/systemimg",
+            "sci-ml/FP16",
+            "dev-libs/weston-deferred",
+            "dev-python/pyqt6-webengine",
+            "=sys-fs/fuse-2.9.9-r2",
+            "<sys-kernel/gentoo-kernel-bin-7",
+            "=dev-libs/wayland-protocols-1.49",
+            ">=dev-lang/python-3.13",
+            "<mail-mta/postfix-3.12",
+            "~dev-lang/rust-1.80.1",
+            "=dev-lang/python-3.12*",
+            "dev-lang/python:3.12",
+            "dev-libs/openssl:0/3",
+            "dev-libs/openssl:=",
+            "dev-libs/openssl:0=",
+            "dev-libs/openssl:*",
+            "sys-apps/portage::gentoo",
+            "dev-lang/python:3.12::gentoo[sqlite,-tk]",
+            "media-libs/mesa[vulkan,video_cards_radeonsi(+),!foo?,bar=]",
+            "=app-misc/foo-1.0_alpha2_p3-r10",
+            "=app-misc/foo-1.0b",
+            ">=x11-libs/gtk+-3.24",
+        ] {
+            assert_eq!(
+                validate_atom(atom, AtomContext::PackageList),
+                Ok(()),
+                "{atom}"
+            );
+        }
+    }
+
+    #[test]
+    fn rejects_malformed_atoms_with_reasons() {
+        for (atom, fragment) in [
+            ("mesa", "needs a category"),
+            ("!media-libs/mesa", "blocker"),
+            ("sys-kernel/gentoo-kernel-bin-7", "has no operator"),
+            (">=dev-lang/python", "no valid version"),
+            (">=dev-lang/python-3.12*", "only works with the `=`"),
+            ("media-libs/mesa[", "not closed"),
+            ("media-libs/mesa:", "not a valid slot"),
+            ("media-libs/mesa::", "repository"),
+            ("media libs/mesa", "spaces"),
+            ("a/b/c", "more than one"),
+            ("-media-libs/mesa", "category"),
+            ("=app-misc/foo-1.0_gamma", "no valid version"),
+            ("*/*", "category"),
+        ] {
+            let err = validate_atom(atom, AtomContext::PackageList).expect_err(atom);
+            assert!(err.reason.contains(fragment), "{atom}: {err}");
+        }
+    }
+
+    #[test]
+    fn wildcards_only_in_package_settings() {
+        assert_eq!(validate_atom("*/*", AtomContext::PackageSetting), Ok(()));
+        assert_eq!(
+            validate_atom("dev-python/*", AtomContext::PackageSetting),
+            Ok(())
+        );
+        assert_eq!(
+            validate_atom("*/screen", AtomContext::PackageSetting),
+            Ok(())
+        );
+        assert!(validate_atom(">=*/*-1", AtomContext::PackageSetting).is_err());
+        assert!(validate_atom("*/*:0", AtomContext::PackageSetting).is_err());
+        assert!(validate_atom("dev-python/*", AtomContext::PackageList).is_err());
+        assert!(Atom::parse("*/*").is_err());
+    }
+
+    #[test]
+    fn blockers_only_in_dependencies() {
+        assert!(validate_atom("!!app-misc/foo", AtomContext::Dependency).is_ok());
+        for context in [AtomContext::PackageList, AtomContext::PackageSetting] {
+            let err = validate_atom("!app-misc/foo", context).unwrap_err();
+            assert!(err.reason.contains("blocker"), "{err}");
+        }
+    }
+
+    #[test]
+    fn reasons_say_what_to_write_instead() {
+        let reason = |text: &str| {
+            validate_atom(text, AtomContext::PackageList)
+                .unwrap_err()
+                .reason
+        };
+        assert!(reason("mesa").contains("`app-misc/mesa`"));
+        assert!(reason(">=mesa").contains("`app-misc/mesa`"));
+        let no_operator = reason("sys-fs/fuse-2.9.9");
+        assert!(no_operator.contains("`2.9.9`"), "{no_operator}");
+        assert!(
+            no_operator.contains("`=sys-fs/fuse-2.9.9`"),
+            "{no_operator}"
+        );
+        assert!(
+            no_operator.contains("`>=sys-fs/fuse-2.9.9`"),
+            "{no_operator}"
+        );
+        let bad_suffix = reason("=app-misc/foo-1.0_gamma");
+        assert!(bad_suffix.contains("`1.0_gamma`"), "{bad_suffix}");
+        assert!(bad_suffix.contains("unknown suffix"), "{bad_suffix}");
+        assert!(reason(">=dev-lang/python").contains("`>=dev-lang/python-1.0`"));
+        assert!(reason("app-misc/foo-1*").contains("`=app-misc/foo-1*`"));
+        assert!(reason("app-misc/foo[!bar]").contains("`!bar?`"));
+        assert!(reason("~app-misc/foo-1-r1").contains("leave out the `-r` part"));
+        assert!(reason("@world").contains("package set"));
+        assert_eq!(
+            validate_atom("dev-libs/foo-1", AtomContext::Dependency)
+                .unwrap_err()
+                .to_string(),
+            "invalid atom 'dev-libs/foo-1': the name ends in a version (`1`) but has no operator; write `=dev-libs/foo-1` for that exact version or `>=dev-libs/foo-1` for it or newer"
+        );
+        assert!(validate_atom("!dev-libs/foo-1", AtomContext::Dependency)
+            .unwrap_err()
+            .reason
+            .contains("write `!=dev-libs/foo-1`"));
+    }
+
+    #[test]
+    fn names_never_end_in_a_version() {
+        for bad in [
+            "dev-libs/foo-1-r1",
+            "=dev-libs/foo-1-2",
+            "dev-libs/foo-1.0_rc1",
+        ] {
+            assert!(Atom::parse(bad).is_err(), "{bad} parsed");
+        }
+        assert_eq!(
+            atom("=media-fonts/font-adobe-100dpi-1.0").name,
+            "font-adobe-100dpi"
+        );
+        assert!(Cpv::parse("dev-libs/foo-1-r1-2").is_err());
+    }
+
+    #[test]
+    fn character_classes_of_names() {
+        assert!(is_category_name("dev-libs") && is_category_name("x11.misc"));
+        assert!(!is_category_name("-dev") && !is_category_name(""));
+        assert!(is_package_name("gtk+") && is_package_name("_foo"));
+        assert!(!is_package_name("+foo") && !is_package_name("foo.bar"));
+        assert!(is_use_flag_name("python_targets_python3_12") && is_use_flag_name("kde@x"));
+        assert!(!is_use_flag_name("_x") && !is_use_flag_name("-x") && !is_use_flag_name(""));
     }
 }

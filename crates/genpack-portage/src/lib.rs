@@ -40,7 +40,7 @@ pub mod vardb;
 pub mod version;
 
 pub use arch::Arch;
-pub use atom::{Atom, Cpv};
+pub use atom::{validate_atom, Atom, AtomContext, Cpv};
 pub use depend::{DepNode, DepSpec};
 pub use error::{Error, ParseError, Result};
 pub use vardb::{Closure, ContentsEntry, ContentsKind, Vardb};

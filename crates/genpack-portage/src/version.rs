@@ -438,4 +438,22 @@ mod tests {
         assert!(!v("1.2_rc2").starts_with(&v("1.2_rc1")));
         assert!(v("1.2-r1").starts_with(&v("1.2-r1")));
     }
+
+    #[test]
+    fn versions_follow_pms() {
+        for text in [
+            "1",
+            "1.2.3",
+            "1.2b",
+            "1_rc1",
+            "1.0_p20240101",
+            "2-r1",
+            "0_alpha_beta",
+        ] {
+            assert!(Version::parse(text).is_ok(), "{text}");
+        }
+        for text in ["", "a", "1.", ".1", "1-r", "1_x", "1.2B", "1-rx"] {
+            assert!(Version::parse(text).is_err(), "{text}");
+        }
+    }
 }

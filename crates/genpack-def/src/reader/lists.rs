@@ -6,11 +6,12 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
+use genpack_portage::atom::AtomContext;
 use jsonc_parser::ast::{Array, Value};
 use jsonc_parser::common::Range;
 
 use super::{child_index, Reader};
-use crate::atom::{check_atom, is_package_name, AtomContext};
+use crate::atom::{check_atom, is_package_name};
 use crate::diagnostic::Severity;
 use crate::names::{unit_name, validate_debian_package, validate_unit_name};
 
@@ -129,11 +130,11 @@ impl Reader<'_> {
                 validate_debian_package(name)
             }
             ListKind::Packages => match text.strip_prefix('-') {
-                Some(removed) => check_atom(removed, AtomContext::Package)
+                Some(removed) => check_atom(removed, AtomContext::PackageList)
                     .map_err(|e| format!("after the `-` that removes a package: {e}")),
-                None => check_atom(text, AtomContext::Package),
+                None => check_atom(text, AtomContext::PackageList),
             },
-            _ => check_atom(text, AtomContext::Package),
+            _ => check_atom(text, AtomContext::PackageList),
         };
         result.map_err(|message| {
                 let help = match kind {

@@ -2,12 +2,13 @@
 //! `license`, `env`), whose keys are package atoms and whose values are checked for their
 //! kind, and `circulardep_breaker`.
 
+use genpack_portage::atom::AtomContext;
 use jsonc_parser::ast::Value;
 use jsonc_parser::common::{Range, Ranged};
 
 use super::lists::ListKind;
 use super::{child_index, child_key, prop_name_range, suggest, Reader};
-use crate::atom::{check_atom, AtomContext};
+use crate::atom::check_atom;
 use crate::diagnostic::Severity;
 use crate::model::{CircularDepBreaker, PackageMap, Setting};
 use crate::names::{validate_env_files, validate_keywords, validate_licenses};
@@ -47,7 +48,7 @@ impl Reader<'_> {
                 );
                 continue;
             }
-            if let Err(message) = check_atom(&key, AtomContext::PackageConfig) {
+            if let Err(message) = check_atom(&key, AtomContext::PackageSetting) {
                 self.error_help(
                     key_range,
                     &here,
