@@ -100,7 +100,7 @@ impl TypeVisitor for Declarations<'_> {
         if T::output_path().is_some() {
             let mut declaration = T::docs().unwrap_or_default();
             declaration.push_str("export ");
-            declaration.push_str(&T::decl(self.config));
+            declaration.push_str(&indent_fields(&T::decl(self.config)));
             let rust = std::any::type_name::<T>();
             let name = T::ident(self.config);
             // A type that stands in for another (serde_json's Value for ts-rs's JsonValue)
@@ -117,6 +117,18 @@ impl TypeVisitor for Declarations<'_> {
         T::visit_dependencies(self);
         T::visit_generics(self);
     }
+}
+
+/// ts-rs writes each field of a declaration (and its doc comment) on a line of its own with no
+/// indentation: indents them under the first line and drops trailing spaces.
+fn indent_fields(declaration: &str) -> String {
+    let mut lines = declaration.lines();
+    let mut text = lines.next().unwrap_or_default().trim_end().to_string();
+    for line in lines {
+        text.push_str("\n  ");
+        text.push_str(line.trim_end());
+    }
+    text
 }
 
 /// The text of the generated file.
