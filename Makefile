@@ -110,6 +110,7 @@ test: deps ui
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) test -p genpack-studio --bin genpack-studio ipc_types
 	cd ui && $(NPM) run lint && $(NPM) run check
 
 test-rust: arm64-boot-parts

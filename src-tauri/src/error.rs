@@ -7,9 +7,10 @@
 use serde::Serialize;
 use std::fmt;
 use std::path::Path;
+use ts_rs::TS;
 
 /// What kind of failure it is, for the window to branch on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorKind {
     /// A file or folder the command needs does not exist.
@@ -39,7 +40,7 @@ pub enum ErrorKind {
 }
 
 /// Why a command could not do what was asked.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, TS)]
 pub struct CommandError {
     /// What kind of failure.
     pub kind: ErrorKind,

@@ -9,6 +9,8 @@
 
 mod commands;
 mod error;
+#[cfg(test)]
+mod ipc_types;
 mod progress;
 mod recents;
 

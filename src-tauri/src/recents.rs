@@ -5,6 +5,7 @@
 use crate::error::{CommandError, CommandResult};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
+use ts_rs::TS;
 
 /// How many projects the list keeps.
 const MAX_RECENTS: usize = 12;
@@ -13,7 +14,7 @@ const MAX_RECENTS: usize = 12;
 pub const FILE_NAME: &str = "recent-projects.json";
 
 /// One recently opened project as the start page shows it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
 pub struct RecentProject {
     /// The project folder.
     pub dir: PathBuf,

@@ -12,7 +12,18 @@ import {
 import type { Diagnostic } from '../src/lib/types';
 
 function diagnostic(partial: Partial<Diagnostic>): Diagnostic {
-  return { severity: 'error', message: 'm', line: 1, column: 1, ...partial };
+  const start = { line: partial.line ?? 1, column: partial.column ?? 1 };
+  return {
+    severity: 'error',
+    message: 'm',
+    file: 'demo/genpack.json5',
+    ...start,
+    end_line: start.line,
+    end_column: start.column,
+    path: '',
+    help: null,
+    ...partial,
+  };
 }
 
 describe('diagnostic paths', () => {
@@ -23,11 +34,10 @@ describe('diagnostic paths', () => {
     expect(parsePath('use."dev-lang/python:3.12"')).toEqual(['use', 'dev-lang/python:3.12']);
   });
 
-  it('reads JSON pointers, arrays and empty paths', () => {
+  it('reads JSON pointers and the empty path of the whole file', () => {
     expect(parsePath('/arch/x86_64/packages/0')).toEqual(['arch', 'x86_64', 'packages', 0]);
-    expect(parsePath(['a', 1])).toEqual(['a', 1]);
     expect(parsePath('')).toEqual([]);
-    expect(parsePath(null)).toEqual([]);
+    expect(parsePath(' ')).toEqual([]);
   });
 });
 

@@ -1,13 +1,25 @@
 import { describe, expect, it } from 'vitest';
 import { ALL, cardsOf, categoriesOf, duration, filterCards, filterTemplates, flavourLine, iconUrl } from '../src/lib/gallery-filter';
-import type { Template } from '../src/lib/types';
+import type { Category, Template } from '../src/lib/types';
 
-function template(id: string, category: string, tags: string[], summary = ''): Template {
+function template(id: string, category: Category, tags: string[], summary = ''): Template {
   return {
     id,
     dir: `/templates/${id}`,
-    meta: { title: id.replace('-', ' '), summary, description: '', category, tags, base: 'gentoo', arches: ['x86_64'] },
+    meta: {
+      title: id.replace('-', ' '),
+      summary,
+      description: '',
+      category,
+      tags,
+      icon: 'icon.svg',
+      base: 'gentoo',
+      arches: ['x86_64'],
+      size: '300 MB',
+    },
     package_count: 3,
+    icon_svg: null,
+    other_flavour: null,
   };
 }
 

@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { boolValue, buildIniGroups, editFor, fieldKind, labelFor, otherSettings, valueOf } from '../src/lib/ini-form';
-import type { IniKeySpec, IniSchema, IniSection } from '../src/lib/types';
+import type { IniKeySpec, IniKind, IniSchema, IniSection } from '../src/lib/types';
 
-function spec(key: string, type: string, group: string, extra: Partial<IniKeySpec> = {}): IniKeySpec {
-  return { section: '_default', key, title: '', kind: { type }, help: `help for ${key}`, module: 'm', applied_every_boot: true, group, ...extra };
+function spec(key: string, type: IniKind['type'], group: string, extra: Partial<IniKeySpec> = {}): IniKeySpec {
+  // An enum's values come in `extra`.
+  const kind = { type } as IniKind;
+  return { section: '_default', key, title: '', kind, help: `help for ${key}`, module: 'm', applied_every_boot: true, group, ...extra };
 }
 
 const schema: IniSchema = {

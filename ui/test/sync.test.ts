@@ -41,7 +41,19 @@ function read(text: string): Analysis {
     return {
       value: null,
       definition: null,
-      diagnostics: [{ severity: 'error', message: String(error), line: 1, column: 1 }],
+      diagnostics: [
+        {
+          severity: 'error',
+          message: String(error),
+          file: 'genpack.json5',
+          line: 1,
+          column: 1,
+          end_line: 1,
+          end_column: 2,
+          path: '',
+          help: null,
+        },
+      ],
       arches: [],
       variants: [],
     };

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Top-level phases of a build.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, ts_rs::TS)]
+#[ts(rename = "BuildPhase")]
 #[serde(rename_all = "kebab-case")]
 pub enum Phase {
     /// Base system plus every package, in a container.
@@ -18,7 +19,8 @@ pub enum Phase {
 }
 
 /// What an [`Progress::Amount`] counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, ts_rs::TS)]
+#[ts(rename = "BuildUnit")]
 #[serde(rename_all = "kebab-case")]
 pub enum Unit {
     /// Package operations (unpack and configure each count once).
@@ -32,7 +34,8 @@ pub enum Unit {
 }
 
 /// One progress event.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, ts_rs::TS)]
+#[ts(rename = "BuildProgress")]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Progress {
     /// A phase starts. `index` is 1-based among `count` phases of this run.
@@ -68,6 +71,7 @@ pub enum Progress {
         /// Units per second since the step started.
         rate: Option<f64>,
         /// Estimated time left.
+        #[ts(type = "{ secs: number, nanos: number } | null")]
         eta: Option<Duration>,
     },
     /// A line of a step's output (also written to `logs/<step>.log`).

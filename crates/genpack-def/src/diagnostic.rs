@@ -6,7 +6,10 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 /// How serious a [`Diagnostic`] is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ts_rs::TS,
+)]
+#[ts(rename = "DiagnosticSeverity")]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// The definition cannot be built until this is fixed.
@@ -29,7 +32,7 @@ impl fmt::Display for Severity {
 /// Lines and columns are 1-based; columns count Unicode characters. `end_line`/`end_column`
 /// point just past the offending text. `path` names the place in the definition, like
 /// `packages[3]` or `use."media-libs/mesa"` (empty for the whole file).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct Diagnostic {
     /// Error or warning.
     pub severity: Severity,

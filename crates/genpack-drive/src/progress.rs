@@ -4,7 +4,8 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 /// The step a write is in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, ts_rs::TS)]
+#[ts(rename = "FlashPhase")]
 #[serde(rename_all = "snake_case")]
 pub enum Phase {
     /// Wiping the old partition table (first and last MiB).

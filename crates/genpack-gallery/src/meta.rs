@@ -14,7 +14,9 @@ pub const META_FILE: &str = "template.json5";
 pub const KNOWN_ARCHES: &[&str] = &["x86_64", "aarch64", "riscv64", "i686"];
 
 /// The gallery's sections, in the order the gallery lists them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ts_rs::TS,
+)]
 pub enum Category {
     /// Graphical desktops for people to sit in front of.
     Desktop,
@@ -75,7 +77,7 @@ pub enum Flavour {
 }
 
 /// The transport protocol of a [`ServicePort`].
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "lowercase")]
 pub enum Protocol {
     /// TCP (the default).
@@ -86,7 +88,7 @@ pub enum Protocol {
 }
 
 /// How a browser opens a [`ServicePort`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "lowercase")]
 pub enum WebScheme {
     /// `http://`
@@ -96,7 +98,7 @@ pub enum WebScheme {
 }
 
 /// A network service the appliance offers, so front ends can forward it and link to it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(deny_unknown_fields)]
 pub struct ServicePort {
     /// The port inside the appliance, e.g. 80.
@@ -117,7 +119,7 @@ pub struct ServicePort {
 /// Numbers measured by building and booting the template (`make test-appliances`), so the
 /// gallery states them instead of guessing. Times are in seconds, on a 2-core machine with
 /// QEMU TCG.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(deny_unknown_fields)]
 pub struct Measured {
     /// First build of a new project with an empty package cache (downloads included).
@@ -141,7 +143,7 @@ fn is_known_base(base: &str) -> bool {
 }
 
 /// The contents of a template's `template.json5`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(deny_unknown_fields)]
 pub struct TemplateMeta {
     /// Display name, e.g. "Nextcloud server".

@@ -12,7 +12,7 @@ use crate::meta::{TemplateMeta, META_FILE};
 pub const DEFINITION_FILE: &str = "genpack.json5";
 
 /// A template of the gallery.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct Template {
     /// The folder name, used to pick the template (`genpack new --template <id>`).
     pub id: String,

@@ -93,7 +93,8 @@ struct Index {
 }
 
 /// A key and its value, as listed by [`Document::entries`].
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, ts_rs::TS)]
+#[ts(rename = "IniEntry")]
 pub struct Entry {
     /// The key as written in the file.
     pub key: String,

@@ -14,7 +14,8 @@ use crate::document::DEFAULT_SECTION;
 pub const SCHEMA_PATH_IN_IMAGE: &str = "usr/share/genpack-init/system-ini-schema.json";
 
 /// The type of a value; it decides the form control and the validation.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(rename = "IniKind")]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Kind {
     /// yes/no (`1/yes/true/on`, `0/no/false/off`).
@@ -64,7 +65,8 @@ impl Kind {
 }
 
 /// One key an image understands.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(rename = "IniKeySpec")]
 pub struct KeySpec {
     /// Section; `_default` for keys written before any header.
     pub section: String,
@@ -94,7 +96,8 @@ fn yes() -> bool {
 }
 
 /// The keys an image understands.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(rename = "IniSchema")]
 pub struct Schema {
     /// Keys in display order.
     pub keys: Vec<KeySpec>,

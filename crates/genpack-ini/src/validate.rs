@@ -10,7 +10,8 @@ use crate::ssh::{key_lines, parse_ssh_public_key};
 use crate::timezone::KnownTimezones;
 
 /// How serious an issue is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ts_rs::TS)]
+#[ts(rename = "IniSeverity")]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     /// The value will not be applied (or the file will not be read as intended).
@@ -22,7 +23,8 @@ pub enum Severity {
 }
 
 /// One finding, tied to a line of the file.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
+#[ts(rename = "IniIssue")]
 pub struct Issue {
     /// 1-based line.
     pub line: usize,

@@ -40,7 +40,8 @@ pub struct DriveWrite {
 }
 
 /// One progress report of a write to a drive.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
+#[ts(rename = "FlashProgress")]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum DriveProgress {
     /// Laying the image out as a disk image for the drive (boot loaders, FAT, system.img).
@@ -99,7 +100,8 @@ impl DriveControl {
 }
 
 /// What a verified write did.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[ts(rename = "FlashResult")]
 pub struct DriveWriteReport {
     /// The drive, for people: `"SanDisk Ultra, 14.9 GiB (/dev/sdb)"`.
     pub drive: String,
@@ -229,7 +231,7 @@ fn scratch_dir() -> Result<tempfile::TempDir> {
 }
 
 /// What [`restore_drive`] made.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
 pub struct RestoreReport {
     /// The drive, for people.
     pub drive: String,

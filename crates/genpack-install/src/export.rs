@@ -12,7 +12,7 @@ use crate::iso::{make_iso, IsoOptions};
 use crate::Result;
 
 /// The kinds of file an image can be exported as.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "lowercase")]
 pub enum ExportFormat {
     /// A raw disk image, as written to a stick (`dd`, or any image writer).

@@ -56,7 +56,10 @@ const MIN_DATA: u64 = 256 * MIB;
 const HEADROOM: u64 = 16 * MIB;
 
 /// The layout asked for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize, ts_rs::TS,
+)]
+#[ts(rename = "FlashTable")]
 #[serde(rename_all = "lowercase")]
 pub enum Layout {
     /// MBR up to 2 TiB with 512-byte sectors, GPT otherwise.

@@ -116,7 +116,7 @@ pub const BINHOST_NAME: &str = "genpack-binhost";
 pub const BINREPOS_CONF: &str = "/etc/portage/binrepos.conf/genpack-binhost.conf";
 
 /// A binary package host to take prebuilt packages from.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, ts_rs::TS)]
 pub struct Binhost {
     /// Its URL (`http://builder:8080/`, or Gentoo's own binhost for the profile).
     pub url: String,

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use crate::boot_files::Arch;
 
 /// The kind of an input device.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "lowercase")]
 pub enum InputBus {
     /// The PS/2 keyboard and mouse of the x86 machine (always present on q35).
@@ -29,7 +29,7 @@ pub enum InputBus {
 }
 
 /// The keyboard and pointer of a VM.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct InputDevices {
     /// What the guest reads keys from; `None` when its kernel has no driver for any keyboard
     /// QEMU can offer (keys typed on the screen cannot reach it).

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::input::InputDevices;
 
 /// How QEMU executes guest code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "lowercase")]
 pub enum Accel {
     /// Hardware virtualisation through /dev/kvm.
@@ -24,7 +24,7 @@ impl std::fmt::Display for Accel {
 }
 
 /// The life-cycle state of a VM.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "lowercase")]
 pub enum RunState {
     /// QEMU was spawned and its monitor is not ready yet.
@@ -38,7 +38,7 @@ pub enum RunState {
 }
 
 /// A snapshot of a VM's state, cheap to poll (no QMP round trip).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 pub struct VmStatus {
     /// Life-cycle state.
     pub state: RunState,

@@ -636,7 +636,7 @@ pub fn list() -> Result<Vec<VmInfo>> {
 }
 
 /// How a VM was stopped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
 pub enum StopOutcome {
     /// The guest powered itself off after the ACPI power button.

@@ -9,6 +9,7 @@ use serde::Serialize;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use ts_rs::TS;
 
 /// The builds running now, by project folder, so that they can be cancelled.
 #[derive(Default)]
@@ -57,7 +58,7 @@ impl Builds {
 }
 
 /// The machine types and variants a project can be built for.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, TS)]
 pub struct BuildChoices {
     /// Every architecture the builder knows, the host's first.
     pub arches: Vec<String>,
@@ -70,7 +71,7 @@ pub struct BuildChoices {
 }
 
 /// The image a build makes for one architecture and variant, and whether it exists yet.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, TS)]
 pub struct BuildOutput {
     /// `<project>/<outfile>`.
     pub image: PathBuf,
@@ -81,7 +82,7 @@ pub struct BuildOutput {
 }
 
 /// What a finished build made.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, TS)]
 pub struct BuildResult {
     /// The SquashFS image.
     pub image: PathBuf,

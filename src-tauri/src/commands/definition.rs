@@ -9,9 +9,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use tauri::State;
+use ts_rs::TS;
 
 /// The engine's reading of a definition text.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, TS)]
 pub struct Analysis {
     /// The document as plain data, exactly as written (None when the text is not JSON5).
     pub value: Option<Value>,
@@ -26,7 +27,7 @@ pub struct Analysis {
 }
 
 /// An opened project.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, TS)]
 pub struct ProjectView {
     pub dir: PathBuf,
     pub file: PathBuf,
@@ -40,7 +41,7 @@ pub struct ProjectView {
 }
 
 /// The text after form edits, with its reading.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, TS)]
 pub struct EditResult {
     pub text: String,
     #[serde(flatten)]
@@ -48,7 +49,7 @@ pub struct EditResult {
 }
 
 /// One step of a path as the window sends it: a key or a list index.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, TS)]
 #[serde(untagged)]
 pub enum PathStep {
     Index(usize),
@@ -65,7 +66,7 @@ impl From<PathStep> for Segment {
 }
 
 /// One change a form asks for.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, TS)]
 #[serde(tag = "op", rename_all = "lowercase")]
 pub enum EditOp {
     /// Replace (or add) the value at `path`.

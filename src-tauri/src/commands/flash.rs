@@ -19,6 +19,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tauri::ipc::Channel;
+use ts_rs::TS;
 
 /// The write running now (one at a time) and the drive watcher's generation.
 #[derive(Default)]
@@ -68,7 +69,7 @@ impl Flashes {
 }
 
 /// A drive as the picker shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, TS)]
 pub struct DriveChoice {
     /// Device node, e.g. `/dev/sdb`.
     pub path: PathBuf,
@@ -115,7 +116,7 @@ impl From<&Drive> for DriveChoice {
 }
 
 /// The drives to offer, and how many internal drives the "show all" switch would add.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, TS)]
 pub struct DriveList {
     pub drives: Vec<DriveChoice>,
     /// Internal disks left out because all drives are not shown.
@@ -137,7 +138,7 @@ pub async fn flash_drives(show_all: bool) -> CommandResult<DriveList> {
 }
 
 /// A drive came, went or changed: the window lists the drives again.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, TS)]
 pub struct DrivesChanged {
     /// The device node concerned.
     pub path: PathBuf,
@@ -192,7 +193,8 @@ pub fn flash_unwatch_drives(flashes: tauri::State<'_, Arc<Flashes>>, watch: u64)
 }
 
 /// How the image is laid out on the drive or in an exported file, as the window chose it.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, TS)]
+#[ts(rename = "FlashLayout")]
 pub struct Layout {
     /// A system.ini to put next to the image on the boot partition.
     pub system_ini: Option<PathBuf>,
@@ -270,7 +272,7 @@ fn write_copy(path: &Path, bytes: &[u8]) -> CommandResult<()> {
 }
 
 /// The drive as the user saw it in the picker when they confirmed it.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, TS)]
 pub struct SeenDrive {
     /// Its device node.
     pub path: PathBuf,
@@ -293,7 +295,7 @@ impl SeenDrive {
 }
 
 /// What to write where: the drive as the user confirmed it.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, TS)]
 pub struct FlashRequest {
     /// The genpack image (.squashfs).
     pub image: PathBuf,
@@ -388,7 +390,7 @@ pub async fn flash_export(
 }
 
 /// What ejecting did, for the user.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, TS)]
 pub struct EjectResult {
     /// Whether the drive was ejected (or powered off) by UDisks2.
     pub ejected: bool,
@@ -428,7 +430,7 @@ pub async fn flash_eject(drive: PathBuf) -> CommandResult<EjectResult> {
 }
 
 /// The system.ini of a stick, copied out for the editor.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, TS)]
 pub struct StickIni {
     /// The drive it came from.
     pub drive: PathBuf,

@@ -14,8 +14,10 @@ use crate::Studio;
 use serde::Serialize;
 use std::path::PathBuf;
 use tauri::State;
+use ts_rs::TS;
 
-/// Registers every command with the window.
+/// Registers every command with the window. A type a command takes, returns or sends on a
+/// channel is listed in `ipc_types`, which renders it for the window's TypeScript.
 pub fn handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static {
     tauri::generate_handler![
         startup,
@@ -72,7 +74,7 @@ pub fn handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static 
 }
 
 /// What the window needs when it starts.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, TS)]
 pub struct Startup {
     /// The project named on the command line, to open instead of the start page.
     pub project: Option<PathBuf>,

@@ -5,16 +5,18 @@ use crate::error::{CommandError, CommandResult};
 use genpack_ini::{Document, Issue, Schema, SchemaSource, Severity};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
+use ts_rs::TS;
 
 /// One section of the file with its keys, in file order.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, TS)]
+#[ts(rename = "IniSection")]
 pub struct Section {
     pub name: String,
     pub entries: Vec<genpack_ini::Entry>,
 }
 
 /// The engine's reading of a system.ini text.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, TS)]
 pub struct IniAnalysis {
     pub sections: Vec<Section>,
     /// Parse problems and validation findings, by line.
@@ -22,7 +24,7 @@ pub struct IniAnalysis {
 }
 
 /// An opened system.ini.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, TS)]
 pub struct IniView {
     pub path: PathBuf,
     pub text: String,
@@ -31,7 +33,7 @@ pub struct IniView {
 }
 
 /// The text after form edits, with its reading.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, TS)]
 pub struct IniEditResult {
     pub text: String,
     #[serde(flatten)]
@@ -39,7 +41,7 @@ pub struct IniEditResult {
 }
 
 /// Sets `key` in `section` to `value`, or removes it when `value` is None.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, TS)]
 pub struct IniEdit {
     pub section: String,
     pub key: String,

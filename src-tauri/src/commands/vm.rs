@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tauri::ipc::Channel;
+use ts_rs::TS;
 
 /// Size of the per-project data disk made on first start.
 const DATA_DISK_BYTES: u64 = 4 << 30;
@@ -103,7 +104,7 @@ impl VmSessions {
 const QUIT_STOP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What the console view receives, tagged by `kind`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, TS)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ConsoleEvent {
     /// Text the guest printed (terminal escapes included).
@@ -113,14 +114,14 @@ pub enum ConsoleEvent {
 }
 
 /// Where the screen viewer connects.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, TS)]
 pub struct VmViewer {
     /// `ws://127.0.0.1:<port>/vnc/<one-time token>`: valid for one connection.
     pub url: String,
 }
 
 /// What "Run in VM" would boot for a project, architecture and variant.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, TS)]
 pub struct VmTarget {
     /// The VM's name (its runtime folder and QEMU `-name`): [`genpack_vm::name_for_image`].
     pub name: String,
@@ -140,7 +141,7 @@ pub struct VmTarget {
 }
 
 /// What a started VM reports at once.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, TS)]
 pub struct VmStarted {
     /// The VM's name.
     pub name: String,

@@ -15,6 +15,7 @@ import type {
   EditResult,
   Effective,
   EjectResult,
+  ExportFormat,
   FlashLayout,
   FlashProgress,
   FlashRequest,
@@ -132,14 +133,14 @@ export const api = {
   flashWatchDrives: (events: Channel<DrivesChanged>) => invoke<number>('flash_watch_drives', { events }),
   flashUnwatchDrives: (watch: number) => invoke<void>('flash_unwatch_drives', { watch }),
   flashSettingsDraft: (source: string | null) => invoke<string>('flash_settings_draft', { source }),
-  flashExportFormats: () => invoke<string[]>('flash_export_formats'),
+  flashExportFormats: () => invoke<ExportFormat[]>('flash_export_formats'),
   flashWrite: (request: FlashRequest, progress: Channel<FlashProgress>) =>
     invoke<FlashResult>('flash_write', { request, progress }),
   flashRestore: (drive: SeenDrive, showAll: boolean, progress: Channel<FlashProgress>) =>
     invoke<RestoreReport>('flash_restore', { drive, showAll, progress }),
   flashCheckLabel: (label: string) => invoke<string | null>('flash_check_label', { label }),
   flashCancel: () => invoke<boolean>('flash_cancel'),
-  flashExport: (image: string, destination: string, format: string, layout: FlashLayout) =>
+  flashExport: (image: string, destination: string, format: ExportFormat, layout: FlashLayout) =>
     invoke<number>('flash_export', { image, destination, format, layout }),
   flashEject: (drive: string) => invoke<EjectResult>('flash_eject', { drive }),
   stickIniOpen: (drive: string) => invoke<StickIni>('stick_ini_open', { drive }),

@@ -4,7 +4,12 @@
 // view never disagree.
 
 import { TextHistory } from './history';
-import type { Analysis, Diagnostic, EditOp, EditResult, JsonObject } from './types';
+import type { Analysis, Diagnostic, EditOp, EditResult, JsonObject, JsonValue } from './types';
+
+/** The document's top level as the form reads it: an object, else nothing. */
+function objectOf(value: JsonValue | null): JsonObject | null {
+  return value !== null && typeof value === 'object' && !Array.isArray(value) ? value : null;
+}
 
 /** What the session needs from the engine. */
 export interface DefinitionBackend {
@@ -118,8 +123,10 @@ export class DefinitionSession {
   private adopt(analysis: Analysis): void {
     // A text the engine cannot read keeps the last readable value, so the form stays usable
     // while the raw editor shows where the error is.
-    if (analysis.value !== null) this.value = analysis.value;
-    this.definition = analysis.definition;
+    // A document that is not an object (`[]`, `42`) is not readable as a definition either.
+    const value = objectOf(analysis.value);
+    if (value !== null) this.value = value;
+    this.definition = objectOf(analysis.definition);
     this.diagnostics = analysis.diagnostics;
     this.arches = analysis.arches;
     this.variants = analysis.variants;

@@ -1,15 +1,13 @@
 // Diagnostics as the window shows them: attached to form fields, listed as problems, and
 // turned into text ranges for the raw editor.
 
-import type { Diagnostic, JsonPath, Severity } from './types';
+import type { Diagnostic, JsonPath, Severity, TextMarker } from './types';
 
 /**
- * Reads a diagnostic's path in any of the spellings the engine may use:
- * an array, a JSON pointer ("/packages/2"), or dotted with brackets ("arch.x86_64.packages[2]").
+ * Reads a diagnostic's path: dotted with brackets and quoted keys ("arch.x86_64.packages[2]",
+ * as the engine writes it), or a JSON pointer ("/packages/2").
  */
-export function parsePath(path: Diagnostic['path']): JsonPath {
-  if (path == null) return [];
-  if (Array.isArray(path)) return path;
+export function parsePath(path: string): JsonPath {
   const text = path.trim();
   if (text === '' || text === '$' || text === '/') return [];
   if (text.startsWith('/')) {
@@ -77,7 +75,7 @@ export function diagnosticsAt(diagnostics: Diagnostic[], path: JsonPath): Diagno
 const ORDER: Record<Severity, number> = { error: 0, warning: 1, info: 2 };
 
 /** Errors first, then warnings, then notes; each group in the order of the text. */
-export function sortDiagnostics(diagnostics: Diagnostic[]): Diagnostic[] {
+export function sortDiagnostics<T extends TextMarker>(diagnostics: T[]): T[] {
   return [...diagnostics].sort(
     (a, b) =>
       (ORDER[a.severity] ?? 3) - (ORDER[b.severity] ?? 3) || a.line - b.line || a.column - b.column,
@@ -125,7 +123,7 @@ export function lineStarts(text: string): number[] {
  * Columns count characters from 1; a diagnostic without an end covers the rest of its word, or
  * at least one character.
  */
-export function textRange(text: string, diagnostic: Diagnostic): { from: number; to: number } {
+export function textRange(text: string, diagnostic: TextMarker): { from: number; to: number } {
   const starts = lineStarts(text);
   const offset = (line: number, column: number) => {
     const lineIndex = Math.min(Math.max(line, 1), starts.length) - 1;

@@ -51,7 +51,7 @@ pub const OFFICIAL_BINHOST: &str = "gentoo";
 
 /// How emerge runs in a Gentoo lower. None of this changes what an image contains, so it is
 /// not part of the lower's inputs: a build with other options reuses the lower.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, ts_rs::TS)]
 #[serde(default)]
 pub struct EmergeOptions {
     /// Build several packages at once: `--jobs=N --load-average=N`.
@@ -74,7 +74,7 @@ pub struct EmergeOptions {
 }
 
 /// An OpenPGP key to sign binary packages with.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, ts_rs::TS)]
 pub struct SigningKey {
     /// The GnuPG home holding the secret key (without a passphrase, or with an agent that has
     /// it); bound into the build container.
