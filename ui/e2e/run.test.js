@@ -292,16 +292,12 @@ describe('genpack studio: build and run', () => {
       await box.waitForDisplayed(WAIT);
       const pasted = 'echo pasted-$[7*6] > /tmp/from-clipboard\n';
       // Put in the box as a paste does (WebDriver's typed "\n" does not reach a textarea).
-      await browser.execute(
-        (element, text) => {
-          // Runs in the page: `element` is the textarea.
-          const area = /** @type {any} */ (element);
-          area.value = text;
-          area.dispatchEvent(new Event('input', { bubbles: true }));
-        },
-        box,
-        pasted,
-      );
+      await browser.execute((text) => {
+        // Runs in the page.
+        const area = /** @type {any} */ (globalThis).document.querySelector('[data-testid="vm-type-text"]');
+        area.value = text;
+        area.dispatchEvent(new Event('input', { bubbles: true }));
+      }, pasted);
       assert.equal(await box.getValue(), pasted, 'the text to type, with its line end');
       await byTestId(browser, 'vm-type-send').click();
       await untilGuestAnswers(browser, 'cat /tmp/from-clipboard', /^pasted-42\s*$/m, '"Type clipboard" did not reach the screen');
