@@ -186,7 +186,7 @@ pub fn run(context: &Context, step: Step, args: BuildArgs) -> Result<ExitCode, F
             }
             println!(
                 "Built {image} ({}, {} packages) in {:.1} s.",
-                human_bytes(report.pack.bytes),
+                genpack_util::human_size(report.pack.bytes),
                 report.upper.closure_packages,
                 started.elapsed().as_secs_f64()
             );
@@ -212,7 +212,7 @@ pub fn run(context: &Context, step: Step, args: BuildArgs) -> Result<ExitCode, F
             println!(
                 "Image tree ready: {} packages, {} copied from the base layer.",
                 report.closure_packages,
-                human_bytes(report.bytes_copied)
+                genpack_util::human_size(report.bytes_copied)
             );
             println!("{}", stages_line(&report));
         }
@@ -222,7 +222,7 @@ pub fn run(context: &Context, step: Step, args: BuildArgs) -> Result<ExitCode, F
             println!(
                 "Packed {} ({}).",
                 report.output.display(),
-                human_bytes(report.bytes)
+                genpack_util::human_size(report.bytes)
             );
         }
     }
@@ -374,7 +374,7 @@ fn amount(
     eta: Option<Duration>,
 ) -> String {
     let value = |n: u64| match unit {
-        Unit::Bytes => human_bytes(n),
+        Unit::Bytes => genpack_util::human_size(n),
         Unit::Percent => format!("{n}%"),
         Unit::Packages => format!("{n} package steps"),
         Unit::Files => format!("{n} files"),
@@ -384,27 +384,12 @@ fn amount(
         _ => value(done),
     };
     if let (Unit::Bytes, Some(rate)) = (unit, rate) {
-        text.push_str(&format!(", {}/s", human_bytes(rate as u64)));
+        text.push_str(&format!(", {}/s", genpack_util::human_size(rate as u64)));
     }
     if let Some(eta) = eta {
         text.push_str(&format!(", about {} s left", eta.as_secs()));
     }
     text
-}
-
-pub fn human_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
 }
 
 #[cfg(test)]
@@ -413,8 +398,8 @@ mod tests {
 
     #[test]
     fn amounts_read_like_sentences() {
-        assert_eq!(human_bytes(512), "512 B");
-        assert_eq!(human_bytes(3 * 1024 * 1024 / 2), "1.5 MiB");
+        assert_eq!(genpack_util::human_size(512), "512 B");
+        assert_eq!(genpack_util::human_size(3 * 1024 * 1024 / 2), "1.5 MiB");
         assert_eq!(
             amount(
                 Unit::Bytes,

@@ -8,7 +8,6 @@ use std::process::ExitCode;
 use genpack_install::update::{DEFAULT_BOOT_DIR, SYSTEM_CUR};
 use genpack_install::{rollback, self_update, Progress, UpdateError, UpdateOptions};
 
-use crate::build::human_bytes;
 use crate::report::Failure;
 
 #[derive(Debug, clap::Args)]
@@ -47,9 +46,9 @@ pub fn run(args: Args) -> Result<ExitCode, Failure> {
     let mut show = |p: Progress| {
         let line = format!(
             "Copying {} of {} ({}/s)",
-            human_bytes(p.bytes_done),
-            human_bytes(p.bytes_total),
-            human_bytes(p.bytes_per_second as u64)
+            genpack_util::human_size(p.bytes_done),
+            genpack_util::human_size(p.bytes_total),
+            genpack_util::human_size(p.bytes_per_second as u64)
         );
         if terminal {
             eprint!("\r\x1b[2K{line}");

@@ -327,28 +327,6 @@ fn tree_to_boot(context: &Context, image: Option<&Path>) -> Result<PathBuf, Fail
     Ok(tree)
 }
 
-/// A tree's VM name: the artifact name it records, else the folder's name.
-fn tree_vm_name(tree: &Path) -> String {
-    let recorded = std::fs::read_to_string(tree.join(".genpack/artifact")).unwrap_or_default();
-    let name: String = recorded
-        .trim()
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
-                c
-            } else {
-                '-'
-            }
-        })
-        .take(64)
-        .collect();
-    if name.is_empty() || name.starts_with('.') {
-        "tree".to_string()
-    } else {
-        name
-    }
-}
-
 fn spec_from(context: &Context, args: &RunArgs) -> Result<VmSpec, Failure> {
     let firmware = match args.firmware {
         FirmwareArg::Uefi => FirmwareKind::Uefi,
@@ -357,7 +335,7 @@ fn spec_from(context: &Context, args: &RunArgs) -> Result<VmSpec, Failure> {
     let as_tree = args.tree || args.image.as_deref().is_some_and(Path::is_dir);
     let (boot, default_name) = if as_tree {
         let tree = tree_to_boot(context, args.image.as_deref())?;
-        let name = tree_vm_name(&tree);
+        let name = genpack_vm::name_for_tree(&tree);
         (Boot::Tree { tree }, name)
     } else {
         let Some(image) = args.image.clone() else {

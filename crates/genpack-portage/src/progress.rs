@@ -277,8 +277,8 @@ fn split_repo(spec: &str) -> (String, Option<String>) {
     }
 }
 
-/// Removes ANSI colour and cursor sequences.
-fn strip_ansi(line: &str) -> String {
+/// `line` without ANSI colour and cursor sequences (emerge colours its output).
+pub fn strip_ansi(line: &str) -> String {
     let mut out = String::with_capacity(line.len());
     let mut chars = line.chars().peekable();
     while let Some(c) = chars.next() {

@@ -43,7 +43,7 @@ pub use disk::{allocate, Allocation};
 pub use error::{Result, VmError};
 pub use firmware::{Firmware, FirmwareKind};
 pub use input::{InputBus, InputDevices};
-pub use name::name_for_image;
+pub use name::{name_for_image, name_for_tree};
 pub use network::{Forward, Network, Protocol};
 pub use qmp::{QmpClient, QmpEvent};
 pub use runtime::{RuntimeDir, VmState};

@@ -27,6 +27,26 @@ pub fn name_for_image(image: &Path) -> String {
     sanitize(raw.trim())
 }
 
+/// The name a VM booting the image tree `tree` (a build's `work/<arch>/upper`) gets: the same
+/// as for the image packed from it, from the tree's `/.genpack` record; else the folder's name.
+pub fn name_for_tree(tree: &Path) -> String {
+    let part = |file: &str| {
+        std::fs::read_to_string(tree.join(".genpack").join(file))
+            .map(|text| text.trim().to_string())
+            .unwrap_or_default()
+    };
+    let recorded = [part("artifact"), part("variant"), part("arch")]
+        .into_iter()
+        .filter(|part| !part.is_empty())
+        .collect::<Vec<_>>()
+        .join("-");
+    if recorded.is_empty() {
+        let folder = tree.file_name().map(|n| n.to_string_lossy().into_owned());
+        return sanitize(folder.as_deref().unwrap_or_default());
+    }
+    sanitize(&recorded)
+}
+
 /// Replaces characters a VM name does not allow with `-`, drops leading dots and keeps at most
 /// 64 characters.
 fn sanitize(raw: &str) -> String {
@@ -52,6 +72,19 @@ fn sanitize(raw: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_tree_is_named_like_its_image() {
+        let dir = tempfile::tempdir().unwrap();
+        let record = dir.path().join(".genpack");
+        std::fs::create_dir_all(&record).unwrap();
+        std::fs::write(record.join("artifact"), "web\n").unwrap();
+        std::fs::write(record.join("variant"), "").unwrap();
+        std::fs::write(record.join("arch"), "x86_64\n").unwrap();
+        assert_eq!(name_for_tree(dir.path()), "web-x86_64");
+        std::fs::write(record.join("variant"), "kiosk").unwrap();
+        assert_eq!(name_for_tree(dir.path()), "web-kiosk-x86_64");
+    }
 
     #[test]
     fn names_are_made_valid() {

@@ -931,31 +931,10 @@ impl BaseProvider for Gentoo {
 fn log_tail(text: &str, count: usize) -> String {
     let lines: Vec<String> = text
         .lines()
-        .map(strip_colours)
+        .map(genpack_portage::progress::strip_ansi)
         .filter(|line| !line.contains("Unable to configure loopback interface"))
         .collect();
     lines[lines.len().saturating_sub(count)..].join("\n")
-}
-
-/// `line` without ANSI escape sequences.
-fn strip_colours(line: &str) -> String {
-    let mut out = String::with_capacity(line.len());
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            if chars.peek() == Some(&'[') {
-                chars.next();
-                for c in chars.by_ref() {
-                    if c.is_ascii_alphabetic() {
-                        break;
-                    }
-                }
-            }
-            continue;
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// Appends the lower's emerge.log (`from`, absent when nothing merged) to the history `to`.
