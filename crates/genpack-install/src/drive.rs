@@ -180,6 +180,7 @@ pub fn write_to_drive(request: &DriveWrite, mut control: DriveControl) -> Result
                 sink(&DriveProgress::from(progress));
             }
         })),
+        ..FlashOptions::default()
     };
     let written = flasher.write_image(&image, flash_options)?;
     Ok(DriveWriteReport {
