@@ -328,7 +328,7 @@ fn write_drives(args: &Args, drives: &[Drive], genpack_image: bool) -> Result<bo
     if !all_ok && outcomes.len() > 1 {
         let failed = outcomes.iter().filter(|o| o.result.is_err()).count();
         eprintln!(
-            "{failed} of {} drives failed; they have no partition table now.",
+            "{failed} of {} drives failed; a failed drive has no partition table now.",
             outcomes.len()
         );
     }
@@ -474,9 +474,17 @@ fn drive_control(several: bool) -> DriveControl {
                                 true
                             }
                         };
-                        if changed && !terminal {
-                            let _ =
-                                writeln!(err, "==> {}: {}", device.display(), phase_name(*phase));
+                        if !terminal {
+                            // A log: one line per drive and phase, no redrawn line.
+                            if changed {
+                                let _ = writeln!(
+                                    err,
+                                    "==> {}: {}",
+                                    device.display(),
+                                    phase_name(*phase)
+                                );
+                            }
+                            return;
                         }
                         let line = drives
                             .iter()
