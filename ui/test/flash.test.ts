@@ -55,6 +55,7 @@ describe('confirming a drive', () => {
 describe('progress', () => {
   const writing = {
     kind: 'drive' as const,
+    device: '/dev/sdz',
     phase: 'writing' as const,
     bytes_done: 100 * 1024 * 1024,
     bytes_total: 400 * 1024 * 1024,
@@ -79,6 +80,12 @@ describe('progress', () => {
     expect(overallFraction(writing)).toBeLessThan(overallFraction(verifying));
     expect(overallFraction(verifying)).toBeLessThan(overallFraction(finished));
     expect(overallFraction(finished)).toBeCloseTo(1);
+  });
+
+  it('says the image is being checked before anything is written', () => {
+    const checking = { kind: 'checksum' as const, bytes_done: 1024 * 1024, bytes_total: 4 * 1024 * 1024 };
+    expect(progressLine(checking)).toBe("Checking the image's SHA-256: 1.0 MiB of 4.0 MiB");
+    expect(overallFraction(checking)).toBe(0);
   });
 });
 

@@ -7,9 +7,10 @@ use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
-use genpack_drive::{drives, Confirmation, Drive, Phase, Refusal};
+use genpack_drive::{drives, Confirmation, Drive, Phase, Refusal, Sha256};
 use genpack_install::drive::{
-    is_block_device, restore_drive, write_to_drive, DriveControl, DriveProgress, DriveWrite,
+    is_block_device, is_genpack_image, restore_drive, write_to_drives, DriveControl, DriveProgress,
+    DrivesWrite,
 };
 use genpack_install::layout::PartitionTable;
 use genpack_install::{
@@ -26,13 +27,21 @@ use crate::report::Failure;
 ))]
 #[command(group(clap::ArgGroup::new("layout").args(["gpt", "mbr", "superfloppy"])))]
 pub struct Args {
-    /// The image to install (a .squashfs built by `genpack build`).
+    /// The image to install: a .squashfs built by `genpack build`, or (to drives only) a disk
+    /// image written as it is: raw (.img, hybrid .iso) or compressed (.img.xz, .img.zst,
+    /// .img.gz, decompressed while writing).
     image: PathBuf,
     /// Disk to write: a drive (e.g. /dev/sdb: written exclusively and read back to verify),
-    /// an existing disk image file (keeps its size) or a new file (sized to fit).
+    /// an existing disk image file (keeps its size) or a new file (sized to fit). Repeat it
+    /// to write several drives at once (`--disk /dev/sdb --disk /dev/sdc`).
     /// `--disk list` shows the drives that may be written.
     #[arg(long, value_name = "DEVICE|FILE|list")]
-    disk: Option<PathBuf>,
+    disk: Vec<PathBuf>,
+    /// The image file's SHA-256 as published (for a compressed image, of the compressed
+    /// file); checked before anything is written. Without it, a `IMAGE.sha256` file beside
+    /// the image is used when there is one.
+    #[arg(long, value_name = "SUM")]
+    sha256: Option<Sha256>,
     /// Allow an internal (non-removable) disk; you are asked to type its name.
     #[arg(long)]
     all: bool,
@@ -133,34 +142,64 @@ impl Args {
 }
 
 pub fn run(args: Args) -> Result<ExitCode, Failure> {
-    if args.disk.as_deref() == Some(Path::new("list")) && !Path::new("list").exists() {
+    if args.disk.len() == 1 && args.disk[0] == Path::new("list") && !Path::new("list").exists() {
         return list_drives(args.all);
     }
-    let drive = match args.disk.as_deref().filter(|disk| is_block_device(disk)) {
-        Some(disk) => match confirm_drive(disk, args.all, args.yes, "Erase everything on")? {
-            Some(drive) => Some(drive),
+    let (drive_paths, disk_files): (Vec<&PathBuf>, Vec<&PathBuf>) =
+        args.disk.iter().partition(|disk| is_block_device(disk));
+    if args.disk.len() > 1 && !disk_files.is_empty() {
+        return Err(Failure::new(format!(
+            "{} is not a drive: several --disk must all be drives",
+            disk_files[0].display()
+        ))
+        .hint(
+            "write image files one at a time; `genpack install IMAGE --disk list` shows the drives",
+        ));
+    }
+    let drives = if drive_paths.is_empty() {
+        Vec::new()
+    } else {
+        match confirm_drives(&drive_paths, args.all, args.yes)? {
+            Some(drives) => drives,
             None => {
                 eprintln!("Nothing was written.");
                 return Ok(ExitCode::FAILURE);
             }
-        },
-        None => None,
+        }
     };
-    let files = [&args.disk, &args.cdrom, &args.zip]
-        .into_iter()
-        .flatten()
-        .filter(|out| !is_block_device(out));
+    // The drives are checked (and confirmed) before the image is looked at.
+    let genpack_image = is_genpack_image(&args.image)?;
+    if !genpack_image {
+        if let Some(other) = disk_files
+            .first()
+            .copied()
+            .or(args.cdrom.as_ref())
+            .or(args.zip.as_ref())
+        {
+            return Err(Failure::new(format!(
+                "{} is a disk image, not a genpack image (.squashfs): it is written to drives as it is and cannot become {}",
+                args.image.display(),
+                other.display()
+            ))
+            .hint("pass drives with --disk, or a .squashfs built by `genpack build`"));
+        }
+    }
+    let files = disk_files
+        .iter()
+        .copied()
+        .chain(&args.cdrom)
+        .chain(&args.zip);
     for out in files {
         if out.exists() && !args.yes && !confirm_overwrite(out)? {
             eprintln!("Nothing was written.");
             return Ok(ExitCode::FAILURE);
         }
     }
-    if let Some(disk) = &args.disk {
-        match &drive {
-            Some(drive) => write_drive(&args, drive)?,
-            None => write_disk_file(&args, disk)?,
-        }
+    if !drives.is_empty() && !write_drives(&args, &drives, genpack_image)? {
+        return Ok(ExitCode::FAILURE);
+    }
+    if let Some(disk) = disk_files.first() {
+        write_disk_file(&args, disk)?;
     }
     if let Some(iso) = &args.cdrom {
         let report = make_iso(
@@ -215,7 +254,7 @@ pub fn restore(args: RestoreArgs) -> Result<ExitCode, Failure> {
         eprintln!("Nothing was written.");
         return Ok(ExitCode::FAILURE);
     };
-    let report = restore_drive(&Confirmation::for_drive(&drive), drive_control())?;
+    let report = restore_drive(&Confirmation::for_drive(&drive), drive_control(false))?;
     finish_progress_line();
     println!(
         "Restored {}: one FAT32 partition of {} labelled {} ({}). It is ready for everyday use.",
@@ -227,43 +266,73 @@ pub fn restore(args: RestoreArgs) -> Result<ExitCode, Failure> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn write_drive(args: &Args, drive: &Drive) -> Result<(), Failure> {
-    let request = DriveWrite {
+/// Writes the image to every drive at once and prints one result line per drive; `false`
+/// when any drive failed.
+fn write_drives(args: &Args, drives: &[Drive], genpack_image: bool) -> Result<bool, Failure> {
+    let request = DrivesWrite {
         image: args.image.clone(),
-        drive: Confirmation::for_drive(drive),
+        drives: drives.iter().map(Confirmation::for_drive).collect(),
         options: InstallOptions {
             size: None,
             sector_size: None,
             ..args.options()
         },
+        sha256: args.sha256,
     };
     if args.size_mib.is_some() || args.sector_size.is_some() {
         eprintln!(
-            "note: --size-mib and --sector-size apply to image files; {} is written for its own size and sectors",
-            drive.path.display()
+            "note: --size-mib and --sector-size apply to image files; drives are written for their own size and sectors"
         );
     }
-    let report = write_to_drive(&request, drive_control())?;
+    let outcomes = write_to_drives(&request, drive_control(drives.len() > 1))?;
     finish_progress_line();
-    let table = match report.table {
-        "mbr" => "MBR",
-        "gpt" => "GPT",
-        _ => "no partition table",
-    };
-    let boots = if report.bios_boot {
-        "BIOS and UEFI"
-    } else {
-        "UEFI"
-    };
-    println!(
-        "Wrote {} ({} {table}, boots with {boots}) and read it back: {} verified in {:.1} s + {:.1} s.",
-        report.drive,
-        human_size(report.image_bytes),
-        human_size(report.bytes_verified),
-        report.write_seconds,
-        report.verify_seconds
-    );
-    Ok(())
+    let mut all_ok = true;
+    for (outcome, drive) in outcomes.iter().zip(drives) {
+        match &outcome.result {
+            Ok(report) => {
+                let what = if genpack_image {
+                    let table = match report.table {
+                        "mbr" => "MBR",
+                        "gpt" => "GPT",
+                        _ => "no partition table",
+                    };
+                    let boots = if report.bios_boot {
+                        "BIOS and UEFI"
+                    } else {
+                        "UEFI"
+                    };
+                    format!(
+                        "{} {table}, boots with {boots}",
+                        human_size(report.image_bytes)
+                    )
+                } else {
+                    format!("{} disk image", human_size(report.image_bytes))
+                };
+                println!(
+                    "ok      {}: wrote {what} and read it back: {} verified in {:.1} s + {:.1} s.",
+                    report.drive,
+                    human_size(report.bytes_verified),
+                    report.write_seconds,
+                    report.verify_seconds
+                );
+            }
+            Err(error) => {
+                all_ok = false;
+                println!("FAILED  {}: {error}", drive.description());
+                if let Some(hint) = error.hint() {
+                    println!("        hint: {hint}");
+                }
+            }
+        }
+    }
+    if !all_ok && outcomes.len() > 1 {
+        let failed = outcomes.iter().filter(|o| o.result.is_err()).count();
+        eprintln!(
+            "{failed} of {} drives failed; a failed drive has no partition table now.",
+            outcomes.len()
+        );
+    }
+    Ok(all_ok)
 }
 
 fn write_disk_file(args: &Args, disk: &Path) -> Result<(), Failure> {
@@ -334,8 +403,9 @@ fn print_disk_report(report: &InstallReport) {
     }
 }
 
-/// Progress of a drive write on stderr, redrawn in place on a terminal; Ctrl-C cancels.
-fn drive_control() -> DriveControl {
+/// Progress of a drive write on stderr, redrawn in place on a terminal (one line for all
+/// drives when there are several); Ctrl-C cancels.
+fn drive_control(several: bool) -> DriveControl {
     let cancel = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&cancel);
     if let Ok(mut signals) = signal_hook::iterator::Signals::new([
@@ -350,46 +420,108 @@ fn drive_control() -> DriveControl {
         });
     }
     let terminal = std::io::stderr().is_terminal();
-    let mut last_phase = None;
+    let mut last_phase: Option<&'static str> = None;
+    // Per drive: its phase and the text of its progress.
+    let mut drives: Vec<(PathBuf, Phase, String)> = Vec::new();
     DriveControl {
         cancel: Some(cancel),
         progress: Some(Box::new(move |event: &DriveProgress| {
             let mut err = std::io::stderr().lock();
-            match event {
-                DriveProgress::Layout => {
-                    let _ = writeln!(err, "==> Laying the image out for the drive");
-                }
+            let (heading, text) = match event {
+                DriveProgress::Layout => ("Laying the image out for the drives", None),
+                DriveProgress::Checksum {
+                    bytes_done,
+                    bytes_total,
+                } => (
+                    "Checking the image's SHA-256",
+                    Some(format!(
+                        "     {} of {}",
+                        human_size(*bytes_done),
+                        human_size(*bytes_total)
+                    )),
+                ),
                 DriveProgress::Drive {
+                    device,
                     phase,
                     bytes_done,
                     bytes_total,
                     bytes_per_second,
                     eta_secs,
                 } => {
-                    if last_phase != Some(*phase) {
-                        if terminal && last_phase.is_some() {
-                            let _ = writeln!(err);
-                        }
-                        let _ = writeln!(err, "==> {}", phase_name(*phase));
-                        last_phase = Some(*phase);
+                    let mut text = format!(
+                        "{} of {}",
+                        human_size(*bytes_done),
+                        human_size(*bytes_total)
+                    );
+                    if *bytes_per_second > 0.0 {
+                        text.push_str(&format!(", {:.1} MB/s", bytes_per_second / 1e6));
                     }
-                    if terminal {
-                        let mut text = format!(
-                            "     {} of {}",
-                            human_size(*bytes_done),
-                            human_size(*bytes_total)
-                        );
-                        if *bytes_per_second > 0.0 {
-                            text.push_str(&format!(", {:.1} MB/s", bytes_per_second / 1e6));
+                    if let Some(eta) = eta_secs {
+                        text.push_str(&format!(", about {eta:.0} s left"));
+                    }
+                    if !several {
+                        (phase_name(*phase), Some(format!("     {text}")))
+                    } else {
+                        let changed = match drives.iter_mut().find(|(d, _, _)| d == device) {
+                            Some(entry) => {
+                                let changed = entry.1 != *phase;
+                                entry.1 = *phase;
+                                entry.2 = text;
+                                changed
+                            }
+                            None => {
+                                drives.push((device.clone(), *phase, text));
+                                true
+                            }
+                        };
+                        if !terminal {
+                            // A log: one line per drive and phase, no redrawn line.
+                            if changed {
+                                let _ = writeln!(
+                                    err,
+                                    "==> {}: {}",
+                                    device.display(),
+                                    phase_name(*phase)
+                                );
+                            }
+                            return;
                         }
-                        if let Some(eta) = eta_secs {
-                            text.push_str(&format!(", about {eta:.0} s left"));
-                        }
-                        let _ = write!(err, "\r\x1b[2K{text}");
+                        let line = drives
+                            .iter()
+                            .map(|(device, phase, text)| {
+                                let name = device.file_name().unwrap_or(device.as_os_str());
+                                format!(
+                                    "{}: {} {text}",
+                                    name.to_string_lossy(),
+                                    short_phase(*phase)
+                                )
+                            })
+                            .collect::<Vec<_>>()
+                            .join(" | ");
+                        ("Writing the drives", Some(format!("     {line}")))
                     }
                 }
+            };
+            if last_phase != Some(heading) {
+                if terminal && last_phase.is_some() {
+                    let _ = writeln!(err);
+                }
+                let _ = writeln!(err, "==> {heading}");
+                last_phase = Some(heading);
+            }
+            if let (true, Some(text)) = (terminal, text) {
+                let _ = write!(err, "\r\x1b[2K{text}");
             }
         })),
+    }
+}
+
+fn short_phase(phase: Phase) -> &'static str {
+    match phase {
+        Phase::Preparing => "wiping",
+        Phase::Writing => "writing",
+        Phase::Verifying => "verifying",
+        Phase::Finishing => "table",
     }
 }
 
@@ -477,6 +609,55 @@ fn confirm_drive(
         answer == drive.name
     };
     Ok(confirmed.then_some(drive))
+}
+
+/// [`confirm_drive`] for several drives: every drive is checked before anything is asked,
+/// then one question names them all (an internal disk is still confirmed by typing its name).
+fn confirm_drives(paths: &[&PathBuf], all: bool, yes: bool) -> Result<Option<Vec<Drive>>, Failure> {
+    if let [path] = paths {
+        return Ok(confirm_drive(path, all, yes, "Erase everything on")?.map(|drive| vec![drive]));
+    }
+    let mut drives: Vec<Drive> = Vec::new();
+    for path in paths {
+        let drive = confirm_drive(path, all, true, "")?.ok_or_else(|| Failure::new("no drive"))?;
+        if drives.iter().any(|d| d.path == drive.path) {
+            return Err(Failure::new(format!(
+                "{} is given twice",
+                drive.path.display()
+            )));
+        }
+        drives.push(drive);
+    }
+    if yes {
+        return Ok(Some(drives));
+    }
+    let names: Vec<String> = drives.iter().map(|d| d.description()).collect();
+    let unattended = format!("{} would be erased", names.join(", "));
+    let answer = ask(
+        &format!(
+            "Erase everything on these {} drives?\n  {}\n[y/N] ",
+            drives.len(),
+            names.join("\n  ")
+        ),
+        &unattended,
+    )?;
+    if !is_yes(&answer) {
+        return Ok(None);
+    }
+    for drive in drives.iter().filter(|d| !d.removable) {
+        let answer = ask(
+            &format!(
+                "{} is an internal disk. Type its name ({}) to erase everything on it: ",
+                drive.description(),
+                drive.name
+            ),
+            &unattended,
+        )?;
+        if answer != drive.name {
+            return Ok(None);
+        }
+    }
+    Ok(Some(drives))
 }
 
 /// Asks on the terminal; without one, refuses (pass -y in scripts).

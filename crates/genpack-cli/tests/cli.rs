@@ -458,3 +458,135 @@ fn build_refuses_unusable_emerge_options_before_building() {
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("--jobs must be at least 1"));
 }
+
+/// A disk image of `len` bytes: pseudo-random bytes (barely compressible, like a real one)
+/// under an MBR made by sfdisk.
+fn random_disk_image(path: &Path, len: usize, seed: u64) {
+    let mut state = seed | 1;
+    let mut bytes = vec![0u8; len];
+    for chunk in bytes.chunks_mut(8) {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        chunk.copy_from_slice(&state.to_le_bytes()[..chunk.len()]);
+    }
+    fs::write(path, bytes).unwrap();
+    let mut sfdisk = Command::new("sfdisk")
+        .args(["-q", "--wipe", "never"])
+        .arg(path)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    sfdisk
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"label: dos\nstart=2048, type=c\n")
+        .unwrap();
+    assert!(sfdisk.wait().unwrap().success());
+}
+
+fn sha256_of(path: &Path) -> String {
+    let out = Command::new("sha256sum").arg(path).output().unwrap();
+    text(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn install_checks_the_sum_and_writes_a_compressed_image_to_several_sticks_needs_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let raw = dir.path().join("appliance.img");
+    random_disk_image(&raw, 24 << 20, 7);
+    assert!(Command::new("xz")
+        .args(["-q", "-k", "-0", "-T0"])
+        .arg(&raw)
+        .status()
+        .unwrap()
+        .success());
+    let packed = dir.path().join("appliance.img.xz");
+    let sum = sha256_of(&packed);
+
+    let first = dir.path().join("first");
+    let last = dir.path().join("last");
+    fs::write(&first, vec![0x11u8; 32 << 20]).unwrap();
+    fs::write(&last, vec![0x22u8; 32 << 20]).unwrap();
+    // A stick that fails mid-write: its backing file sits on an 8 MiB tmpfs.
+    let small = dir.path().join("tmpfs");
+    fs::create_dir(&small).unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=8m", "none"])
+        .arg(&small)
+        .status()
+        .unwrap();
+    assert!(mounted.success());
+    struct Unmount(PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _unmount = Unmount(small.clone());
+    let broken = small.join("broken");
+    fs::File::create(&broken)
+        .unwrap()
+        .set_len(32 << 20)
+        .unwrap();
+    let sticks = [
+        LoopDevice::attach(&first, false),
+        LoopDevice::attach(&broken, false),
+        LoopDevice::attach(&last, false),
+    ];
+    let image = packed.to_str().unwrap();
+    let mut args = vec!["install", image, "-y"];
+    for stick in &sticks {
+        args.extend(["--disk", stick.0.as_str()]);
+    }
+
+    // A sum file beside the image that does not match: nothing is written anywhere.
+    let beside = dir.path().join("appliance.img.xz.sha256");
+    fs::write(&beside, format!("{}  appliance.img.xz\n", "0".repeat(64))).unwrap();
+    let out = genpack(&args, dir.path());
+    assert!(!out.status.success());
+    let error = text(&out.stderr);
+    assert!(
+        error.contains("SHA-256") && error.contains("nothing was written"),
+        "{error}"
+    );
+    assert!(fs::read(&first).unwrap().iter().all(|&b| b == 0x11));
+    assert!(fs::read(&last).unwrap().iter().all(|&b| b == 0x22));
+
+    // The sum given on the command line, right this time: two sticks written, one failed.
+    fs::write(&beside, format!("{sum}  appliance.img.xz\n")).unwrap();
+    args.extend(["--sha256", sum.as_str()]);
+    let out = genpack(&args, dir.path());
+    let report = text(&out.stdout);
+    assert!(
+        !out.status.success(),
+        "a failed stick must fail the command:\n{report}"
+    );
+    let line = |device: &str| {
+        report
+            .lines()
+            .find(|l| l.contains(&format!("({device})")))
+            .unwrap_or_else(|| panic!("no line for {device}:\n{report}"))
+            .to_string()
+    };
+    for stick in [&sticks[0], &sticks[2]] {
+        assert!(line(&stick.0).starts_with("ok "), "{report}");
+    }
+    assert!(line(&sticks[1].0).starts_with("FAILED "), "{report}");
+    let image_bytes = fs::read(&raw).unwrap();
+    for file in [&first, &last] {
+        let written = fs::read(file).unwrap();
+        assert!(
+            written[..image_bytes.len()] == image_bytes[..],
+            "{}",
+            file.display()
+        );
+    }
+}

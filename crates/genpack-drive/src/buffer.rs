@@ -15,6 +15,8 @@ pub(crate) struct AlignedBuf {
 
 // SAFETY: the buffer owns its allocation exclusively, like a Vec<u8>.
 unsafe impl Send for AlignedBuf {}
+// SAFETY: shared access only reads, like &Vec<u8>.
+unsafe impl Sync for AlignedBuf {}
 
 impl AlignedBuf {
     /// Allocates `len` zero bytes (`len` > 0). Aborts on allocation failure, like `Vec`.

@@ -2,6 +2,7 @@
 
 use std::io;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use crate::drives::Refusal;
 
@@ -63,15 +64,63 @@ pub enum FlashError {
         #[source]
         source: io::Error,
     },
-    /// The image does not fit on the drive.
+    /// The image is of a kind that is not written to drives (an archive, another compression).
+    #[error("{path}: {why}")]
+    UnsupportedImage { path: PathBuf, why: String },
+    /// A compressed image could not be decompressed: damaged, truncated or not what its
+    /// first bytes say. Every drive is left without a partition table.
+    #[error("{path}: the {format} data is damaged or incomplete after {offset} bytes of image ({source}); download the file again")]
+    Decompress {
+        path: PathBuf,
+        format: &'static str,
+        /// Decompressed bytes read before the error.
+        offset: u64,
+        #[source]
+        source: io::Error,
+    },
+    /// The image does not fit on the drive (known before writing).
     #[error(
-        "{device}: the image ({image_len} bytes) is larger than the drive ({device_len} bytes)"
+        "{device}: the image ({}{image_len} bytes) is larger than the drive ({device_len} bytes)",
+        if *exact { "" } else { "at least " }
     )]
     ImageTooLarge {
         device: PathBuf,
         image_len: u64,
         device_len: u64,
+        /// `false` when only a lower bound of the image's size was known.
+        exact: bool,
     },
+    /// A compressed image that did not tell its size turned out larger than the drive while
+    /// it was written. The drive has no partition table.
+    #[error("{device}: the image runs past the end of the drive ({device_len} bytes): it does not fit; the drive has no partition table now")]
+    RanPastEnd { device: PathBuf, device_len: u64 },
+    /// Reading the image failed while this drive was being written; every drive written from
+    /// it stopped. The drive has no partition table.
+    #[error("{device}: stopped because the image could not be read: {source}; the drive has no partition table now")]
+    SourceFailed {
+        device: PathBuf,
+        #[source]
+        source: Arc<FlashError>,
+    },
+    /// A sum file could not be read or has no sum for the image.
+    #[error("{path}:{line}: {why}")]
+    SumFile {
+        path: PathBuf,
+        line: usize,
+        why: String,
+    },
+    /// The image's SHA-256 is not the one expected. Nothing was written.
+    #[error("{path}: its SHA-256 is {actual}, but {expected_from} says {expected}: the file is damaged or not the one meant; nothing was written")]
+    ChecksumMismatch {
+        path: PathBuf,
+        actual: String,
+        expected: String,
+        /// "the sum given" or the sum file's path.
+        expected_from: String,
+    },
+    /// The user cancelled while the image's checksum was computed. Nothing was written.
+    #[error("{path}: checking the image was cancelled; nothing was written")]
+    ChecksumCancelled { path: PathBuf },
     /// Reading or writing the device failed.
     #[error("{device}: {op} at byte {offset} failed: {source}")]
     Io {
@@ -91,6 +140,14 @@ pub enum FlashError {
     /// Read-back found different bytes than were written. The partition table was not written.
     #[error("{device}: verification failed: the drive returned different data at byte {offset}; the drive or its reader may be faulty, try another port or stick")]
     Mismatch { device: PathBuf, offset: u64 },
+    /// Read-back found a block different from what was written (a compressed image cannot be
+    /// read again to find the exact byte). The partition table was not written.
+    #[error("{device}: verification failed: the drive returned different data in the {len} bytes from byte {offset}; the drive or its reader may be faulty, try another port or stick")]
+    BlockMismatch {
+        device: PathBuf,
+        offset: u64,
+        len: u64,
+    },
     /// The image changed on disk while it was being written.
     #[error("{path}: the image changed while it was being written (bytes at {offset} differ between the two reads)")]
     SourceChanged { path: PathBuf, offset: u64 },

@@ -1,34 +1,38 @@
-//! Writing an image to a drive the user confirmed, partition table last.
+//! Writing an image to drives the user confirmed, partition table last.
 //!
-//! Order of a write ([`Flasher::write_image`]):
+//! Order of a write ([`Flasher::write_image`], or [`write_to_all`] for several drives at once):
 //!
 //! 1. **Preparing**: zero the drive's first and last MiB (and where the image's backup GPT
 //!    goes), so the old partition table (MBR, primary and backup GPT) is gone before
 //!    anything else changes.
 //! 2. **Writing**: everything but the image's first MiB and, for a GPT image, its backup
-//!    GPT. A helper thread reads the image (once) and hashes each 4 MiB block (XXH3-128)
-//!    while this thread writes the previous block with `O_DIRECT`.
-//! 3. `fsync`, then **Verifying**: read the blocks back uncached and compare their hashes.
+//!    GPT. A helper thread reads the image once (decompressing it if needed) and
+//!    fingerprints each 4 MiB block (XXH3-128); every drive's own thread writes the block
+//!    with `O_DIRECT`.
+//! 3. `fsync`, then **Verifying**: each drive reads its blocks back uncached and compares
+//!    their fingerprints with those taken while writing.
 //! 4. **Finishing**: write the backup GPT and the first MiB (MBR / protective MBR, primary
 //!    GPT, boot loader gap), `fsync`, read them back and compare.
 //!
-//! Until step 4 succeeds the drive's first MiB is zero: a cancelled, failed or mismatching
+//! Until step 4 succeeds a drive's first MiB is zero: a cancelled, failed or mismatching
 //! write leaves a drive with no partition table and no filesystem signature at its start,
 //! never a half-written stick that looks bootable. Any error after step 1 zeroes the first
-//! MiB again before returning.
+//! MiB again before returning. With several drives, one that fails stops alone; the others
+//! go on. If the image itself cannot be read (a damaged compressed file), every drive stops
+//! before step 4.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::buffer::AlignedBuf;
 use crate::device::{Access, Device, OpenMethod};
 use crate::drives::{self, Drive};
 use crate::error::FlashError;
+pub use crate::fanout::write_to_all;
 use crate::image::Image;
-use crate::pipeline::{self, Flow};
-use crate::progress::{Meter, Phase, ProgressSink};
+use crate::progress::ProgressSink;
 use crate::stream::DeviceStream;
 
 /// The region written last: MBR, GPT header and entries, and GRUB's core image gap.
@@ -151,17 +155,24 @@ fn same_path(a: &Path, b: &Path) -> bool {
     a == b || matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y)
 }
 
-/// Cancel flag and progress sink of a long operation.
+/// Receives each drive's outcome as soon as that drive is done (the others may still be
+/// writing); called from the drive's own thread, one call at a time.
+pub type FinishedSink = Box<dyn FnMut(&Path, Result<&WriteReport, &FlashError>) + Send>;
+
+/// Cancel flag and progress sinks of a long operation.
 #[derive(Default)]
 pub struct FlashOptions {
     /// Set to `true` (from any thread) to stop at the next 4 MiB block.
     pub cancel: Option<Arc<AtomicBool>>,
-    /// Receives [`crate::Progress`] events: each phase's start, then one per block done.
+    /// Receives [`crate::Progress`] events: for each drive, each phase's start, then one per
+    /// block done.
     pub progress: Option<ProgressSink>,
+    /// Receives each drive's outcome when it is done.
+    pub finished: Option<FinishedSink>,
 }
 
 impl FlashOptions {
-    fn cancelled(&self) -> bool {
+    pub(crate) fn cancelled(&self) -> bool {
         self.cancel
             .as_ref()
             .is_some_and(|c| c.load(Ordering::Relaxed))
@@ -172,10 +183,10 @@ impl FlashOptions {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct WriteReport {
     pub device: PathBuf,
-    /// Image length in bytes.
+    /// Image length in bytes (decompressed).
     pub image_len: u64,
     /// Bytes written to the drive: the image (rounded up to a sector) plus the wiped first
-    /// and last MiB (and backup GPT place). Never the whole drive.
+    /// and last MiB (and backup GPT place, rounded out to 4 KiB). Never the whole drive.
     pub bytes_written: u64,
     /// Bytes read back and compared.
     pub bytes_verified: u64,
@@ -232,137 +243,26 @@ impl Flasher {
 
     /// Writes `image` to the start of the drive and verifies it; see the module docs for the
     /// order. Only the image's length is written (plus the wiped first and last MiB), not
-    /// the whole drive.
+    /// the whole drive. [`write_to_all`] writes several drives at once.
     ///
     /// On [`FlashError::Cancelled`], [`FlashError::Mismatch`] and any I/O error the drive is
     /// left without a partition table (its first MiB is zero).
     pub fn write_image(
         &mut self,
         image: &Image,
-        mut options: FlashOptions,
+        options: FlashOptions,
     ) -> Result<WriteReport, FlashError> {
-        let plan = Plan::new(image, &self.device)?;
-        let mut sink = options.progress.take();
-        let mut meter = Meter::new(sink.as_mut());
-        let result = self.write_planned(image, &plan, &options, &mut meter);
-        if result.is_err() {
-            // Best effort: the error at hand matters more than a failure to scrub after it.
-            let _ = self.scrub_head();
+        let mut results = write_to_all(image, std::slice::from_ref(self), options);
+        match results.pop() {
+            // Alone on its drive, the image's own error is the one to report.
+            Some(Err(FlashError::SourceFailed { device, source })) => Err(Arc::try_unwrap(source)
+                .unwrap_or_else(|source| FlashError::SourceFailed { device, source })),
+            Some(result) => result,
+            None => Err(FlashError::Unsupported {
+                device: self.device.path.clone(),
+                why: "no drive was written".into(),
+            }),
         }
-        result
-    }
-
-    fn write_planned(
-        &mut self,
-        image: &Image,
-        plan: &Plan,
-        options: &FlashOptions,
-        meter: &mut Meter,
-    ) -> Result<WriteReport, FlashError> {
-        let device = &self.device;
-        let started = Instant::now();
-
-        // 1. Wipe the old partition tables.
-        meter.phase(Phase::Preparing, 2 * HEAD_LEN);
-        let zeros = AlignedBuf::zeroed(HEAD_LEN as usize);
-        let head_end = HEAD_LEN.min(device.size);
-        let mut written = device.zero(0, head_end, &zeros)?;
-        let tail_start = device.size.saturating_sub(HEAD_LEN).max(head_end);
-        written += device.zero(tail_start, device.size, &zeros)?;
-        // A backup GPT left at the same place by an earlier write of a same-size image.
-        if let Some((start, len)) = plan.tail {
-            written += device.zero(start, start + len as u64, &zeros)?;
-        }
-        device.sync()?;
-        meter.advance(2 * HEAD_LEN);
-
-        // Keep the regions written last in memory: the image is read only once.
-        let mut head = AlignedBuf::zeroed(plan.head_len.max(1));
-        image.read_padded(&mut head[..plan.head_len], 0)?;
-        let mut tail = AlignedBuf::zeroed(plan.tail.map_or(1, |(_, len)| len));
-        if let Some((start, len)) = plan.tail {
-            image.read_padded(&mut tail[..len], start)?;
-        }
-
-        // 2. Everything else, hashing as the image is read.
-        meter.phase(Phase::Writing, plan.body_len());
-        let mut hashes = Vec::with_capacity(plan.body.len());
-        pipeline::run(
-            &plan.body,
-            BLOCK_LEN,
-            |buf, offset| {
-                image.read_padded(buf, offset)?;
-                Ok(block_hash(buf))
-            },
-            |offset, buf, hash| {
-                if options.cancelled() {
-                    return Err(FlashError::Cancelled {
-                        device: device.path.clone(),
-                        bytes_written: written,
-                    });
-                }
-                device.write_at(buf, offset)?;
-                written += buf.len() as u64;
-                hashes.push(hash);
-                meter.advance(buf.len() as u64);
-                Ok(Flow::Continue)
-            },
-        )?;
-        device.sync()?;
-        let write_time = started.elapsed();
-
-        // 3. Read back uncached, compare hashes.
-        let verify_started = Instant::now();
-        meter.phase(Phase::Verifying, plan.body_len());
-        let mut index = 0;
-        pipeline::run(
-            &plan.body,
-            BLOCK_LEN,
-            |buf, offset| device.read_at(buf, offset),
-            |offset, buf, ()| {
-                if options.cancelled() {
-                    return Err(FlashError::Cancelled {
-                        device: device.path.clone(),
-                        bytes_written: written,
-                    });
-                }
-                if block_hash(buf) != hashes[index] {
-                    return Err(locate_mismatch(device, image, offset, buf, &hashes[index]));
-                }
-                index += 1;
-                meter.advance(buf.len() as u64);
-                Ok(Flow::Continue)
-            },
-        )?;
-        let mut verify_time = verify_started.elapsed();
-
-        // 4. The partition table, last.
-        let finish_started = Instant::now();
-        let last_len = (plan.head_len + plan.tail.map_or(0, |(_, len)| len)) as u64;
-        meter.phase(Phase::Finishing, last_len);
-        if let Some((start, len)) = plan.tail {
-            device.write_at(&tail[..len], start)?;
-        }
-        device.write_at(&head[..plan.head_len], 0)?;
-        written += last_len;
-        device.sync()?;
-        let mut check = AlignedBuf::zeroed(plan.head_len.max(tail.len()));
-        check_region(device, &head[..plan.head_len], 0, &mut check)?;
-        if let Some((start, len)) = plan.tail {
-            check_region(device, &tail[..len], start, &mut check)?;
-        }
-        meter.advance(last_len);
-        verify_time += finish_started.elapsed();
-        device.reread_partitions();
-
-        Ok(WriteReport {
-            device: device.path.clone(),
-            image_len: image.len(),
-            bytes_written: written,
-            bytes_verified: plan.body_len() + last_len,
-            write_time,
-            verify_time,
-        })
     }
 
     /// Zeroes the first MiB and flushes: the drive shows no partition table.
@@ -417,7 +317,7 @@ impl Flasher {
 }
 
 /// Reads `expected.len()` bytes at `offset` back (through `scratch`) and compares.
-fn check_region(
+pub(crate) fn check_region(
     device: &Device,
     expected: &[u8],
     offset: u64,
@@ -434,37 +334,6 @@ fn check_region(
     }
 }
 
-/// A block's hash differs: find the first differing byte by re-reading the image there.
-fn locate_mismatch(
-    device: &Device,
-    image: &Image,
-    offset: u64,
-    on_drive: &[u8],
-    written_hash: &u128,
-) -> FlashError {
-    let mut source = vec![0u8; on_drive.len()];
-    if let Err(e) = image.read_padded(&mut source, offset) {
-        return e;
-    }
-    let at = first_difference(&source, on_drive).map_or(offset, |i| offset + i as u64);
-    if block_hash(&source) != *written_hash {
-        return FlashError::SourceChanged {
-            path: image.path().to_path_buf(),
-            offset: at,
-        };
-    }
-    FlashError::Mismatch {
-        device: device.path.clone(),
-        offset: at,
-    }
-}
-
-/// Fingerprint of one block as written: XXH3-128. It guards against corruption, not against
-/// an adversary, and is fast enough (several GB/s) to vanish behind any drive's speed.
-fn block_hash(block: &[u8]) -> u128 {
-    xxhash_rust::xxh3::xxh3_128(block)
-}
-
 pub(crate) fn first_difference(a: &[u8], b: &[u8]) -> Option<usize> {
     // Compare in large steps first; memcmp is much faster than a byte loop.
     const STEP: usize = 4096;
@@ -478,56 +347,6 @@ pub(crate) fn first_difference(a: &[u8], b: &[u8]) -> Option<usize> {
         at = end;
     }
     (a.len() != b.len()).then_some(len)
-}
-
-/// Where each part of the image goes, aligned to the drive's sectors.
-struct Plan {
-    /// Bytes at the start written last (up to [`HEAD_LEN`]).
-    head_len: usize,
-    /// `(offset, len)` of the backup GPT, written last too.
-    tail: Option<(u64, usize)>,
-    /// Everything else, in [`BLOCK_LEN`] pieces.
-    body: Vec<(u64, usize)>,
-}
-
-impl Plan {
-    fn new(image: &Image, device: &Device) -> Result<Plan, FlashError> {
-        let block = device.block;
-        let padded = image.len().div_ceil(block) * block;
-        if padded > device.size {
-            return Err(FlashError::ImageTooLarge {
-                device: device.path.clone(),
-                image_len: image.len(),
-                device_len: device.size,
-            });
-        }
-        let head_end = HEAD_LEN.min(padded);
-        let tail = image
-            .gpt_backup()
-            .map(|r| {
-                let start = (r.start / block * block).max(head_end);
-                let end = (r.end.div_ceil(block) * block).min(padded);
-                (start, end)
-            })
-            .filter(|(start, end)| start < end);
-        let mut body = Vec::new();
-        match tail {
-            Some((start, end)) => {
-                body.extend(pipeline::chunks(head_end, start, BLOCK_LEN));
-                body.extend(pipeline::chunks(end, padded, BLOCK_LEN));
-            }
-            None => body.extend(pipeline::chunks(head_end, padded, BLOCK_LEN)),
-        }
-        Ok(Plan {
-            head_len: head_end as usize,
-            tail: tail.map(|(start, end)| (start, (end - start) as usize)),
-            body,
-        })
-    }
-
-    fn body_len(&self) -> u64 {
-        self.body.iter().map(|(_, len)| *len as u64).sum()
-    }
 }
 
 #[cfg(test)]

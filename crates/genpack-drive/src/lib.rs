@@ -6,8 +6,11 @@
 //!   read-only or empty, internal disks only on request); follow hotplug ([`Watcher`]).
 //! - [`flash`]: open a drive the user confirmed by name and size ([`Confirmation`],
 //!   [`Flasher::open`]) and write an image with the partition table last, verified by
-//!   reading back uncached ([`Flasher::write_image`]). Cancel and failure leave no
-//!   partition table behind.
+//!   reading back uncached ([`Flasher::write_image`]); or several drives at once, the image
+//!   read once ([`write_to_all`]). Cancel and failure leave no partition table behind.
+//! - [`Image`]: a raw disk image (`.img`, hybrid `.iso`) or one compressed with xz, zstd or
+//!   gzip, decompressed while it is written (no temporary copy); its size as far as the
+//!   file tells it, and its SHA-256 ([`checksum`] reads sums typed or beside the file).
 //! - [`verify`]: compare a drive with an image without writing ([`verify::verify_drive`]).
 //! - [`eject`]: eject and power off a written drive through UDisks2 ([`eject::eject`]).
 //! - Building blocks for other layouts written straight to a drive (restoring a stick to one
@@ -39,9 +42,10 @@
 //! let options = FlashOptions {
 //!     cancel: Some(Arc::clone(&cancel)),
 //!     progress: Some(Box::new(|p| {
-//!         println!("{:?} {}/{} {:.1} MB/s", p.phase, p.bytes_done, p.bytes_total,
-//!             p.megabytes_per_second())
+//!         println!("{}: {:?} {}/{} {:.1} MB/s", p.device.display(), p.phase, p.bytes_done,
+//!             p.bytes_total, p.megabytes_per_second())
 //!     })),
+//!     ..FlashOptions::default()
 //! };
 //! let mut flasher = Flasher::open(&picked.path, confirmation)?;
 //! match flasher.write_image(&image, options) {
@@ -54,22 +58,30 @@
 //! ```
 
 mod buffer;
+pub mod checksum;
 mod device;
 pub mod drives;
 pub mod eject;
 mod error;
+mod fanout;
 pub mod flash;
+mod format;
+mod gpt;
 mod image;
 mod pipeline;
 mod progress;
 mod stream;
 pub mod verify;
 
+pub use checksum::Sha256;
 pub use device::OpenMethod;
 pub use drives::{Bus, Drive, DriveEvent, Filesystem, Partition, Refusal, Watcher};
 pub use eject::Ejected;
 pub use error::{DriveError, EjectError, FlashError};
-pub use flash::{Confirmation, FlashOptions, Flasher, WriteReport, HEAD_LEN};
+pub use flash::{
+    write_to_all, Confirmation, FinishedSink, FlashOptions, Flasher, WriteReport, HEAD_LEN,
+};
+pub use format::Compression;
 pub use image::Image;
 pub use progress::{Phase, Progress, ProgressSink};
 pub use stream::DeviceStream;

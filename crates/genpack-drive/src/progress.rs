@@ -1,6 +1,7 @@
 //! Progress events of long drive operations.
 
 use std::collections::VecDeque;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 /// The step a write is in.
@@ -21,8 +22,12 @@ pub enum Phase {
 /// One progress report.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Progress {
+    /// The drive it is about.
+    pub device: PathBuf,
     pub phase: Phase,
     pub bytes_done: u64,
+    /// Bytes of this phase; for a compressed image that does not tell its size, an estimate
+    /// that grows as the image turns out larger.
     pub bytes_total: u64,
     /// Recent speed (over the last few seconds).
     pub bytes_per_second: f64,
@@ -47,13 +52,14 @@ impl Progress {
 }
 
 /// Where progress goes. `Send`, so options can be built on one thread and the write run on
-/// another; it is only ever called on the thread running the operation.
+/// another; it is called from the threads doing the work (one per drive), one call at a time.
 pub type ProgressSink = Box<dyn FnMut(&Progress) + Send>;
 
 /// Reports the start of each phase and every block done (4 MiB, so at most a few hundred
 /// events per second on the fastest drives).
 pub(crate) struct Meter<'a> {
-    sink: Option<&'a mut ProgressSink>,
+    device: PathBuf,
+    sink: Option<&'a mut (dyn FnMut(&Progress) + Send)>,
     phase: Phase,
     total: u64,
     done: u64,
@@ -64,8 +70,9 @@ impl<'a> Meter<'a> {
     /// The speed is measured over this much recent time.
     const WINDOW: Duration = Duration::from_secs(3);
 
-    pub fn new(sink: Option<&'a mut ProgressSink>) -> Meter<'a> {
+    pub fn new(device: PathBuf, sink: Option<&'a mut (dyn FnMut(&Progress) + Send)>) -> Meter<'a> {
         Meter {
+            device,
             sink,
             phase: Phase::Preparing,
             total: 0,
@@ -85,6 +92,7 @@ impl<'a> Meter<'a> {
 
     pub fn advance(&mut self, bytes: u64) {
         self.done += bytes;
+        self.total = self.total.max(self.done);
         let now = Instant::now();
         self.samples.push_back((now, self.done));
         while self.samples.len() > 2
@@ -111,6 +119,7 @@ impl<'a> Meter<'a> {
         let eta = (rate > 0.0)
             .then(|| Duration::from_secs_f64(self.total.saturating_sub(self.done) as f64 / rate));
         sink(&Progress {
+            device: self.device.clone(),
             phase: self.phase,
             bytes_done: self.done,
             bytes_total: self.total,
@@ -130,7 +139,7 @@ mod tests {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let log = Arc::clone(&seen);
         let mut sink: ProgressSink = Box::new(move |p| log.lock().unwrap().push(p.clone()));
-        let mut meter = Meter::new(Some(&mut sink));
+        let mut meter = Meter::new("/dev/sdz".into(), Some(&mut *sink));
         meter.phase(Phase::Writing, 100);
         for _ in 0..10 {
             meter.advance(10);

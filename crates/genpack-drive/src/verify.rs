@@ -21,7 +21,8 @@ pub enum Verdict {
 }
 
 /// Compares the drive at `path` with `image` without writing: opens it read-only and
-/// uncached (root: directly; otherwise through UDisks2). No confirmation is needed.
+/// uncached (root: directly; otherwise through UDisks2). No confirmation is needed. A
+/// compressed image is decompressed while comparing.
 pub fn verify_drive(
     path: impl AsRef<Path>,
     image: &Image,
@@ -36,45 +37,49 @@ pub fn verify_drive(
         drive.logical_sector_size,
     )?;
     let mut sink = options.progress.take();
-    let mut meter = Meter::new(sink.as_mut());
+    let mut meter = Meter::new(
+        device.path.clone(),
+        sink.as_mut()
+            .map(|sink| &mut **sink as &mut (dyn FnMut(&crate::Progress) + Send)),
+    );
     compare(&device, image, &options, &mut meter)
 }
 
-/// Reads the first `image.len()` bytes of `device` (uncached, in the background) and
-/// compares them with the image, block by block.
+/// Reads the drive from its start (uncached, in the background) and compares it with the
+/// image's bytes, block by block, until the image ends.
 pub(crate) fn compare(
     device: &Device,
     image: &Image,
     options: &FlashOptions,
     meter: &mut Meter,
 ) -> Result<Verdict, FlashError> {
-    let padded = image.len().div_ceil(device.block) * device.block;
-    if padded > device.size {
+    let min = image.min_len().div_ceil(device.block) * device.block;
+    if min > device.size {
         return Ok(Verdict::Mismatch {
             offset: device.size,
         });
     }
-    meter.phase(Phase::Verifying, image.len());
-    let extents = pipeline::chunks(0, padded, BLOCK_LEN);
+    meter.phase(Phase::Verifying, image.min_len());
+    let end = image.len().map_or(device.size, |len| {
+        (len.div_ceil(device.block) * device.block).min(device.size)
+    });
+    let extents = pipeline::chunks(0, end, BLOCK_LEN);
+    let mut reader = image.reader()?;
     let mut expected = vec![0u8; BLOCK_LEN];
     let mut verdict = Verdict::Verified;
+    let mut image_over = false;
     pipeline::run(
         &extents,
         BLOCK_LEN,
         |buf, offset| device.read_at(buf, offset),
         |offset, on_drive, ()| {
-            if options
-                .cancel
-                .as_ref()
-                .is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed))
-            {
+            if options.cancelled() {
                 return Err(FlashError::VerificationCancelled {
                     device: device.path.clone(),
                 });
             }
             // Only the image's own bytes count, not the sector padding after its end.
-            let len = (image.len() - offset).min(on_drive.len() as u64) as usize;
-            image.read_padded(&mut expected[..len], offset)?;
+            let len = reader.fill(&mut expected[..on_drive.len()])?;
             if let Some(i) = first_difference(&expected[..len], &on_drive[..len]) {
                 verdict = Verdict::Mismatch {
                     offset: offset + i as u64,
@@ -82,8 +87,16 @@ pub(crate) fn compare(
                 return Ok(Flow::Stop);
             }
             meter.advance(len as u64);
+            if len < on_drive.len() {
+                image_over = true;
+                return Ok(Flow::Stop);
+            }
             Ok(Flow::Continue)
         },
     )?;
+    if verdict == Verdict::Verified && !image_over && reader.fill(&mut expected[..1])? > 0 {
+        // The image goes on past the drive's end.
+        verdict = Verdict::Mismatch { offset: end };
+    }
     Ok(verdict)
 }

@@ -43,9 +43,9 @@ fn write_and_verify_64mib_gpt_image_loop_needs_root() {
             }
             log.lock().unwrap().push(p.clone())
         })),
+        ..FlashOptions::default()
     };
     let image = Image::open(&image_path).unwrap();
-    assert!(image.gpt_backup().is_some());
     let report = flasher_for(&lo).write_image(&image, options).unwrap();
 
     // Byte-identical, as cmp sees it through the device node.
@@ -66,8 +66,9 @@ fn write_and_verify_64mib_gpt_image_loop_needs_root() {
         .all(|&b| b == 0));
     // Only the image and the wiped ends were written, not the whole stick.
     assert_eq!(report.image_len, 64 * MIB);
-    // Image + wiped first and last MiB + wiped backup GPT place (33 sectors).
-    assert_eq!(report.bytes_written, 64 * MIB + 2 * MIB + 33 * 512);
+    // Image + wiped first and last MiB + wiped backup GPT place (33 sectors, rounded out
+    // to 4 KiB).
+    assert_eq!(report.bytes_written, 64 * MIB + 2 * MIB + 5 * 4096);
     assert_eq!(report.bytes_verified, 64 * MIB);
 
     assert_eq!(*blank_while_verifying.lock().unwrap(), Some(true));
@@ -107,6 +108,7 @@ fn cancel_mid_write_leaves_no_partition_table_loop_needs_root() {
                 trigger.store(true, Ordering::Relaxed);
             }
         })),
+        ..FlashOptions::default()
     };
     let image = Image::open(&image_path).unwrap();
     let err = flasher_for(&lo).write_image(&image, options).unwrap_err();
@@ -151,6 +153,7 @@ fn mismatch_while_writing_leaves_no_partition_table_loop_needs_root() {
                 flipped = true;
             }
         })),
+        ..FlashOptions::default()
     };
     let image = Image::open(&image_path).unwrap();
     let err = flasher_for(&lo).write_image(&image, options).unwrap_err();
@@ -442,4 +445,237 @@ fn watcher_reports_attach_and_detach_loop_needs_root() {
         &|e| matches!(e, DriveEvent::Removed { path } if *path == device)
     ));
     drop(watcher);
+}
+
+/// `raw` compressed by `program` into `<raw>.<ext>`, the raw file kept.
+fn compress(raw: &std::path::Path, program: &str, ext: &str) -> std::path::PathBuf {
+    let level = if program == "xz" { "-0" } else { "-1" };
+    ok(program, &["-q", "-k", "-f", level, raw.to_str().unwrap()]);
+    let out = std::path::PathBuf::from(format!("{}.{ext}", raw.display()));
+    assert!(out.exists());
+    out
+}
+
+#[test]
+fn compressed_gpt_images_are_streamed_with_the_table_last_loop_needs_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let raw = dir.path().join("appliance.img");
+    disk_image(&raw, 32 * MIB, "gpt", 11);
+    let stick = dir.path().join("stick");
+    filled_file(&stick, 48 * MIB, 0xaa);
+    let lo = Loop::attach(&stick, &[]);
+    for (program, ext) in [("xz", "xz"), ("zstd", "zst"), ("gzip", "gz")] {
+        let packed = compress(&raw, program, ext);
+        let blank = Arc::new(Mutex::new(None));
+        let seen = Arc::clone(&blank);
+        let device = lo.device.clone();
+        let options = FlashOptions {
+            progress: Some(Box::new(move |p| {
+                if p.phase == Phase::Verifying && seen.lock().unwrap().is_none() {
+                    let head = read_bytes(&device, 0, MIB as usize);
+                    let backup = read_bytes(&device, 32 * MIB - 33 * 512, 33 * 512);
+                    *seen.lock().unwrap() = Some(head.iter().chain(&backup).all(|&b| b == 0));
+                }
+            })),
+            ..FlashOptions::default()
+        };
+        let image = Image::open(&packed).unwrap();
+        assert_eq!(image.compression().name(), program);
+        let report = flasher_for(&lo).write_image(&image, options).unwrap();
+        assert_eq!(report.image_len, 32 * MIB, "{program}");
+        assert_eq!(
+            *blank.lock().unwrap(),
+            Some(true),
+            "{program}: a partition table was on the stick before the body was verified"
+        );
+        ok(
+            "cmp",
+            &[
+                "-n",
+                &(32 * MIB).to_string(),
+                raw.to_str().unwrap(),
+                lo.path(),
+            ],
+        );
+        assert!(ok("sfdisk", &["-d", lo.path()]).contains("label: gpt"));
+        // The next format starts from a stick that is not this image any more.
+        filled_file(&stick, 48 * MIB, 0xaa);
+        ok("blockdev", &["--flushbufs", lo.path()]);
+    }
+}
+
+#[test]
+fn a_damaged_xz_image_leaves_no_partition_table_loop_needs_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let raw = dir.path().join("appliance.img");
+    disk_image(&raw, 32 * MIB, "dos", 12);
+    let packed = compress(&raw, "xz", "xz");
+    let mut bytes = std::fs::read(&packed).unwrap();
+    let middle = bytes.len() * 3 / 4;
+    bytes[middle] ^= 0x55;
+    std::fs::write(&packed, &bytes).unwrap();
+    let stick = dir.path().join("stick");
+    filled_file(&stick, 48 * MIB, 0);
+    partition(&stick, "label: dos\nstart=2048, type=c\n");
+    let lo = Loop::attach(&stick, &[]);
+    let image = Image::open(&packed).unwrap();
+    let err = flasher_for(&lo)
+        .write_image(&image, FlashOptions::default())
+        .unwrap_err();
+    assert!(
+        matches!(err, FlashError::Decompress { format: "xz", .. }),
+        "{err}"
+    );
+    assert!(read_bytes(&lo.device, 0, MIB as usize)
+        .iter()
+        .all(|&b| b == 0));
+    assert!(!run("sfdisk", &["-d", lo.path()]).status.success());
+}
+
+#[test]
+fn a_compressed_image_larger_than_the_stick_is_refused_before_writing_loop_needs_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let raw = dir.path().join("big.img");
+    disk_image(&raw, 16 * MIB, "dos", 13);
+    let packed = compress(&raw, "xz", "xz");
+    let stick = dir.path().join("stick");
+    filled_file(&stick, 8 * MIB, 0x77);
+    let lo = Loop::attach(&stick, &[]);
+    let image = Image::open(&packed).unwrap();
+    assert_eq!(image.len(), Some(16 * MIB));
+    let err = flasher_for(&lo)
+        .write_image(&image, FlashOptions::default())
+        .unwrap_err();
+    assert!(
+        matches!(err, FlashError::ImageTooLarge { image_len, exact: true, .. } if image_len == 16 * MIB),
+        "{err}"
+    );
+    assert!(
+        read_bytes(&lo.device, 0, 8 * MIB as usize)
+            .iter()
+            .all(|&b| b == 0x77),
+        "untouched"
+    );
+}
+
+#[test]
+fn a_stream_of_unknown_size_that_runs_past_the_stick_leaves_no_table_loop_needs_root() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let raw = dir.path().join("big.img");
+    disk_image(&raw, 16 * MIB, "dos", 14);
+    // Compressed from a pipe, zstd records no size: only writing finds out.
+    let packed = dir.path().join("big.img.zst");
+    let mut child = std::process::Command::new("zstd")
+        .args(["-q", "-1", "-c", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::fs::File::create(&packed).unwrap())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(&std::fs::read(&raw).unwrap())
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+    let stick = dir.path().join("stick");
+    filled_file(&stick, 8 * MIB, 0);
+    partition(&stick, "label: dos\nstart=2048, type=c\n");
+    let lo = Loop::attach(&stick, &[]);
+    let image = Image::open(&packed).unwrap();
+    assert_eq!(image.len(), None);
+    let err = flasher_for(&lo)
+        .write_image(&image, FlashOptions::default())
+        .unwrap_err();
+    assert!(matches!(err, FlashError::RanPastEnd { .. }), "{err}");
+    assert!(read_bytes(&lo.device, 0, MIB as usize)
+        .iter()
+        .all(|&b| b == 0));
+    assert!(!run("sfdisk", &["-d", lo.path()]).status.success());
+}
+
+#[test]
+fn many_sticks_at_once_one_failing_does_not_stop_the_others_loop_needs_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let raw = dir.path().join("appliance.img");
+    disk_image(&raw, 40 * MIB, "dos", 15);
+    let packed = compress(&raw, "zstd", "zst");
+    let first = dir.path().join("first");
+    let last = dir.path().join("last");
+    filled_file(&first, 64 * MIB, 0x11);
+    filled_file(&last, 48 * MIB, 0x22);
+    // A stick that breaks mid-write: its backing file sits on a 16 MiB tmpfs, so writes
+    // past 16 MiB fail with an I/O error.
+    let small = dir.path().join("tmpfs");
+    std::fs::create_dir(&small).unwrap();
+    ok(
+        "mount",
+        &[
+            "-t",
+            "tmpfs",
+            "-o",
+            "size=16m",
+            "none",
+            small.to_str().unwrap(),
+        ],
+    );
+    let _mounted = Mounted(small.clone());
+    let broken = small.join("broken");
+    std::fs::File::create(&broken)
+        .unwrap()
+        .set_len(64 * MIB)
+        .unwrap();
+    let sticks = [
+        Loop::attach(&first, &[]),
+        Loop::attach(&broken, &[]),
+        Loop::attach(&last, &[]),
+    ];
+    let flashers: Vec<Flasher> = sticks.iter().map(flasher_for).collect();
+    let finished = Arc::new(Mutex::new(Vec::new()));
+    let log = Arc::clone(&finished);
+    let options = FlashOptions {
+        finished: Some(Box::new(move |device, result| {
+            log.lock()
+                .unwrap()
+                .push((device.to_path_buf(), result.is_ok()));
+        })),
+        ..FlashOptions::default()
+    };
+    let image = Image::open(&packed).unwrap();
+    let results = genpack_drive::write_to_all(&image, &flashers, options);
+    drop(flashers);
+    assert_eq!(results.len(), 3);
+    for (i, stick) in [0, 2].map(|i| (i, &sticks[i])) {
+        let report = results[i].as_ref().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(report.device, stick.device);
+        assert_eq!(report.image_len, 40 * MIB);
+        ok(
+            "cmp",
+            &[
+                "-n",
+                &(40 * MIB).to_string(),
+                raw.to_str().unwrap(),
+                stick.path(),
+            ],
+        );
+    }
+    let err = results[1].as_ref().unwrap_err();
+    assert!(matches!(err, FlashError::Io { .. }), "{err}");
+    assert!(
+        err.to_string().contains(sticks[1].path()),
+        "names the stick: {err}"
+    );
+    assert!(read_bytes(&sticks[1].device, 0, MIB as usize)
+        .iter()
+        .all(|&b| b == 0));
+    let mut finished = finished.lock().unwrap().clone();
+    finished.sort();
+    let mut expected: Vec<_> = sticks
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.device.clone(), i != 1))
+        .collect();
+    expected.sort();
+    assert_eq!(finished, expected);
 }

@@ -1,10 +1,16 @@
 //! Images to drives: the one way both the `genpack` command and the studio write a USB stick
 //! or disk, and restore one for everyday use.
 //!
-//! [`write_to_drive`] opens the drive the user confirmed (as it was shown to them: path, size,
-//! medium, model), lays the image out as a disk image for that drive (its size and sector
-//! size) in a scratch folder, writes it with the partition table last, reads it back uncached
-//! and compares. [`restore_drive`] puts one FAT32 partition over the whole drive, its table
+//! [`write_to_drives`] opens each drive the user confirmed (as it was shown to them: path,
+//! size, medium, model). A genpack image (`.squashfs`) is laid out once as a disk image for
+//! those drives (their size and sector size) in a scratch folder; any other file is a disk
+//! image, raw (`.img`, a hybrid `.iso`) or compressed (`.img.xz`, `.img.zst`, `.img.gz`), and
+//! is written as it is, decompressed while streaming. When the user gave the image's SHA-256,
+//! or a `<image>.sha256` lies beside it, the file is checked first and a mismatch writes
+//! nothing. The image is then read once and written to every drive at once, each with the
+//! partition table last, read back uncached and compared on its own: one failing drive does
+//! not stop the others, and each drive's outcome is reported. [`write_to_drive`] is the same
+//! for one drive. [`restore_drive`] puts one FAT32 partition over the whole drive, its table
 //! written last too.
 //!
 //! The drive is held open exclusively (`O_EXCL`, through UDisks2 when not root) from the
@@ -13,9 +19,13 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use genpack_drive::{Confirmation, FlashOptions, Flasher, Image, Phase, Progress};
+use genpack_drive::checksum::{read_sum_file, sum_file_beside};
+use genpack_drive::{
+    write_to_all, Confirmation, FlashError, FlashOptions, Flasher, Image, Phase, Progress, Sha256,
+    WriteReport,
+};
 use serde::Serialize;
 
 use crate::disk::{install_to_disk_image, InstallOptions, InstallReport};
@@ -39,15 +49,51 @@ pub struct DriveWrite {
     pub options: InstallOptions,
 }
 
+/// Several drives to write with one image: a genpack image laid out once for them, or a disk
+/// image written as it is.
+#[derive(Debug, Clone)]
+pub struct DrivesWrite {
+    /// A genpack image (`.squashfs`), or a disk image: raw (`.img`, `.iso`) or compressed
+    /// with xz, zstd or gzip (told by its first bytes, not its name).
+    pub image: PathBuf,
+    /// Each drive as the user saw and confirmed it.
+    pub drives: Vec<Confirmation>,
+    /// For a genpack image: as in [`DriveWrite::options`]. A disk image is written as it is,
+    /// so these must be left at their defaults.
+    pub options: InstallOptions,
+    /// The SHA-256 the user expects of the image file (for a compressed image, of the
+    /// compressed file, as distributors publish it). When `None`, a `<image>.sha256` beside
+    /// the image is used if there is one.
+    pub sha256: Option<Sha256>,
+}
+
+/// What happened to one drive of a [`write_to_drives`].
+#[derive(Debug)]
+pub struct DriveOutcome {
+    /// The drive's device node, as confirmed.
+    pub device: PathBuf,
+    /// The verified write, or why this drive failed (it then has no partition table).
+    pub result: Result<DriveWriteReport>,
+}
+
 /// One progress report of a write to a drive.
 #[derive(Debug, Clone, PartialEq, Serialize, ts_rs::TS)]
 #[ts(rename = "FlashProgress")]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum DriveProgress {
+    /// Checking the image file's SHA-256 before anything is written.
+    Checksum {
+        /// Bytes of the file read.
+        bytes_done: u64,
+        /// The file's length.
+        bytes_total: u64,
+    },
     /// Laying the image out as a disk image for the drive (boot loaders, FAT, system.img).
     Layout,
-    /// Writing to or reading back from the drive.
+    /// Writing to or reading back from a drive.
     Drive {
+        /// The drive this is about.
+        device: PathBuf,
         /// Preparing, writing, verifying or finishing.
         phase: Phase,
         /// Bytes done in this phase.
@@ -64,6 +110,7 @@ pub enum DriveProgress {
 impl From<&Progress> for DriveProgress {
     fn from(progress: &Progress) -> Self {
         DriveProgress::Drive {
+            device: progress.device.clone(),
             phase: progress.phase,
             bytes_done: progress.bytes_done,
             bytes_total: progress.bytes_total,
@@ -107,7 +154,8 @@ pub struct DriveWriteReport {
     pub drive: String,
     /// Its device node.
     pub device: PathBuf,
-    /// The partition table: `mbr`, `gpt`, or `none` for a superfloppy.
+    /// The partition table: `mbr`, `gpt`, `none` for a superfloppy, or `image` for a disk
+    /// image written as it is.
     pub table: &'static str,
     /// Whether GRUB for BIOS was written (else UEFI only).
     pub bios_boot: bool,
@@ -121,88 +169,299 @@ pub struct DriveWriteReport {
     pub write_seconds: f64,
     /// Time spent reading back and comparing.
     pub verify_seconds: f64,
-    /// Where everything went on the drive.
+    /// Where everything went on the drive (`None` for a disk image written as it is).
     #[serde(skip)]
-    pub layout: InstallReport,
+    pub layout: Option<InstallReport>,
 }
 
 /// Lays `request.image` out for the confirmed drive and writes it there, partition table
-/// last, verified by reading back.
+/// last, verified by reading back: [`write_to_drives`] with one drive.
 ///
 /// Fails without writing anything when the drive is not the one confirmed any more, may not
 /// be written ([`genpack_drive::Refusal`]), is held by something else, or the image cannot
 /// be laid out for it. A failure, a mismatch or a cancel during the write leaves the drive
 /// without a partition table, never half-written and bootable-looking.
-pub fn write_to_drive(request: &DriveWrite, mut control: DriveControl) -> Result<DriveWriteReport> {
+pub fn write_to_drive(request: &DriveWrite, control: DriveControl) -> Result<DriveWriteReport> {
+    let request = DrivesWrite {
+        image: request.image.clone(),
+        drives: vec![request.drive.clone()],
+        options: request.options.clone(),
+        sha256: None,
+    };
+    let mut outcomes = write_to_drives(&request, control)?;
+    match outcomes.pop() {
+        Some(outcome) => outcome.result,
+        None => Err(InstallError::Cancelled {
+            device: request.drives[0].path().to_path_buf(),
+            message: "no drive was written".into(),
+        }),
+    }
+}
+
+/// Writes `request.image` to every confirmed drive at once; see the module docs.
+///
+/// Fails as a whole, before any drive is touched, when the image cannot be read or laid
+/// out, its SHA-256 is not the one expected, or the user cancels before writing. Otherwise
+/// returns each drive's outcome in the order given: a drive that cannot be opened, is too
+/// small or fails while writing or verifying fails alone, without a partition table.
+pub fn write_to_drives(
+    request: &DrivesWrite,
+    mut control: DriveControl,
+) -> Result<Vec<DriveOutcome>> {
     if request.options.size.is_some() || request.options.sector_size.is_some() {
         return Err(InstallError::Layout {
-            disk: request.drive.path().to_path_buf(),
+            disk: first_drive(request),
             message: "a drive is written for its own size and sector size; leave them unset".into(),
         });
     }
-    let mut flasher = Flasher::open(request.drive.path(), request.drive.clone())?;
-    let drive = flasher.drive().clone();
-    let sector_size = u64::from(drive.logical_sector_size);
-    if !SECTOR_SIZES.contains(&sector_size) {
-        return Err(InstallError::SectorSize {
-            disk: drive.path.clone(),
+    let genpack_image = is_genpack_image(&request.image)?;
+    if !genpack_image && has_layout_options(&request.options) {
+        return Err(InstallError::Layout {
+            disk: first_drive(request),
             message: format!(
-                "the drive has {sector_size}-byte logical sectors; only drives with 512- or \
-                 4096-byte sectors can be written"
+                "{} is a disk image, written to the drive as it is; system.ini, system.cfg, \
+                 label, partition table and data partition apply to genpack images (.squashfs)",
+                request.image.display()
             ),
         });
     }
+    check_sum(request, &mut control)?;
 
-    control.report(DriveProgress::Layout);
-    let scratch = scratch_dir()?;
-    let disk = scratch.path().join("disk.img");
-    let image_size = std::fs::metadata(&request.image)
-        .map_err(InstallError::io("reading", &request.image))?
-        .len();
-    let options = InstallOptions {
-        size: needs_whole_drive(&request.options, image_size, drive.size, sector_size)
-            .then_some(drive.size),
-        sector_size: Some(sector_size),
-        ..request.options.clone()
-    };
-    let layout = install_to_disk_image(&request.image, &disk, &options)?;
+    let mut outcomes: Vec<Option<DriveOutcome>> = request.drives.iter().map(|_| None).collect();
+    let mut opened = Vec::new();
+    for (index, confirmation) in request.drives.iter().enumerate() {
+        let flasher = Flasher::open(confirmation.path(), confirmation.clone())
+            .map_err(InstallError::from)
+            .and_then(|flasher| {
+                if genpack_image {
+                    check_sector_size(&flasher)?;
+                }
+                Ok(flasher)
+            });
+        match flasher {
+            Ok(flasher) => opened.push((index, flasher)),
+            Err(error) => {
+                outcomes[index] = Some(DriveOutcome {
+                    device: confirmation.path().to_path_buf(),
+                    result: Err(error),
+                })
+            }
+        }
+    }
+
+    // What each group of drives gets: one disk image per drive size and sector size that
+    // needs its own layout (usually one for all).
+    let mut batches: Vec<Batch> = Vec::new();
+    let mut scratch = Vec::new();
+    if genpack_image {
+        control.report(DriveProgress::Layout);
+        let image_size = std::fs::metadata(&request.image)
+            .map_err(InstallError::io("reading", &request.image))?
+            .len();
+        for (index, flasher) in opened {
+            let drive = flasher.drive();
+            let sector_size = u64::from(drive.logical_sector_size);
+            let whole = needs_whole_drive(&request.options, image_size, drive.size, sector_size);
+            let key = (sector_size, whole.then_some(drive.size));
+            match batches.iter_mut().find(|batch| batch.key == key) {
+                Some(batch) => batch.drives.push((index, flasher)),
+                None => batches.push(Batch {
+                    key,
+                    disk: None,
+                    drives: vec![(index, flasher)],
+                }),
+            }
+        }
+        for batch in &mut batches {
+            // Laid out for the smallest drive of the batch; every one of them takes it.
+            let smallest = batch
+                .drives
+                .iter()
+                .map(|(_, f)| f.size())
+                .min()
+                .unwrap_or(0);
+            let dir = scratch_dir()?;
+            let disk = dir.path().join("disk.img");
+            let options = InstallOptions {
+                size: batch.key.1.map(|_| smallest),
+                sector_size: Some(batch.key.0),
+                ..request.options.clone()
+            };
+            let layout = install_to_disk_image(&request.image, &disk, &options)?;
+            batch.disk = Some((disk, layout));
+            scratch.push(dir);
+        }
+    } else {
+        batches.push(Batch {
+            key: (0, None),
+            disk: None,
+            drives: opened,
+        });
+    }
     if control.cancelled() {
         return Err(InstallError::Cancelled {
-            device: drive.path.clone(),
-            message: "cancelled before writing; the drive was not touched".into(),
+            device: first_drive(request),
+            message: "cancelled before writing; the drives were not touched".into(),
         });
     }
 
-    let image = Image::open(&disk)?;
-    let mut sink = control.progress.take();
-    let flash_options = FlashOptions {
-        cancel: control.cancel.clone(),
-        progress: Some(Box::new(move |progress: &Progress| {
-            if let Some(sink) = sink.as_mut() {
-                sink(&DriveProgress::from(progress));
-            }
-        })),
-    };
-    let written = flasher.write_image(&image, flash_options)?;
-    Ok(DriveWriteReport {
+    let sink = Arc::new(Mutex::new(control.progress.take()));
+    for batch in batches {
+        let image = match &batch.disk {
+            Some((disk, _)) => Image::open(disk)?,
+            None => Image::open(&request.image)?,
+        };
+        let sink = Arc::clone(&sink);
+        let flash_options = FlashOptions {
+            cancel: control.cancel.clone(),
+            progress: Some(Box::new(move |progress: &Progress| {
+                let mut sink = sink.lock().unwrap_or_else(|poison| poison.into_inner());
+                if let Some(sink) = sink.as_mut() {
+                    sink(&DriveProgress::from(progress));
+                }
+            })),
+            ..FlashOptions::default()
+        };
+        let (indexes, flashers): (Vec<usize>, Vec<Flasher>) = batch.drives.into_iter().unzip();
+        let results = write_to_all(&image, &flashers, flash_options);
+        for ((index, flasher), result) in indexes.into_iter().zip(&flashers).zip(results) {
+            let layout = batch.disk.as_ref().map(|(_, layout)| layout);
+            outcomes[index] = Some(DriveOutcome {
+                device: request.drives[index].path().to_path_buf(),
+                result: result
+                    .map(|written| report(flasher, written, layout))
+                    .map_err(InstallError::from),
+            });
+        }
+    }
+    drop(scratch);
+    Ok(outcomes
+        .into_iter()
+        .zip(&request.drives)
+        .map(|(outcome, confirmation)| {
+            outcome.unwrap_or_else(|| DriveOutcome {
+                device: confirmation.path().to_path_buf(),
+                result: Err(InstallError::Cancelled {
+                    device: confirmation.path().to_path_buf(),
+                    message: "the drive was not written".into(),
+                }),
+            })
+        })
+        .collect())
+}
+
+/// Drives that get the same disk image.
+struct Batch {
+    /// Sector size, and the drive size when the layout fills the drive.
+    key: (u64, Option<u64>),
+    /// The laid out disk image (for a genpack image).
+    disk: Option<(PathBuf, InstallReport)>,
+    drives: Vec<(usize, Flasher)>,
+}
+
+fn first_drive(request: &DrivesWrite) -> PathBuf {
+    request
+        .drives
+        .first()
+        .map(|drive| drive.path().to_path_buf())
+        .unwrap_or_default()
+}
+
+fn report(
+    flasher: &Flasher,
+    written: WriteReport,
+    layout: Option<&InstallReport>,
+) -> DriveWriteReport {
+    let drive = flasher.drive();
+    DriveWriteReport {
         drive: drive.description(),
         device: written.device,
-        table: match layout.table {
-            Some(PartitionTable::Mbr) => "mbr",
-            Some(PartitionTable::Gpt) => "gpt",
-            None => "none",
+        table: match layout.map(|layout| layout.table) {
+            Some(Some(PartitionTable::Mbr)) => "mbr",
+            Some(Some(PartitionTable::Gpt)) => "gpt",
+            Some(None) => "none",
+            None => "image",
         },
-        bios_boot: layout.bios_boot,
-        volume_id: layout.volume_id.to_string(),
+        bios_boot: layout.is_some_and(|layout| layout.bios_boot),
+        volume_id: layout.map_or_else(String::new, |layout| layout.volume_id.to_string()),
         image_bytes: written.image_len,
         bytes_verified: written.bytes_verified,
         write_seconds: written.write_time.as_secs_f64(),
         verify_seconds: written.verify_time.as_secs_f64(),
-        layout: InstallReport {
+        layout: layout.map(|layout| InstallReport {
             disk: drive.path.clone(),
-            ..layout
-        },
+            ..layout.clone()
+        }),
+    }
+}
+
+fn check_sector_size(flasher: &Flasher) -> Result<()> {
+    let sector_size = flasher.sector_size();
+    if SECTOR_SIZES.contains(&sector_size) {
+        return Ok(());
+    }
+    Err(InstallError::SectorSize {
+        disk: flasher.drive().path.clone(),
+        message: format!(
+            "the drive has {sector_size}-byte logical sectors; only drives with 512- or \
+             4096-byte sectors can be written"
+        ),
     })
+}
+
+/// Whether `path` is a genpack image (a SquashFS), as opposed to a disk image.
+pub fn is_genpack_image(path: &Path) -> Result<bool> {
+    use std::io::Read;
+    let mut magic = [0u8; 4];
+    let mut file = std::fs::File::open(path).map_err(InstallError::io("reading", path))?;
+    let got = file
+        .read(&mut magic)
+        .map_err(InstallError::io("reading", path))?;
+    Ok(got == 4 && &magic == b"hsqs")
+}
+
+fn has_layout_options(options: &InstallOptions) -> bool {
+    options.system_ini.is_some()
+        || options.system_cfg.is_some()
+        || options.label.is_some()
+        || options.layout != crate::layout::Layout::Auto
+        || options.data_partition
+}
+
+/// Checks the image file against the sum the user gave or the `<image>.sha256` beside it;
+/// a mismatch fails before anything is written.
+fn check_sum(request: &DrivesWrite, control: &mut DriveControl) -> Result<()> {
+    let beside = sum_file_beside(&request.image);
+    let (expected, expected_from) = match request.sha256 {
+        Some(sum) => (sum, "the sum given".to_string()),
+        None if beside.is_file() => {
+            let name = request
+                .image
+                .file_name()
+                .map(|name| name.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            (read_sum_file(&beside, &name)?, beside.display().to_string())
+        }
+        None => return Ok(()),
+    };
+    let image = Image::open(&request.image)?;
+    let cancel = control.cancel.clone();
+    let actual = image.sha256(cancel.as_deref(), &mut |bytes_done, bytes_total| {
+        control.report(DriveProgress::Checksum {
+            bytes_done,
+            bytes_total,
+        })
+    })?;
+    if actual != expected {
+        return Err(FlashError::ChecksumMismatch {
+            path: request.image.clone(),
+            actual: actual.to_string(),
+            expected: expected.to_string(),
+            expected_from,
+        }
+        .into());
+    }
+    Ok(())
 }
 
 /// Whether the disk image must be as large as the drive: a data partition fills the drive
@@ -286,6 +545,7 @@ fn restore_opened(flasher: &Flasher, control: &mut DriveControl) -> Result<Resto
         message: format!("a FAT file system cannot have {sector}-byte sectors"),
     })?;
     let step = |phase, done, total| DriveProgress::Drive {
+        device: device.clone(),
         phase,
         bytes_done: done,
         bytes_total: total,

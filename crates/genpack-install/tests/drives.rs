@@ -70,6 +70,7 @@ fn an_image_written_to_a_stick_is_verified_and_boots_from_its_settings_loop_need
         progress: Some(Box::new(move |event: &DriveProgress| {
             let name = match event {
                 DriveProgress::Layout => "layout".to_string(),
+                DriveProgress::Checksum { .. } => "checksum".to_string(),
                 DriveProgress::Drive { phase, .. } => format!("{phase:?}"),
             };
             let mut seen = seen.lock().unwrap();
@@ -104,7 +105,7 @@ fn an_image_written_to_a_stick_is_verified_and_boots_from_its_settings_loop_need
     );
     assert_eq!(
         boot.location().offset,
-        report.layout.partition_offset,
+        report.layout.as_ref().unwrap().partition_offset,
         "the report says where the boot partition is"
     );
 }

@@ -133,7 +133,7 @@ fn install_to_4kn_stick_makes_gpt_with_4096_byte_sectors_needs_root() {
     for data_partition in [false, true] {
         let mut opts = options(dir.path(), "stick4k");
         opts.data_partition = data_partition;
-        let report = to_stick(opts).unwrap().layout;
+        let report = to_stick(opts).unwrap().layout.unwrap();
         assert_eq!(report.table, Some(PartitionTable::Gpt));
         assert_eq!(report.sector_size, 4096);
         assert!(!report.bios_boot, "GRUB's BIOS loader cannot use 4Kn disks");

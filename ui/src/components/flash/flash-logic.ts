@@ -102,6 +102,7 @@ export function formatEta(seconds: number | null): string {
 /** One line under the progress bar: "120.0 MiB of 400.0 MiB · 35.2 MB/s · 8 s left". */
 export function progressLine(event: FlashProgress): string {
   if (event.kind === 'layout') return 'Laying out the boot partition, boot loader and image…';
+  if (event.kind === 'checksum') return `Checking the image's SHA-256: ${formatBytes(event.bytes_done)} of ${formatBytes(event.bytes_total)}`;
   const parts = [`${formatBytes(event.bytes_done)} of ${formatBytes(event.bytes_total)}`];
   if (event.bytes_per_second > 0) parts.push(formatRate(event.bytes_per_second));
   const eta = formatEta(event.eta_secs);
@@ -111,7 +112,8 @@ export function progressLine(event: FlashProgress): string {
 
 /** The fraction of the whole write done: writing and verifying weigh most. */
 export function overallFraction(event: FlashProgress | null): number {
-  if (!event || event.kind === 'layout') return 0;
+  // The checksum is read before anything is written, like the layout.
+  if (!event || event.kind !== 'drive') return 0;
   const weights: Record<FlashPhase, [number, number]> = {
     preparing: [0, 0.02],
     writing: [0.02, 0.5],

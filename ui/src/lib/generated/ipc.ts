@@ -452,7 +452,19 @@ export type FlashPhase = "preparing" | "writing" | "verifying" | "finishing";
 /**
  * One progress report of a write to a drive.
  */
-export type FlashProgress = { "kind": "layout" } | { "kind": "drive",
+export type FlashProgress = { "kind": "checksum",
+  /**
+   * Bytes of the file read.
+   */
+  bytes_done: number,
+  /**
+   * The file's length.
+   */
+  bytes_total: number, } | { "kind": "layout" } | { "kind": "drive",
+  /**
+   * The drive this is about.
+   */
+  device: string,
   /**
    * Preparing, writing, verifying or finishing.
    */
@@ -504,7 +516,8 @@ export type FlashResult = {
    */
   device: string,
   /**
-   * The partition table: `mbr`, `gpt`, or `none` for a superfloppy.
+   * The partition table: `mbr`, `gpt`, `none` for a superfloppy, or `image` for a disk
+   * image written as it is.
    */
   table: string,
   /**
