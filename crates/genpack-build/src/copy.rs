@@ -34,6 +34,9 @@ pub struct TreeCopier {
     pub bytes: u64,
     /// Entries copied.
     pub entries: u64,
+    /// Whether a directory of the source goes through the destination's symbolic links to
+    /// directories (`files/lib/x` lands in `/usr/lib/x` when `/lib` links to `usr/lib`).
+    through_links: bool,
 }
 
 impl TreeCopier {
@@ -47,7 +50,41 @@ impl TreeCopier {
             dirs: Vec::new(),
             bytes: 0,
             entries: 0,
+            through_links: false,
         }
+    }
+
+    /// A copier that merges a project's `files/` over an image: the image's symbolic links to
+    /// directories (usr-merge's `/bin`, `/lib`, `/sbin`, `/var/run`...) are kept and written
+    /// through, resolved inside `dst_root` as the image sees them, as `cp -r files/. /` run in
+    /// the image would.
+    pub fn merging_through_links(src_root: &Path, dst_root: &Path, ownership: Ownership) -> Self {
+        Self {
+            through_links: true,
+            ..Self::new(src_root, dst_root, ownership)
+        }
+    }
+
+    /// Where `rel` goes in the destination: through the destination's links to directories
+    /// when merging through links, else `dst_root/rel`.
+    fn destination(&self, rel: &Path, is_dir: bool) -> PathBuf {
+        if !self.through_links {
+            return self.dst_root.join(rel);
+        }
+        // A directory follows a link at its own name too; anything else replaces the link.
+        let (through, name) = if is_dir {
+            (rel, None)
+        } else {
+            (rel.parent().unwrap_or(Path::new("")), rel.file_name())
+        };
+        let inside = genpack_util::resolve_in_root(&self.dst_root, through);
+        let mut dst = self
+            .dst_root
+            .join(inside.strip_prefix("/").unwrap_or(&inside));
+        if let Some(name) = name {
+            dst.push(name);
+        }
+        dst
     }
 
     /// Copies the entry at `rel` (relative to both roots), creating missing parent
@@ -56,13 +93,15 @@ impl TreeCopier {
     /// metadata is refreshed); other existing entries are replaced.
     pub fn copy_entry(&mut self, rel: &Path) -> Result<()> {
         if let Some(parent) = rel.parent() {
-            if !parent.as_os_str().is_empty() && !self.dst_root.join(parent).is_dir() {
+            let parent_exists = fs::symlink_metadata(self.destination(parent, true))
+                .is_ok_and(|meta| meta.is_dir());
+            if !parent.as_os_str().is_empty() && !parent_exists {
                 self.copy_entry(parent)?;
             }
         }
         let src = self.src_root.join(rel);
-        let dst = self.dst_root.join(rel);
         let meta = fs::symlink_metadata(&src).map_err(BuildError::io("reading", &src))?;
+        let dst = self.destination(rel, meta.is_dir());
         self.copy_with_meta(&src, &dst, &meta)
     }
 
@@ -122,7 +161,7 @@ impl TreeCopier {
                 .insert((meta.dev(), meta.ino()), dst.to_path_buf());
         }
         if kind.is_dir() {
-            if existing.is_some() {
+            if existing.as_ref().is_some_and(Metadata::is_dir) {
                 // Merging over an existing directory keeps its owner and mode.
                 return Ok(());
             }
@@ -214,6 +253,71 @@ pub(crate) fn copy_xattrs(src: &Path, dst: &Path) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod merge_tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    #[test]
+    fn files_go_through_the_images_links_to_directories() {
+        let image = tempfile::tempdir().unwrap();
+        let files = tempfile::tempdir().unwrap();
+        fs::create_dir_all(image.path().join("usr/lib")).unwrap();
+        fs::create_dir_all(image.path().join("run")).unwrap();
+        fs::create_dir_all(image.path().join("var")).unwrap();
+        symlink("usr/lib", image.path().join("lib")).unwrap();
+        // Absolute, as Debian has it: resolved inside the image, never on this machine.
+        symlink("/run", image.path().join("var/run")).unwrap();
+        symlink("/etc/hostname", image.path().join("hostname-link")).unwrap();
+        for dir in ["lib/firmware", "var/run/app"] {
+            fs::create_dir_all(files.path().join(dir)).unwrap();
+        }
+        fs::write(files.path().join("lib/firmware/blob"), "fw").unwrap();
+        fs::write(files.path().join("var/run/app/pid"), "1").unwrap();
+        fs::write(files.path().join("hostname-link"), "file").unwrap();
+
+        let mut copier =
+            TreeCopier::merging_through_links(files.path(), image.path(), Ownership::Preserve);
+        copier.copy_children().unwrap();
+        copier.finish().unwrap();
+
+        let lib = fs::symlink_metadata(image.path().join("lib")).unwrap();
+        assert!(
+            lib.file_type().is_symlink(),
+            "/lib is still the image's link"
+        );
+        assert_eq!(
+            fs::read_to_string(image.path().join("usr/lib/firmware/blob")).unwrap(),
+            "fw"
+        );
+        assert!(fs::symlink_metadata(image.path().join("var/run"))
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert_eq!(
+            fs::read_to_string(image.path().join("run/app/pid")).unwrap(),
+            "1"
+        );
+        // A file in files/ replaces a link of the same name (it is not written through).
+        let replaced = fs::symlink_metadata(image.path().join("hostname-link")).unwrap();
+        assert!(replaced.is_file());
+    }
+
+    #[test]
+    fn a_plain_copy_still_replaces_links() {
+        let dst = tempfile::tempdir().unwrap();
+        let src = tempfile::tempdir().unwrap();
+        fs::create_dir_all(dst.path().join("usr/lib")).unwrap();
+        symlink("usr/lib", dst.path().join("lib")).unwrap();
+        fs::create_dir_all(src.path().join("lib")).unwrap();
+        let mut copier = TreeCopier::new(src.path(), dst.path(), Ownership::Preserve);
+        copier.copy_children().unwrap();
+        assert!(fs::symlink_metadata(dst.path().join("lib"))
+            .unwrap()
+            .is_dir());
+    }
 }
 
 #[cfg(test)]

@@ -576,7 +576,8 @@ impl UpperJob<'_> {
                 let files = recipe.project_dir.join("files");
                 let mut entries = 0;
                 if files.is_dir() {
-                    let mut copier = TreeCopier::new(&files, merged, Ownership::Root);
+                    let mut copier =
+                        TreeCopier::merging_through_links(&files, merged, Ownership::Root);
                     copier.copy_children()?;
                     copier.finish()?;
                     entries = copier.entries;
