@@ -31,6 +31,9 @@ pub fn run(args: Args) -> Result<ExitCode, Failure> {
     };
     if args.rollback {
         let report = rollback(&options).map_err(failure)?;
+        if let Some(recovered) = report.recovered {
+            println!("First: {recovered}.");
+        }
         println!(
             "Rolled back: the image from {0} is now system.img, and the image it replaced is now {0}. Reboot to start it.",
             report.restored_from
@@ -63,6 +66,9 @@ pub fn run(args: Args) -> Result<ExitCode, Failure> {
         eprintln!("{last_line}");
     }
     let report = result.map_err(failure)?;
+    if let Some(recovered) = report.recovered {
+        println!("First: {recovered}.");
+    }
     if report.removed_old {
         println!("Removed system.old to make room.");
     }

@@ -42,7 +42,10 @@ pub use iso::{make_iso, IsoOptions, IsoReport};
 pub use label::{LabelError, VolumeLabel};
 pub use layout::Layout;
 pub use loaders::{EfiPlatform, LoaderOrigin};
-pub use update::{rollback, self_update, Progress, Step, UpdateError, UpdateOptions, UpdateReport};
+pub use update::{
+    recover_interrupted, rollback, self_update, Progress, Recovery, Step, UpdateError,
+    UpdateOptions, UpdateReport,
+};
 
 /// Result alias of this crate.
 pub type Result<T, E = InstallError> = std::result::Result<T, E>;

@@ -6,23 +6,32 @@
 //!
 //! 1. [`Step::Verify`]: the new image is a genpack image (SquashFS superblock, complete file,
 //!    `/.genpack` metadata, `/boot/kernel`, `/boot/initramfs`); FAT's 4 GiB file limit and the
-//!    free space are checked; a leftover `system.new` from an interrupted update is removed
-//!    (and `system.old` too when the space is needed).
+//!    free space are checked; an update a crash interrupted is finished or undone first
+//!    ([`recover_interrupted`]), and `system.old` is removed when the space is needed.
 //! 2. [`Step::Copy`]: the image is copied to `system.new`, then the file and the directory are
 //!    flushed (fsync).
-//! 3. [`Step::Swap`]: `system.new` and `system.img` trade places in one
+//! 3. [`Step::Swap`]: the swap record `system.swap` names the new image (its length and
+//!    SquashFS superblock) and is flushed; then `system.new` and `system.img` trade places in one
 //!    `renameat2(RENAME_EXCHANGE)`. On FAT this rewrites the two directory entries in place,
 //!    each a single 32-byte write: `system.img` always names a complete image, the old one or
 //!    the new one.
 //! 4. [`Step::Keep`]: `system.new` (now the running image) becomes `system.cur`; the initramfs
 //!    renames it to `system.old` on the next boot. When `system.cur` already exists (an update
 //!    that has not been booted yet), it holds the running image and stays; the un-booted image
-//!    is removed instead.
+//!    is removed instead. Then the swap record is removed.
 //! 5. [`Step::RefreshBootFiles`]: UEFI loaders the new image carries under
 //!    `/usr/lib/genpack-install/` replace those on the partition, so do a Raspberry Pi
 //!    image's boot files (except the user's `config.txt` and `cmdline.txt`), and
 //!    `EFI/BOOT/grub.cfg` is regenerated when this version writes a different one; each file
 //!    is written to a temporary name, flushed and renamed over the old one.
+//!
+//! After a crash, `system.img` is a complete image in every state, so the system boots. What
+//! else is on the partition tells [`recover_interrupted`] (run by the next update and by
+//! [`rollback`]) where the crash was: a `system.new` without a swap record is a copy that never
+//! became `system.img` (partial or not) and is removed; with a swap record, `system.img` is
+//! compared with the image the record names: if it is the new one, the exchange happened and
+//! `system.new` is the previous image, kept as `system.cur` (the step the crash cut short);
+//! otherwise the exchange never happened and `system.new` is the unused copy.
 //!
 //! [`rollback`] swaps `system.img` with `system.cur` (an update not booted yet) or with
 //! `system.old` (the image that ran before the last update), the same atomic way.
@@ -58,6 +67,8 @@ pub const SYSTEM_NEW: &str = "system.new";
 pub const SYSTEM_CUR: &str = "system.cur";
 /// The image that ran before the last booted update.
 pub const SYSTEM_OLD: &str = "system.old";
+/// The swap record: which image an exchange in progress puts in place.
+pub const SWAP_RECORD: &str = "system.swap";
 
 /// Largest file FAT32 can hold.
 const FAT32_MAX_FILE: u64 = (4 << 30) - 1;
@@ -208,6 +219,40 @@ pub struct UpdateReport {
     pub previous: Option<String>,
     /// Boot files replaced on the partition (paths on the partition).
     pub refreshed: Vec<String>,
+    /// What was done about an update a crash had interrupted, before this one started.
+    pub recovered: Option<Recovery>,
+}
+
+/// What [`recover_interrupted`] found and did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recovery {
+    /// A copy that never became `system.img` (a crash during or after the copy): removed.
+    UnusedCopyRemoved,
+    /// The exchange had happened: the previous image, left as `system.new`, is kept as
+    /// `system.cur`.
+    PreviousImageKept,
+    /// The exchange had happened over an update that was never booted: that un-booted image,
+    /// left as `system.new`, is removed; `system.cur` holds the running image.
+    UnbootedUpdateRemoved,
+    /// Only the swap record was left (the crash came after the previous image was kept).
+    RecordRemoved,
+}
+
+impl std::fmt::Display for Recovery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Recovery::UnusedCopyRemoved => {
+                "an interrupted update's copy, which never replaced system.img, was removed"
+            }
+            Recovery::PreviousImageKept => {
+                "an interrupted update had replaced system.img; the previous image is kept as system.cur"
+            }
+            Recovery::UnbootedUpdateRemoved => {
+                "an interrupted update had replaced an update never booted; that one was removed"
+            }
+            Recovery::RecordRemoved => "an interrupted update's swap record was removed",
+        })
+    }
 }
 
 /// What [`rollback`] did.
@@ -216,6 +261,8 @@ pub struct RollbackReport {
     /// The file that became `system.img` (`system.cur` or `system.old`); the image that was
     /// `system.img` now has this name, so a second rollback undoes the first.
     pub restored_from: String,
+    /// What was done about an update a crash had interrupted, before rolling back.
+    pub recovered: Option<Recovery>,
 }
 
 /// Why an update or rollback failed. Each error says what state the boot partition is in.
@@ -350,7 +397,7 @@ pub fn self_update(
             image: image.to_path_buf(),
             reason: e.to_string(),
         })?;
-    remove_if_present(dir, SYSTEM_NEW, Step::Verify)?;
+    report.recovered = recover_interrupted(dir, target)?;
     let needed = new_image.size + SPARE_BYTES;
     let mut available = statfs(dir)
         .map_err(io_err(Step::Verify, "reading the free space of", dir))?
@@ -401,6 +448,12 @@ pub fn self_update(
 
     // 3. Swap.
     let pending_update = dir.join(SYSTEM_CUR).exists();
+    let in_place = dir.join(target);
+    stamp_copy(&new_path, &in_place).map_err(io_err(Step::Swap, "stamping", &new_path))?;
+    let record = SwapRecord {
+        new_image: image_identity(&new_path).map_err(io_err(Step::Swap, "reading", &new_path))?,
+    };
+    record.write(dir)?;
     exchange(dir, SYSTEM_NEW, target).map_err(io_err(
         Step::Swap,
         "exchanging system.new and system.img in",
@@ -423,6 +476,7 @@ pub fn self_update(
         ))?;
         sync_files(dir, &[SYSTEM_CUR], Step::Keep)?;
     }
+    remove_if_present(dir, SWAP_RECORD, Step::Keep)?;
     report.previous = Some(SYSTEM_CUR.to_string());
     if done(&mut report, Step::Keep) {
         return Ok(report);
@@ -447,6 +501,7 @@ pub fn rollback(options: &UpdateOptions) -> Result<RollbackReport, UpdateError> 
             image_name: target.to_string(),
         });
     }
+    let recovered = recover_interrupted(boot_dir, target)?;
     let source = [SYSTEM_CUR, SYSTEM_OLD]
         .into_iter()
         .find(|name| boot_dir.join(name).is_file())
@@ -463,7 +518,125 @@ pub fn rollback(options: &UpdateOptions) -> Result<RollbackReport, UpdateError> 
     sync_files(boot_dir, &[target, source], Step::Swap)?;
     Ok(RollbackReport {
         restored_from: source.to_string(),
+        recovered,
     })
+}
+
+/// Finishes or undoes an update that a crash (or a stop) interrupted, from what is on the
+/// partition (see the module documentation); `None` when nothing was interrupted. Never
+/// removes the only copy of an image that was running: the previous image is kept.
+pub fn recover_interrupted(dir: &Path, target: &str) -> Result<Option<Recovery>, UpdateError> {
+    let new_copy = dir.join(SYSTEM_NEW);
+    let Some(record) = SwapRecord::read(dir)? else {
+        if new_copy.exists() {
+            remove_if_present(dir, SYSTEM_NEW, Step::Verify)?;
+            return Ok(Some(Recovery::UnusedCopyRemoved));
+        }
+        return Ok(None);
+    };
+    let target_path = dir.join(target);
+    let in_place =
+        image_identity(&target_path).map_err(io_err(Step::Verify, "reading", &target_path))?;
+    let recovery = if in_place != record.new_image {
+        // The exchange never happened: system.new is the unused copy.
+        remove_if_present(dir, SYSTEM_NEW, Step::Verify)?;
+        Recovery::UnusedCopyRemoved
+    } else if !new_copy.exists() {
+        Recovery::RecordRemoved
+    } else if dir.join(SYSTEM_CUR).exists() {
+        // system.cur holds the running image; system.new the update that never booted.
+        remove_if_present(dir, SYSTEM_NEW, Step::Keep)?;
+        Recovery::UnbootedUpdateRemoved
+    } else {
+        std::fs::rename(&new_copy, dir.join(SYSTEM_CUR)).map_err(io_err(
+            Step::Keep,
+            "renaming system.new to system.cur in",
+            dir,
+        ))?;
+        sync_files(dir, &[SYSTEM_CUR], Step::Keep)?;
+        Recovery::PreviousImageKept
+    };
+    remove_if_present(dir, SWAP_RECORD, Step::Keep)?;
+    Ok(Some(recovery))
+}
+
+/// What an exchange in progress puts in place, written before it and removed after the
+/// previous image is kept.
+struct SwapRecord {
+    /// [`image_identity`] of the new image.
+    new_image: String,
+}
+
+impl SwapRecord {
+    fn write(&self, dir: &Path) -> Result<(), UpdateError> {
+        let temp = dir.join(format!("{SWAP_RECORD}.tmp"));
+        let path = dir.join(SWAP_RECORD);
+        std::fs::write(&temp, format!("{}\n", self.new_image)).map_err(io_err(
+            Step::Swap,
+            "writing",
+            &temp,
+        ))?;
+        File::open(&temp)
+            .and_then(|f| f.sync_all())
+            .map_err(io_err(Step::Swap, "flushing", &temp))?;
+        std::fs::rename(&temp, &path).map_err(io_err(Step::Swap, "renaming", &temp))?;
+        sync_files(dir, &[SWAP_RECORD], Step::Swap)
+    }
+
+    /// The record in `dir`; `None` when there is none, or only a torn temporary one (the
+    /// exchange never started then).
+    fn read(dir: &Path) -> Result<Option<SwapRecord>, UpdateError> {
+        let _ = std::fs::remove_file(dir.join(format!("{SWAP_RECORD}.tmp")));
+        let path = dir.join(SWAP_RECORD);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Ok(Some(SwapRecord {
+                new_image: text.trim().to_string(),
+            })),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io_err(Step::Verify, "reading", &path)(e)),
+        }
+    }
+}
+
+/// An image told apart from another: its length, its modification time (to FAT's two
+/// seconds) and its SquashFS superblock. Two builds of the same inputs can share length and
+/// superblock, so the update gives the copy a modification time of its own ([`stamp_copy`]).
+fn image_identity(path: &Path) -> std::io::Result<String> {
+    let mut file = File::open(path)?;
+    let meta = file.metadata()?;
+    let mut superblock = [0u8; 96];
+    let read = file.read(&mut superblock)?;
+    let hex: String = superblock[..read]
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    Ok(format!("{}:{}:{hex}", meta.len(), fat_seconds(&meta)))
+}
+
+/// A file's modification time in whole seconds, rounded down to even ones as FAT keeps it.
+fn fat_seconds(meta: &std::fs::Metadata) -> u64 {
+    let secs = meta
+        .modified()
+        .ok()
+        .and_then(|time| time.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |since| since.as_secs());
+    secs - secs % 2
+}
+
+/// Gives the copy `system.new` a modification time (now, to FAT's two seconds) that differs
+/// from `system.img`'s, so that [`image_identity`] tells them apart even when their bytes
+/// are alike.
+fn stamp_copy(copy: &Path, in_place: &Path) -> std::io::Result<()> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs());
+    let mut stamp = now - now % 2;
+    if fat_seconds(&std::fs::metadata(in_place)?) == stamp {
+        stamp += 2;
+    }
+    let file = File::options().write(true).open(copy)?;
+    file.set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(stamp))?;
+    file.sync_all()
 }
 
 /// The image, opened, when it can be installed (see [`open_installable`]).

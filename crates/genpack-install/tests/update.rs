@@ -11,10 +11,10 @@ use std::time::{Duration, Instant};
 
 use common::{run, squashfs};
 use genpack_init::initramfs::{build_initramfs, Compression, InitramfsSpec};
-use genpack_install::update::{SYSTEM_CUR, SYSTEM_IMG, SYSTEM_NEW, SYSTEM_OLD};
+use genpack_install::update::{SWAP_RECORD, SYSTEM_CUR, SYSTEM_IMG, SYSTEM_NEW, SYSTEM_OLD};
 use genpack_install::{
-    install_to_disk_image, rollback, self_update, BootPartition, InstallOptions, Step, UpdateError,
-    UpdateOptions,
+    install_to_disk_image, rollback, self_update, BootPartition, InstallOptions, Recovery, Step,
+    UpdateError, UpdateOptions,
 };
 
 /// An image tree with busybox whose /sbin/init runs `script`, then powers off. Programs in
@@ -146,6 +146,96 @@ fn an_update_over_an_unbooted_update_keeps_the_running_image() {
     assert!(same_file(&boot.join(SYSTEM_IMG), &newest));
     assert!(same_file(&boot.join(SYSTEM_CUR), &running));
     assert!(!boot.join(SYSTEM_NEW).exists());
+}
+
+#[test]
+fn a_crash_after_the_swap_loses_no_image_and_rollback_finds_the_previous_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = unbootable_image(dir.path(), "old");
+    let new = unbootable_image(dir.path(), "new");
+    let boot = boot_dir_with(dir.path(), &old);
+    // Cut short between the exchange and keeping the previous image.
+    self_update(
+        &new,
+        &UpdateOptions::new(&boot).stop_after(Step::Swap),
+        &mut |_| {},
+    )
+    .unwrap();
+    assert!(same_file(&boot.join(SYSTEM_IMG), &new));
+    assert!(same_file(&boot.join(SYSTEM_NEW), &old));
+    assert!(boot.join(SWAP_RECORD).exists());
+
+    let report = rollback(&UpdateOptions::new(&boot)).unwrap();
+    assert_eq!(report.recovered, Some(Recovery::PreviousImageKept));
+    assert_eq!(report.restored_from, SYSTEM_CUR);
+    assert!(same_file(&boot.join(SYSTEM_IMG), &old));
+    assert!(same_file(&boot.join(SYSTEM_CUR), &new));
+    assert!(!boot.join(SYSTEM_NEW).exists() && !boot.join(SWAP_RECORD).exists());
+}
+
+#[test]
+fn the_next_update_after_a_crash_keeps_the_image_that_ran() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = unbootable_image(dir.path(), "old");
+    let new = unbootable_image(dir.path(), "new");
+    let newer = unbootable_image(dir.path(), "newer");
+    let boot = boot_dir_with(dir.path(), &old);
+    self_update(
+        &new,
+        &UpdateOptions::new(&boot).stop_after(Step::Swap),
+        &mut |_| {},
+    )
+    .unwrap();
+    let report = self_update(&newer, &UpdateOptions::new(&boot), &mut |_| {}).unwrap();
+    assert_eq!(report.recovered, Some(Recovery::PreviousImageKept));
+    assert!(same_file(&boot.join(SYSTEM_IMG), &newer));
+    // `old` ran; `new` was never booted, so it is the one dropped.
+    assert!(same_file(&boot.join(SYSTEM_CUR), &old));
+    assert!(!boot.join(SYSTEM_NEW).exists() && !boot.join(SWAP_RECORD).exists());
+}
+
+#[test]
+fn a_crash_before_the_exchange_leaves_the_running_image_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = unbootable_image(dir.path(), "old");
+    let new = unbootable_image(dir.path(), "new");
+    let boot = boot_dir_with(dir.path(), &old);
+    // The swap record written, the exchange not: undo the exchange a stop after Swap made.
+    self_update(
+        &new,
+        &UpdateOptions::new(&boot).stop_after(Step::Swap),
+        &mut |_| {},
+    )
+    .unwrap();
+    fs::rename(boot.join(SYSTEM_IMG), boot.join("moving")).unwrap();
+    fs::rename(boot.join(SYSTEM_NEW), boot.join(SYSTEM_IMG)).unwrap();
+    fs::rename(boot.join("moving"), boot.join(SYSTEM_NEW)).unwrap();
+    assert!(same_file(&boot.join(SYSTEM_IMG), &old));
+
+    match rollback(&UpdateOptions::new(&boot)) {
+        Err(UpdateError::NothingToRollBack { .. }) => {}
+        other => panic!("expected nothing to roll back, got {other:?}"),
+    }
+    assert!(
+        same_file(&boot.join(SYSTEM_IMG), &old),
+        "the running image stays"
+    );
+    assert!(!boot.join(SYSTEM_NEW).exists() && !boot.join(SWAP_RECORD).exists());
+}
+
+#[test]
+fn a_torn_copy_is_removed_and_the_running_image_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = unbootable_image(dir.path(), "old");
+    let new = unbootable_image(dir.path(), "new");
+    let boot = boot_dir_with(dir.path(), &old);
+    // Power cut in the middle of copying system.new: half a file, no swap record.
+    let bytes = fs::read(&new).unwrap();
+    fs::write(boot.join(SYSTEM_NEW), &bytes[..bytes.len() / 2]).unwrap();
+    let report = self_update(&new, &UpdateOptions::new(&boot), &mut |_| {}).unwrap();
+    assert_eq!(report.recovered, Some(Recovery::UnusedCopyRemoved));
+    assert!(same_file(&boot.join(SYSTEM_IMG), &new));
+    assert!(same_file(&boot.join(SYSTEM_CUR), &old));
 }
 
 #[test]
