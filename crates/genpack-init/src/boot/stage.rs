@@ -352,8 +352,38 @@ fn find_boot(options: &BootOptions) -> (BlockDevice, Filesystem) {
             "{description} was not found within {} s",
             options.timeout.as_secs()
         ),
-        "is the USB stick or disk plugged in? Slow devices may need rd.timeout=60",
+        &missing_boot_hint(wanted.is_none(), sata_driver_present()),
     )
+}
+
+/// What to check when the boot medium was not found. `any_medium`: the kernel was told to take
+/// any medium holding system.img (as a CD or an ISO written to a stick boots), not one FAT
+/// partition; `sata`: the kernel drives SATA (AHCI) controllers, which PCs, virt-manager and
+/// GNOME Boxes give their CD drives.
+fn missing_boot_hint(any_medium: bool, sata: bool) -> String {
+    let slow = "Slow devices may need rd.timeout=60";
+    match (any_medium, sata) {
+        (false, _) => format!("is the USB stick or disk plugged in? {slow}"),
+        (true, true) => format!("is the CD in the drive, or the USB stick plugged in? {slow}"),
+        (true, false) => format!(
+            "is the CD in the drive, or the USB stick plugged in? This image's kernel has no \
+             SATA (AHCI) driver, and PCs and most virtual machines attach their CD drive that \
+             way: write the image to a USB stick instead, or build it with the `baremetal` \
+             profile, whose kernel has the driver. {slow}"
+        ),
+    }
+}
+
+/// Whether the running kernel drives AHCI controllers (loaded from the initramfs or built in).
+fn sata_driver_present() -> bool {
+    Path::new("/sys/module/ahci").exists()
+        || fs::read_to_string(Path::new("/").join(super::kmod::LOAD_ORDER_FILE)).is_ok_and(
+            |order| {
+                order
+                    .lines()
+                    .any(|line| line.ends_with("/ahci.ko") || line.contains("/ahci.ko."))
+            },
+        )
 }
 
 fn holds_system_img(device: &BlockDevice, fs_found: &Filesystem) -> bool {
@@ -565,5 +595,26 @@ fn move_into_new_root() {
                 "the image must contain the directories /run, /dev, /proc and /sys",
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_boot_medium_is_explained_for_the_medium_booted() {
+        let stick = missing_boot_hint(false, false);
+        assert!(
+            stick.starts_with("is the USB stick or disk plugged in?"),
+            "{stick}"
+        );
+        let cd = missing_boot_hint(true, true);
+        assert!(cd.contains("is the CD in the drive"), "{cd}");
+        assert!(!cd.contains("AHCI"), "{cd}");
+        let no_sata = missing_boot_hint(true, false);
+        assert!(no_sata.contains("no SATA (AHCI) driver"), "{no_sata}");
+        assert!(no_sata.contains("`baremetal` profile"), "{no_sata}");
+        assert!(no_sata.ends_with("rd.timeout=60"), "{no_sata}");
     }
 }
