@@ -130,13 +130,25 @@ impl MergeCounts {
             else {
                 continue;
             };
-            if Cpv::parse(cpv).is_ok() && !list.iter().any(|known| known == cpv) {
+            if Cpv::parse(cpv).is_err() {
+                continue;
+            }
+            if !list.iter().any(|known| known == cpv) {
                 list.push(cpv.to_string());
+            }
+            // Fetched in the background (parallel-fetch), a binhost's package is logged only
+            // when it is merged, from the folder Portage keeps binhost downloads in.
+            let from_binhost = rest.starts_with("Merging Binary (") && rest.contains(BINHOST_CACHE);
+            if from_binhost && !counts.fetched.iter().any(|known| known == cpv) {
+                counts.fetched.push(cpv.to_string());
             }
         }
         counts
     }
 }
+
+/// Where Portage keeps the packages it downloads from a binhost (`/var/cache/binhost/<repo>/`).
+const BINHOST_CACHE: &str = "/var/cache/binhost/";
 
 /// `cat/pkg` from `n of m) cat/pkg-ver::repo to /`.
 fn package_key(rest: &str) -> Option<String> {
@@ -218,6 +230,18 @@ mod tests {
             counts.binary,
             ["sys-apps/busybox-1.35.0", "sys-libs/hello-data-2.0"]
         );
+        assert_eq!(counts.fetched, ["sys-apps/busybox-1.35.0"]);
+    }
+
+    #[test]
+    fn binhost_packages_fetched_in_the_background_count_as_downloaded() {
+        // What a real emerge with --getbinpkg logged: no "Fetching Binary" line for these.
+        let log = "\
+1796207708:  === (1 of 2) Merging Binary (sys-apps/busybox-1.35.0::/var/cache/binhost/genpack-binhost/sys-apps/busybox/busybox-1.35.0-1.gpkg.tar)
+1796207709:  === (2 of 2) Merging Binary (sys-libs/hello-data-2.0::/var/cache/binpkgs/sys-libs/hello-data/hello-data-2.0-1.gpkg.tar)
+";
+        let counts = MergeCounts::parse(log);
+        assert_eq!(counts.binary.len(), 2);
         assert_eq!(counts.fetched, ["sys-apps/busybox-1.35.0"]);
     }
 
