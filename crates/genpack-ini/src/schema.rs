@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::document::DEFAULT_SECTION;
 
 /// Where an image carries its schema, relative to the image root.
-pub const SCHEMA_PATH_IN_IMAGE: &str = "usr/share/genpack-init/system-ini-schema.json";
+pub const SCHEMA_PATH_IN_IMAGE: &str = "usr/share/genpack/system-ini.schema.json";
 
 /// The type of a value; it decides the form control and the validation.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
