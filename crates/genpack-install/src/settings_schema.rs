@@ -11,15 +11,13 @@ use std::path::{Path, PathBuf};
 
 use genpack_image::Image;
 use genpack_ini::Schema;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::boot_partition::{BootPartition, BootPartitionError};
 use crate::update::SYSTEM_IMG;
 
 /// Where to look for the schema.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, ts_rs::TS)]
-#[ts(rename = "SchemaPlace")]
-#[serde(tag = "kind", content = "path", rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum SchemaPlace {
     /// An image file (a project's build output); it may not have been built yet.
     Image(PathBuf),
