@@ -125,21 +125,42 @@ fn system_img_on_a_stick_is_read_through_the_boot_partition() {
     );
     assert_eq!(kiosk_url(&found.schema).unwrap().help, HELP);
 
-    // A stick whose system.img was replaced after other files came and went: its clusters are
-    // no longer in one run.
+    // A stick whose system.img is in pieces: written in turns with another file, so that its
+    // clusters alternate with that file's.
+    let floppy = dir.path().join("fragmented.img");
+    common::run(
+        "mkfs.vfat",
+        &["-F", "32", "-C", &floppy.to_string_lossy(), "65536"],
+    );
     {
-        let mut boot = BootPartition::open(&disk).unwrap();
-        boot.write("filler-a", &mut vec![1u8; 70_000].as_slice())
-            .unwrap();
-        boot.write("filler-b", &mut vec![2u8; 5_000].as_slice())
-            .unwrap();
-        boot.remove("filler-a").unwrap();
-        let bytes = fs::read(&image).unwrap();
-        boot.write("system.img", &mut bytes.as_slice()).unwrap();
-        boot.close().unwrap();
+        use std::io::Write;
+        let volume = fatfs::FileSystem::new(
+            fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(&floppy)
+                .unwrap(),
+            fatfs::FsOptions::new(),
+        )
+        .unwrap();
+        let root = volume.root_dir();
+        let mut system = root.create_file("system.img").unwrap();
+        let mut other = root.create_file("photos.bin").unwrap();
+        for chunk in fs::read(&image).unwrap().chunks(4096) {
+            system.write_all(chunk).unwrap();
+            other.write_all(&[9u8; 4096]).unwrap();
+        }
+        system.flush().unwrap();
+        other.flush().unwrap();
     }
-    let found = settings_schema(&SchemaPlace::Disk(disk.clone()));
-    assert!(!found.origin.is_builtin(), "{}", found.origin.describe());
+    let found = settings_schema(&SchemaPlace::Disk(floppy.clone()));
+    assert_eq!(
+        found.origin,
+        SchemaOrigin::Disk {
+            disk: floppy,
+            built_at: Some(1_700_000_000)
+        }
+    );
     assert_eq!(kiosk_url(&found.schema).unwrap().help, HELP);
 
     // Without system.img the built-in schema is used, and the note says why.
