@@ -311,3 +311,34 @@ fn check_and_keys_know_the_keys_of_the_image_on_the_stick() {
     assert!(text(&file.stdout).contains("known keys: kiosk_url"));
     assert!(text(&file.stderr).contains("Settings from the image"));
 }
+
+#[test]
+fn a_project_s_system_ini_is_checked_against_the_image_the_project_builds() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("kiosk");
+    fs::create_dir_all(&project).unwrap();
+    fs::write(
+        project.join("genpack.json5"),
+        r#"{ name: "kiosk", base: "debian:bookworm" }"#,
+    )
+    .unwrap();
+    let ini = project.join("system.ini");
+    fs::write(&ini, "kiosk_url = https://example.org/\n").unwrap();
+    let ini_arg = ini.to_string_lossy().into_owned();
+
+    let before = genpack(&["ini", "check", &ini_arg, "--arch", "x86_64"]);
+    assert!(before.status.success(), "{}", text(&before.stderr));
+    let note = text(&before.stderr);
+    assert!(
+        note.contains("Built-in settings: kiosk-x86_64.squashfs is not built yet"),
+        "{note}"
+    );
+    assert!(text(&before.stdout).contains("`kiosk_url` is not used by this image"));
+
+    let image = kiosk_image(dir.path());
+    fs::rename(&image, project.join("kiosk-x86_64.squashfs")).unwrap();
+    let after = genpack(&["ini", "check", &ini_arg, "--arch", "x86_64"]);
+    assert!(after.status.success(), "{}", text(&after.stderr));
+    assert!(text(&after.stderr).contains("Settings from the image"));
+    assert!(text(&after.stdout).contains("known keys: kiosk_url"));
+}
