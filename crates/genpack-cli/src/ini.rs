@@ -110,7 +110,7 @@ fn schema_place(context: &Context, target: Option<&Path>, image: Option<PathBuf>
                 .and_then(Path::parent)
                 .filter(|dir| genpack_def::Project::find(dir).is_ok());
             let dir = beside.unwrap_or(&context.project_dir);
-            project_image(context, dir).map_or(SchemaPlace::Builtin, SchemaPlace::Image)
+            project_image(context, dir).map_or_else(SchemaPlace::NoImage, SchemaPlace::Image)
         }
     }
 }
@@ -122,11 +122,23 @@ fn is_ini_file(path: &Path) -> bool {
         && path.is_file()
 }
 
-/// The image the project in `dir` builds for the chosen architecture and variant.
-fn project_image(context: &Context, dir: &Path) -> Option<PathBuf> {
-    let project = genpack_def::Project::load(dir).ok()?;
-    let arch = context.arch_or_host().ok()?;
-    project.image_path(arch, context.variant.as_deref()).ok()
+/// The image the project in `dir` builds for the chosen architecture and variant, or why there
+/// is none to read.
+fn project_image(context: &Context, dir: &Path) -> Result<PathBuf, String> {
+    let project = genpack_def::Project::load(dir).map_err(|_| {
+        format!(
+            "{} holds no project to take the image from; name one with --image",
+            dir.display()
+        )
+    })?;
+    let arch = context.arch_or_host().map_err(|_| {
+        "this machine's architecture is not one genpack builds for; pass --arch".to_string()
+    })?;
+    project
+        .image_path(arch, context.variant.as_deref())
+        .map_err(|error| {
+            format!("the project's image is not known ({error}); `genpack validate` shows why")
+        })
 }
 
 fn check(context: &Context, target: &Path, image: Option<PathBuf>) -> Result<ExitCode, Failure> {

@@ -23,8 +23,9 @@ pub enum SchemaPlace {
     Image(PathBuf),
     /// A stick, disk or disk image written by `genpack install`: its `system.img`.
     Disk(PathBuf),
-    /// No image to read: genpack-init's built-in schema.
-    Builtin,
+    /// No image to read, for the reason given (the end of "Built-in settings: …"):
+    /// genpack-init's built-in schema.
+    NoImage(String),
 }
 
 /// Where the schema in use came from.
@@ -105,9 +106,7 @@ impl SettingsSchema {
 /// else the built-in one with the reason. Never fails: a problem with the image is the reason.
 pub fn settings_schema(place: &SchemaPlace) -> SettingsSchema {
     match place {
-        SchemaPlace::Builtin => {
-            SettingsSchema::builtin("no image to read the settings from".to_string())
-        }
+        SchemaPlace::NoImage(reason) => SettingsSchema::builtin(reason.clone()),
         SchemaPlace::Image(path) => from_image_file(path),
         SchemaPlace::Disk(disk) => from_disk(disk),
     }

@@ -71,12 +71,20 @@ impl SettingsFor {
     /// Where the engine looks for the schema.
     fn place(&self) -> SchemaPlace {
         match self {
-            SettingsFor::Project { dir } => project_image(dir)
-                .map(SchemaPlace::Image)
-                .unwrap_or(SchemaPlace::Builtin),
+            SettingsFor::Project { dir } => project_image(dir).map_or_else(
+                || {
+                    SchemaPlace::NoImage(
+                        "the project's image is not known until its definition reads without errors (see Define)"
+                            .into(),
+                    )
+                },
+                SchemaPlace::Image,
+            ),
             SettingsFor::Image { path } => SchemaPlace::Image(path.clone()),
             SettingsFor::Stick { drive } => SchemaPlace::Disk(drive.clone()),
-            SettingsFor::Builtin => SchemaPlace::Builtin,
+            SettingsFor::Builtin => {
+                SchemaPlace::NoImage("this file belongs to no project or stick".into())
+            }
         }
     }
 }
@@ -409,6 +417,10 @@ mod tests {
         // The same text with the built-in keys only: kiosk_url is not known.
         let analysis = ini_analyze(text.into(), None).unwrap();
         assert!(analysis.issues.iter().any(is_unused_note));
+        let SchemaOrigin::Builtin { reason } = schema_for(&SettingsFor::Builtin).origin else {
+            panic!("a file of no project has the built-in keys")
+        };
+        assert!(reason.contains("belongs to no project"), "{reason}");
     }
 
     #[test]
