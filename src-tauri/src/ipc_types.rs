@@ -14,7 +14,7 @@ use crate::commands::definition::{Analysis, EditOp, EditResult, ProjectView};
 use crate::commands::flash::{
     DriveList, DrivesChanged, EjectResult, FlashRequest, Layout, SeenDrive, StickIni,
 };
-use crate::commands::system_ini::{IniAnalysis, IniEdit, IniEditResult, IniView};
+use crate::commands::system_ini::{IniAnalysis, IniEdit, IniEditResult, IniView, SettingsFor};
 use crate::commands::vm::{ConsoleEvent, VmStarted, VmTarget, VmViewer};
 use crate::commands::Startup;
 use crate::error::CommandError;
@@ -48,6 +48,8 @@ fn visit_command_types(visitor: &mut impl TypeVisitor) {
     visitor.visit::<EditResult>();
     // system.ini
     visitor.visit::<genpack_ini::Schema>();
+    visitor.visit::<SettingsFor>();
+    visitor.visit::<genpack_install::SettingsSchema>();
     visitor.visit::<IniView>();
     visitor.visit::<IniAnalysis>();
     visitor.visit::<IniEdit>();

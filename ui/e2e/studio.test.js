@@ -2,6 +2,7 @@
 // Run them with scripts/e2e.
 
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -230,6 +231,47 @@ describe('genpack studio', () => {
       for (const line of original.split('\n').filter((l) => /^[#;]|^my_custom_key|^answer|^\[extra\]/.test(l))) {
         assert.ok(saved.includes(line), `kept: ${line}`);
       }
+    });
+  });
+  it('offers the keys of the project\'s image, with their help, once it is built', async () => {
+    const dir = path.join(work, 'kiosk');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, 'genpack.json5'), '{ name: "kiosk", base: "debian:bookworm" }\n');
+    writeFileSync(path.join(dir, 'system.ini'), 'hostname = lobby\nkiosk_url = https://example.org/\n');
+    // The image a build would write: its schema declares a drop-in module's key.
+    const help = 'The web page the kiosk shows full screen after it starts.';
+    const tree = path.join(work, 'kiosk-tree');
+    mkdirSync(path.join(tree, '.genpack'), { recursive: true });
+    mkdirSync(path.join(tree, 'usr/share/genpack'), { recursive: true });
+    writeFileSync(path.join(tree, '.genpack/artifact'), 'kiosk\n');
+    writeFileSync(path.join(tree, '.genpack/timestamp'), '1700000000\n');
+    const key = (name, title, group, text) => ({
+      section: '_default', key: name, title, kind: { type: 'string' }, help: text, module: '70kiosk', applied_every_boot: true, group,
+    });
+    writeFileSync(
+      path.join(tree, 'usr/share/genpack/system-ini.schema.json'),
+      JSON.stringify({ keys: [key('hostname', 'Computer name', 'System', 'The name on the network.'), key('kiosk_url', 'Kiosk page', 'Kiosk', help)] }),
+    );
+
+    await withStudio([dir], async (browser) => {
+      await byTestId(browser, 'step-configure').click();
+      // The Flash step holds a settings editor too (hidden): look inside Configure only.
+      const pane = byTestId(browser, 'pane-configure');
+      const inPane = (/** @type {string} */ id) => pane.$(`[data-testid="${id}"]`);
+      const origin = inPane('ini-schema-origin');
+      await origin.waitForDisplayed(WAIT);
+      // Not built yet: the built-in keys, and the note says so; kiosk_url is an other setting.
+      assert.match(await origin.getText(), /^Built-in settings: kiosk-x86_64\.squashfs is not built yet/);
+      assert.match(await inPane('ini-other').getText(), /kiosk_url/);
+
+      execFileSync('mksquashfs', [tree, path.join(dir, 'kiosk-x86_64.squashfs'), '-noappend', '-quiet', '-no-progress']);
+      const field = inPane('ini-field-kiosk_url');
+      await field.waitForDisplayed({ timeout: 30000 });
+      assert.match(await origin.getText(), /^Settings from the image built on /);
+      assert.ok((await field.getText()).includes(help), 'the field shows its help');
+      assert.equal(await field.$('input').getValue(), 'https://example.org/');
+      assert.doesNotMatch(await inPane('ini-other').getText(), /kiosk_url/);
+      await screenshot(browser, 'system-ini-image-schema');
     });
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { boolValue, buildIniGroups, editFor, fieldKind, labelFor, otherSettings, valueOf } from '../src/lib/ini-form';
+import { boolValue, buildIniGroups, editFor, fieldKind, labelFor, otherSettings, schemaOriginText, valueOf } from '../src/lib/ini-form';
 import type { IniKeySpec, IniKind, IniSchema, IniSection } from '../src/lib/types';
 
 function spec(key: string, type: IniKind['type'], group: string, extra: Partial<IniKeySpec> = {}): IniKeySpec {
@@ -85,5 +85,28 @@ describe('system.ini form', () => {
     expect(['yes', 'On', '1', 'true'].map(boolValue)).toEqual([true, true, true, true]);
     expect(['no', 'OFF', '0', 'false'].map(boolValue)).toEqual([false, false, false, false]);
     expect(boolValue('maybe')).toBeUndefined();
+  });
+});
+
+describe('where the form\'s keys come from', () => {
+  it('names the image and when it was built, or why the built-in keys are used', () => {
+    const built = 1_700_000_000;
+    const when = new Date(built * 1000).toLocaleString('en-GB', { dateStyle: 'medium', timeStyle: 'short' });
+    expect(schemaOriginText({ from: 'image', image: '/p/kiosk-x86_64.squashfs', built_at: built }, 'en-GB')).toBe(
+      `Settings from the image built on ${when}.`,
+    );
+    expect(schemaOriginText({ from: 'disk', disk: '/dev/sdb', built_at: null })).toBe('Settings from the image on this stick.');
+    expect(
+      schemaOriginText({ from: 'builtin', reason: 'kiosk-x86_64.squashfs is not built yet; build the image to see its own settings' }),
+    ).toBe('Built-in settings: kiosk-x86_64.squashfs is not built yet; build the image to see its own settings.');
+  });
+
+  it('gives a drop-in module\'s key of the image a field with its help, not a place in Other settings', () => {
+    const image: IniSchema = { keys: [...schema.keys, spec('kiosk_url', 'string', 'Kiosk', { help: 'The page the kiosk shows.' })] };
+    const kiosk = buildIniGroups(image).find((group) => group.name === 'Kiosk');
+    expect(kiosk?.fields.map((field) => [field.spec.key, field.spec.help])).toEqual([['kiosk_url', 'The page the kiosk shows.']]);
+    const withKiosk: IniSection[] = [{ name: '_default', entries: [{ key: 'kiosk_url', value: 'https://example.org/', line: 1 }] }];
+    expect(otherSettings(withKiosk, image)).toEqual([]);
+    expect(otherSettings(withKiosk, schema).map((other) => other.key)).toEqual(['kiosk_url']);
   });
 });

@@ -1,17 +1,20 @@
-//! `genpack ini get|set|edit`: system.ini on a stick, disk or disk image, without mounting it.
+//! `genpack ini get|set|edit|check|keys`: system.ini on a stick, disk or disk image, without
+//! mounting it, checked against the keys of the image it goes with.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Subcommand;
+use genpack_ini::{Document, Severity};
 use genpack_install::boot_ini::{
     read_system_ini, read_system_ini_bytes, read_system_ini_text, replace_system_ini,
     set_system_ini_value, BootIniError, IniWrite, DEFAULT_SECTION, SYSTEM_INI_BACKUP,
 };
-use genpack_install::BootPartitionError;
+use genpack_install::{settings_schema, BootPartitionError, SchemaPlace, SettingsSchema};
 
 use crate::report::{output, Failure};
+use crate::Context;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -48,9 +51,27 @@ enum IniCommand {
         /// The stick, disk (e.g. /dev/sdb) or disk image file.
         disk: PathBuf,
     },
+    /// Check system.ini against the keys its image understands (exit status 1 on an error).
+    Check {
+        /// A stick, disk or disk image (checked against its system.img), or a system.ini file
+        /// (checked against the image its project builds, for --arch and --variant).
+        target: PathBuf,
+        /// Check against this image file instead.
+        #[arg(long, value_name = "IMAGE")]
+        image: Option<PathBuf>,
+    },
+    /// List the keys an image understands, with what each does.
+    Keys {
+        /// A stick, disk or disk image (its system.img), or a system.ini file of a project;
+        /// without it, the image of the project (-C, --arch, --variant).
+        target: Option<PathBuf>,
+        /// List the keys of this image file instead.
+        #[arg(long, value_name = "IMAGE")]
+        image: Option<PathBuf>,
+    },
 }
 
-pub fn run(args: Args) -> Result<ExitCode, Failure> {
+pub fn run(context: &Context, args: Args) -> Result<ExitCode, Failure> {
     match args.command {
         IniCommand::Get { disk, key, section } => get(&disk, key.as_deref(), &section),
         IniCommand::Set {
@@ -61,10 +82,148 @@ pub fn run(args: Args) -> Result<ExitCode, Failure> {
         } => {
             let write = set_system_ini_value(&disk, &section, &key, &value).map_err(failure)?;
             report_write(&disk, &write);
+            let found = settings_schema(&SchemaPlace::Disk(disk.clone()));
+            if found.schema.find(&section, &key).is_none() {
+                eprintln!(
+                    "note: `{key}` is not a key this image understands; it is kept as written. {}",
+                    found.origin.describe()
+                );
+            }
             Ok(ExitCode::SUCCESS)
         }
         IniCommand::Edit { disk } => edit(&disk),
+        IniCommand::Check { target, image } => check(context, &target, image),
+        IniCommand::Keys { target, image } => keys(context, target.as_deref(), image),
     }
+}
+
+/// Where the keys of `target` are described: `--image`, else the stick's own system.img, else
+/// (for a system.ini file) the image its project builds.
+fn schema_place(context: &Context, target: Option<&Path>, image: Option<PathBuf>) -> SchemaPlace {
+    if let Some(image) = image {
+        return SchemaPlace::Image(image);
+    }
+    match target {
+        Some(target) if !is_ini_file(target) => SchemaPlace::Disk(target.to_path_buf()),
+        _ => {
+            let beside = target
+                .and_then(Path::parent)
+                .filter(|dir| genpack_def::Project::find(dir).is_ok());
+            let dir = beside.unwrap_or(&context.project_dir);
+            project_image(context, dir).map_or_else(SchemaPlace::NoImage, SchemaPlace::Image)
+        }
+    }
+}
+
+/// A system.ini text file rather than a stick or disk image.
+fn is_ini_file(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|ext| ext.eq_ignore_ascii_case("ini"))
+        && path.is_file()
+}
+
+/// The image the project in `dir` builds for the chosen architecture and variant, or why there
+/// is none to read.
+fn project_image(context: &Context, dir: &Path) -> Result<PathBuf, String> {
+    let project = genpack_def::Project::load(dir).map_err(|_| {
+        format!(
+            "{} holds no project to take the image from; name one with --image",
+            dir.display()
+        )
+    })?;
+    let arch = context.arch_or_host().map_err(|_| {
+        "this machine's architecture is not one genpack builds for; pass --arch".to_string()
+    })?;
+    project
+        .image_path(arch, context.variant.as_deref())
+        .map_err(|error| {
+            format!("the project's image is not known ({error}); `genpack validate` shows why")
+        })
+}
+
+fn check(context: &Context, target: &Path, image: Option<PathBuf>) -> Result<ExitCode, Failure> {
+    let text = if is_ini_file(target) {
+        std::fs::read_to_string(target)
+            .map_err(|e| Failure::new(format!("cannot read {}: {e}", target.display())))?
+    } else {
+        read_system_ini_text(target)
+            .map_err(failure)?
+            .ok_or_else(|| Failure::new(format!("{} has no system.ini", target.display())))?
+    };
+    let found = settings_schema(&schema_place(context, Some(target), image));
+    eprintln!("{}", found.origin.describe());
+    let issues = genpack_ini::validate(&Document::parse_lenient(&text), &found.schema);
+    let mut errors = 0;
+    for issue in &issues {
+        let severity = match issue.severity {
+            Severity::Error => {
+                errors += 1;
+                "error"
+            }
+            Severity::Warning => "warning",
+            Severity::Info => "note",
+        };
+        output(&format!(
+            "{}:{}: {severity}: {}",
+            target.display(),
+            issue.line,
+            issue.message
+        ))?;
+    }
+    let document = Document::parse_lenient(&text);
+    let known = known_keys(&document, &found);
+    if !known.is_empty() {
+        output(&format!("known keys: {}", known.join(", ")))?;
+    }
+    Ok(if errors > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// The keys of `document` the schema describes, as `key` or `[section] key`.
+fn known_keys(document: &Document, found: &SettingsSchema) -> Vec<String> {
+    let mut known = Vec::new();
+    for section in document.sections() {
+        for entry in document.entries(&section) {
+            if found.schema.find(&section, &entry.key).is_some() {
+                known.push(if section == DEFAULT_SECTION {
+                    entry.key.clone()
+                } else {
+                    format!("[{section}] {}", entry.key)
+                });
+            }
+        }
+    }
+    known
+}
+
+fn keys(
+    context: &Context,
+    target: Option<&Path>,
+    image: Option<PathBuf>,
+) -> Result<ExitCode, Failure> {
+    let found = settings_schema(&schema_place(context, target, image));
+    eprintln!("{}", found.origin.describe());
+    for group in found.schema.groups() {
+        output(&format!("{group}:"))?;
+        for spec in found.schema.keys.iter().filter(|spec| spec.group == group) {
+            let name = if spec.section == DEFAULT_SECTION {
+                spec.key.clone()
+            } else {
+                format!("[{}] {}", spec.section, spec.key)
+            };
+            let default = spec
+                .default
+                .as_deref()
+                .map(|value| format!(", default {value}"))
+                .unwrap_or_default();
+            output(&format!("  {name} ({}{default})", spec.title))?;
+            output(&format!("      {}", spec.help))?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn get(disk: &Path, key: Option<&str>, section: &str) -> Result<ExitCode, Failure> {

@@ -79,7 +79,7 @@ enum Command {
     Restore(install::RestoreArgs),
     /// Install a new image on this running system (or go back with --rollback).
     SelfUpdate(update::Args),
-    /// Read or change system.ini on a stick, disk or disk image without mounting it.
+    /// Read, change or check system.ini on a stick, disk or disk image without mounting it.
     Ini(ini::Args),
     /// Run images in QEMU and manage the running VMs.
     Vm(vm::Args),
@@ -135,7 +135,7 @@ fn main() -> ExitCode {
         Command::Install(args) => install::run(args),
         Command::Restore(args) => install::restore(args),
         Command::SelfUpdate(args) => update::run(args),
-        Command::Ini(args) => ini::run(args),
+        Command::Ini(args) => ini::run(&context, args),
         Command::Vm(args) => vm::run(&context, args),
     };
     match outcome {

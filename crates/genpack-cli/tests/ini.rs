@@ -212,3 +212,133 @@ fn a_full_boot_partition_is_left_as_it_was() {
     let get = genpack(&["ini", "get", &disk_arg, "timezone"]);
     assert_eq!(text(&get.stdout), "UTC\n");
 }
+
+const KIOSK_HELP: &str = "The web page the kiosk shows full screen after it starts.";
+
+/// A genpack image whose system.ini schema declares `kiosk_url` (as a drop-in module's key).
+fn kiosk_image(dir: &Path) -> PathBuf {
+    let tree = dir.join("tree");
+    fs::create_dir_all(tree.join(".genpack")).unwrap();
+    fs::create_dir_all(tree.join("usr/share/genpack")).unwrap();
+    fs::write(tree.join(".genpack/artifact"), "kiosk\n").unwrap();
+    fs::write(tree.join(".genpack/timestamp"), "1700000000\n").unwrap();
+    let mut schema = genpack_ini::Schema::builtin();
+    schema.merge(genpack_ini::Schema {
+        keys: vec![genpack_ini::KeySpec {
+            section: "_default".into(),
+            key: "kiosk_url".into(),
+            title: "Kiosk page".into(),
+            kind: genpack_ini::Kind::String,
+            default: None,
+            help: KIOSK_HELP.into(),
+            module: "70kiosk".into(),
+            applied_every_boot: true,
+            group: "Kiosk".into(),
+        }],
+    });
+    fs::write(
+        tree.join("usr/share/genpack/system-ini.schema.json"),
+        schema.to_json(),
+    )
+    .unwrap();
+    let image = dir.join("kiosk.squashfs");
+    let packed = Command::new("mksquashfs")
+        .arg(&tree)
+        .arg(&image)
+        .args(["-noappend", "-quiet", "-no-progress"])
+        .output()
+        .expect("mksquashfs (squashfs-tools) is installed");
+    assert!(packed.status.success(), "{}", text(&packed.stderr));
+    image
+}
+
+#[test]
+fn check_and_keys_know_the_keys_of_the_image_on_the_stick() {
+    let dir = tempfile::tempdir().unwrap();
+    let disk = stick_with(
+        dir.path(),
+        b"hostname = lobby\nkiosk_url = https://example.org/\n",
+    );
+    let disk_arg = disk.to_string_lossy().into_owned();
+
+    // Without system.img on the stick: the built-in keys, and the note says why.
+    let builtin = genpack(&["ini", "check", &disk_arg]);
+    assert!(builtin.status.success(), "{}", text(&builtin.stderr));
+    assert!(
+        text(&builtin.stderr).contains("Built-in settings:"),
+        "{}",
+        text(&builtin.stderr)
+    );
+    assert!(text(&builtin.stderr).contains("has no system.img"));
+    assert!(
+        text(&builtin.stdout).contains("`kiosk_url` is not used by this image"),
+        "{}",
+        text(&builtin.stdout)
+    );
+
+    let image = kiosk_image(dir.path());
+    let copied = Command::new("mcopy")
+        .arg("-i")
+        .arg(&disk)
+        .arg(&image)
+        .arg("::/system.img")
+        .output()
+        .unwrap();
+    assert!(copied.status.success(), "{}", text(&copied.stderr));
+
+    let check = genpack(&["ini", "check", &disk_arg]);
+    assert!(check.status.success(), "{}", text(&check.stderr));
+    let (out, err) = (text(&check.stdout), text(&check.stderr));
+    assert!(err.contains("Settings from system.img on"), "{err}");
+    assert!(err.contains("built 2023-11-14"), "{err}");
+    assert!(!out.contains("kiosk_url` is not used"), "{out}");
+    assert!(out.contains("known keys: hostname, kiosk_url"), "{out}");
+
+    let keys = genpack(&["ini", "keys", &disk_arg]);
+    assert!(keys.status.success(), "{}", text(&keys.stderr));
+    let listing = text(&keys.stdout);
+    assert!(listing.contains("Kiosk:"), "{listing}");
+    assert!(listing.contains("kiosk_url (Kiosk page)"), "{listing}");
+    assert!(listing.contains(KIOSK_HELP), "{listing}");
+
+    // A system.ini file checked against an image file named on the command line.
+    let ini = dir.path().join("system.ini");
+    fs::write(&ini, "kiosk_url = https://example.org/\n").unwrap();
+    let ini_arg = ini.to_string_lossy().into_owned();
+    let image_arg = image.to_string_lossy().into_owned();
+    let file = genpack(&["ini", "check", &ini_arg, "--image", &image_arg]);
+    assert!(file.status.success(), "{}", text(&file.stderr));
+    assert!(text(&file.stdout).contains("known keys: kiosk_url"));
+    assert!(text(&file.stderr).contains("Settings from the image"));
+}
+
+#[test]
+fn a_project_s_system_ini_is_checked_against_the_image_the_project_builds() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("kiosk");
+    fs::create_dir_all(&project).unwrap();
+    fs::write(
+        project.join("genpack.json5"),
+        r#"{ name: "kiosk", base: "debian:bookworm" }"#,
+    )
+    .unwrap();
+    let ini = project.join("system.ini");
+    fs::write(&ini, "kiosk_url = https://example.org/\n").unwrap();
+    let ini_arg = ini.to_string_lossy().into_owned();
+
+    let before = genpack(&["ini", "check", &ini_arg, "--arch", "x86_64"]);
+    assert!(before.status.success(), "{}", text(&before.stderr));
+    let note = text(&before.stderr);
+    assert!(
+        note.contains("Built-in settings: kiosk-x86_64.squashfs is not built yet"),
+        "{note}"
+    );
+    assert!(text(&before.stdout).contains("`kiosk_url` is not used by this image"));
+
+    let image = kiosk_image(dir.path());
+    fs::rename(&image, project.join("kiosk-x86_64.squashfs")).unwrap();
+    let after = genpack(&["ini", "check", &ini_arg, "--arch", "x86_64"]);
+    assert!(after.status.success(), "{}", text(&after.stderr));
+    assert!(text(&after.stderr).contains("Settings from the image"));
+    assert!(text(&after.stdout).contains("known keys: kiosk_url"));
+}

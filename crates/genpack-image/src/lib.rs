@@ -198,6 +198,24 @@ impl Image {
         })
     }
 
+    /// Opens a SquashFS read through `reader` (for an image that is not a plain file, e.g.
+    /// `system.img` inside the FAT boot partition of a stick); `name` is what messages call it.
+    pub fn from_reader<R>(name: &Path, reader: R) -> Result<Self>
+    where
+        R: std::io::Read + std::io::Seek + Send + 'static,
+    {
+        let fs = FilesystemReader::from_reader(BufReader::new(reader)).map_err(|e| {
+            ImageError::Format {
+                path: name.to_path_buf(),
+                message: e.to_string(),
+            }
+        })?;
+        Ok(Self {
+            path: name.to_path_buf(),
+            fs,
+        })
+    }
+
     /// The image file.
     pub fn path(&self) -> &Path {
         &self.path

@@ -2,7 +2,8 @@
 //!
 //! Each image ships the schema of the keys its boot-time modules read (as JSON, see
 //! [`SCHEMA_PATH_IN_IMAGE`]), so an editor shows exactly what that image understands.
-//! [`Schema::builtin`] describes the modules of genpack-init itself.
+//! [`Schema::builtin`] describes the modules of genpack-init itself; editors fall back to it
+//! when there is no image to read.
 
 use std::path::{Path, PathBuf};
 
@@ -11,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::document::DEFAULT_SECTION;
 
 /// Where an image carries its schema, relative to the image root.
-pub const SCHEMA_PATH_IN_IMAGE: &str = "usr/share/genpack-init/system-ini-schema.json";
+pub const SCHEMA_PATH_IN_IMAGE: &str = "usr/share/genpack/system-ini.schema.json";
 
 /// The type of a value; it decides the form control and the validation.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
@@ -133,7 +134,8 @@ pub enum SchemaError {
     },
 }
 
-/// Loads the schema an editor should use. This is the single entry point for front ends.
+/// Loads a schema from `source`. Editors do not choose the source themselves: genpack-install's
+/// `settings_schema` picks the image's own schema (or this built-in one, with the reason).
 pub fn load_schema(source: SchemaSource) -> Result<Schema, SchemaError> {
     match source {
         SchemaSource::Builtin => Ok(Schema::builtin()),

@@ -160,6 +160,33 @@ impl BootPartition {
         self.volume.root_dir().open_file(trim(path)).is_ok()
     }
 
+    /// The 8.3 name (as stored in its directory entry, e.g. `SYSTEM  IMG`) and the size of
+    /// the file `name` in the root directory, when it is there.
+    pub(crate) fn root_entry(&self, name: &str) -> Option<([u8; 11], u64)> {
+        let entry = self
+            .volume
+            .root_dir()
+            .iter()
+            .flatten()
+            .find(|entry| entry.is_file() && entry.file_name().eq_ignore_ascii_case(name))?;
+        let short = entry.short_file_name_as_bytes();
+        let (base, extension) = match short.iter().position(|b| *b == b'.') {
+            Some(dot) => (&short[..dot], &short[dot + 1..]),
+            None => (short, &[][..]),
+        };
+        if base.len() > 8 || extension.len() > 3 {
+            return None;
+        }
+        let mut stored = [b' '; 11];
+        stored[..base.len()].copy_from_slice(base);
+        stored[8..8 + extension.len()].copy_from_slice(extension);
+        if stored[0] == 0xe5 {
+            // A name starting with byte 0xE5 is stored as 0x05 (0xE5 marks deleted entries).
+            stored[0] = 0x05;
+        }
+        Some((stored, entry.len()))
+    }
+
     /// The contents of a file, or `None` when it does not exist.
     pub fn read(&self, path: &str) -> Result<Option<Vec<u8>>> {
         let mut file = match self.volume.root_dir().open_file(trim(path)) {

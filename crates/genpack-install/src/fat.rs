@@ -202,30 +202,7 @@ pub(crate) fn fix_dot_entries<D: Read + Write + Seek>(
     disk: &mut D,
     base: u64,
 ) -> std::io::Result<()> {
-    let mut boot = [0u8; 512];
-    disk.seek(SeekFrom::Start(base))?;
-    disk.read_exact(&mut boot)?;
-    let u16_at = |o: usize| u16::from_le_bytes([boot[o], boot[o + 1]]) as u64;
-    let u32_at =
-        |o: usize| u32::from_le_bytes([boot[o], boot[o + 1], boot[o + 2], boot[o + 3]]) as u64;
-    let geometry = Geometry {
-        base,
-        bytes_per_sector: u16_at(11),
-        sectors_per_cluster: boot[13] as u64,
-        reserved: u16_at(14),
-        fats: boot[16] as u64,
-        fat_sectors: u32_at(36),
-    };
-    if geometry.bytes_per_sector == 0
-        || geometry.sectors_per_cluster == 0
-        || geometry.fat_sectors == 0
-    {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            "not a FAT32 boot sector",
-        ));
-    }
-    let root = u32_at(44) as u32;
+    let (geometry, root) = Geometry::read(disk, base)?;
     // (directory, its parent is the root directory)
     let mut pending = vec![(root, false)];
     let mut seen = std::collections::HashSet::new();
@@ -259,6 +236,63 @@ pub(crate) fn fix_dot_entries<D: Read + Write + Seek>(
     Ok(())
 }
 
+/// Where the clusters of a file in the root directory of the FAT32 volume at `base` lie on the
+/// disk: `(disk offset, length)` runs in file order covering exactly the file's size, found by
+/// the file's 8.3 name (`short_name` as stored in the entry, e.g. `b"SYSTEM  IMG"`). `None` when
+/// the root directory has no such file.
+pub(crate) fn root_file_extents<D: Read + Seek>(
+    disk: &mut D,
+    base: u64,
+    short_name: &[u8; 11],
+) -> std::io::Result<Option<Vec<(u64, u64)>>> {
+    let (geometry, root) = Geometry::read(disk, base)?;
+    let mut found = None;
+    'search: for cluster in geometry.chain(disk, root)? {
+        let data = geometry.read_cluster(disk, cluster)?;
+        for entry in data.chunks(ENTRY) {
+            if entry[0] == 0 {
+                break 'search;
+            }
+            let attr = entry[11];
+            if entry[0] == DELETED || attr == ATTR_LFN || attr & (ATTR_DIRECTORY | 0x08) != 0 {
+                continue;
+            }
+            if &entry[..11] == short_name {
+                let hi = u16::from_le_bytes([entry[20], entry[21]]) as u32;
+                let lo = u16::from_le_bytes([entry[26], entry[27]]) as u32;
+                let size = u32::from_le_bytes([entry[28], entry[29], entry[30], entry[31]]);
+                found = Some(((hi << 16) | lo, size as u64));
+                break 'search;
+            }
+        }
+    }
+    let Some((first, size)) = found else {
+        return Ok(None);
+    };
+    let cluster_size = geometry.cluster_size();
+    let mut runs: Vec<(u64, u64)> = Vec::new();
+    let mut left = size;
+    for cluster in geometry.chain(disk, first)? {
+        if left == 0 {
+            break;
+        }
+        let length = left.min(cluster_size);
+        let offset = geometry.cluster_offset(cluster);
+        match runs.last_mut() {
+            Some((start, len)) if *start + *len == offset => *len += length,
+            _ => runs.push((offset, length)),
+        }
+        left -= length;
+    }
+    if left > 0 {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "the file's cluster chain is shorter than its size (run fsck.fat on the stick)",
+        ));
+    }
+    Ok(Some(runs))
+}
+
 struct Geometry {
     base: u64,
     bytes_per_sector: u64,
@@ -269,6 +303,34 @@ struct Geometry {
 }
 
 impl Geometry {
+    /// The geometry of the FAT32 volume at `base` and its root directory's first cluster.
+    fn read<D: Read + Seek>(disk: &mut D, base: u64) -> std::io::Result<(Self, u32)> {
+        let mut boot = [0u8; 512];
+        disk.seek(SeekFrom::Start(base))?;
+        disk.read_exact(&mut boot)?;
+        let u16_at = |o: usize| u16::from_le_bytes([boot[o], boot[o + 1]]) as u64;
+        let u32_at =
+            |o: usize| u32::from_le_bytes([boot[o], boot[o + 1], boot[o + 2], boot[o + 3]]) as u64;
+        let geometry = Geometry {
+            base,
+            bytes_per_sector: u16_at(11),
+            sectors_per_cluster: boot[13] as u64,
+            reserved: u16_at(14),
+            fats: boot[16] as u64,
+            fat_sectors: u32_at(36),
+        };
+        if geometry.bytes_per_sector == 0
+            || geometry.sectors_per_cluster == 0
+            || geometry.fat_sectors == 0
+        {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "not a FAT32 boot sector",
+            ));
+        }
+        Ok((geometry, u32_at(44) as u32))
+    }
+
     fn cluster_size(&self) -> u64 {
         self.bytes_per_sector * self.sectors_per_cluster
     }

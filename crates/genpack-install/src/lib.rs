@@ -8,7 +8,8 @@
 //! `root=systemimg:<volume id>`; a second menu entry boots in transient mode.
 //! [`make_iso`] writes a hybrid ISO (CD and USB disk, BIOS and UEFI), [`make_zip`] a ZIP of the
 //! boot files. [`update`] replaces the image of a running system atomically, and
-//! [`boot_ini`] reads and edits `system.ini` on a stick or disk image without mounting it.
+//! [`boot_ini`] reads and edits `system.ini` on a stick or disk image without mounting it;
+//! [`settings_schema`] finds the schema of the keys an image understands for an editor.
 
 mod archive;
 mod bios;
@@ -28,6 +29,7 @@ pub mod layout;
 pub mod loaders;
 pub mod raspberry_pi;
 pub mod sector;
+pub mod settings_schema;
 mod system;
 mod table;
 pub mod update;
@@ -42,6 +44,7 @@ pub use iso::{make_iso, IsoOptions, IsoReport};
 pub use label::{LabelError, VolumeLabel};
 pub use layout::Layout;
 pub use loaders::{EfiPlatform, LoaderOrigin};
+pub use settings_schema::{settings_schema, SchemaOrigin, SchemaPlace, SettingsSchema};
 pub use update::{
     recover_interrupted, rollback, self_update, Progress, Recovery, Step, UpdateError,
     UpdateOptions, UpdateReport,

@@ -2,9 +2,12 @@
 //! edits go through genpack-ini's lossless document, so comments, order and unknown keys stay.
 
 use crate::error::{CommandError, CommandResult};
-use genpack_ini::{Document, Issue, Schema, SchemaSource, Severity};
+use genpack_ini::{Document, Issue, Schema, Severity};
+use genpack_install::{settings_schema, SchemaPlace, SettingsSchema};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
 use ts_rs::TS;
 
 /// One section of the file with its keys, in file order.
@@ -48,11 +51,81 @@ pub struct IniEdit {
     pub value: Option<String>,
 }
 
-/// The schema the editor's form is built from. This is the one place the schema comes from:
-/// today the keys genpack-init applies; an image's own schema slots in here.
-fn schema() -> CommandResult<Schema> {
-    genpack_ini::load_schema(SchemaSource::Builtin)
-        .map_err(|error| CommandError::invalid(error.to_string()))
+/// Whose settings the editor shows: it decides which image's keys the form offers.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize, TS)]
+#[ts(rename = "SettingsFor")]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum SettingsFor {
+    /// A project: the image its build writes for this machine's architecture (else the
+    /// definition's first) and the default variant.
+    Project { dir: PathBuf },
+    /// An image file.
+    Image { path: PathBuf },
+    /// A stick or disk image written by genpack: its system.img.
+    Stick { drive: PathBuf },
+    /// No image: genpack-init's built-in keys.
+    Builtin,
+}
+
+impl SettingsFor {
+    /// Where the engine looks for the schema.
+    fn place(&self) -> SchemaPlace {
+        match self {
+            SettingsFor::Project { dir } => project_image(dir).map_or_else(
+                || {
+                    SchemaPlace::NoImage(
+                        "the project's image is not known until its definition reads without errors (see Define)"
+                            .into(),
+                    )
+                },
+                SchemaPlace::Image,
+            ),
+            SettingsFor::Image { path } => SchemaPlace::Image(path.clone()),
+            SettingsFor::Stick { drive } => SchemaPlace::Disk(drive.clone()),
+            SettingsFor::Builtin => {
+                SchemaPlace::NoImage("this file belongs to no project or stick".into())
+            }
+        }
+    }
+}
+
+/// The image the project in `dir` builds for this machine (or its first architecture) and its
+/// default variant.
+fn project_image(dir: &Path) -> Option<PathBuf> {
+    let project = genpack_def::Project::load(dir).ok()?;
+    let arches = project.definition.arch_names();
+    let arch = genpack_def::Arch::host()
+        .filter(|host| arches.is_empty() || arches.contains(host))
+        .or_else(|| arches.first().copied())?;
+    project.image_path(arch, None).ok()
+}
+
+/// Schemas read when an editor opened, by whose settings it shows: typing in the editor
+/// re-checks the text without reading the image again.
+fn schemas() -> &'static Mutex<HashMap<SettingsFor, SettingsSchema>> {
+    static SCHEMAS: OnceLock<Mutex<HashMap<SettingsFor, SettingsSchema>>> = OnceLock::new();
+    SCHEMAS.get_or_init(Default::default)
+}
+
+/// Reads the schema for `settings` afresh (from the image, else the built-in one with why).
+fn load_schema(settings: &SettingsFor) -> SettingsSchema {
+    let found = settings_schema(&settings.place());
+    schemas()
+        .lock()
+        .unwrap_or_else(|poison| poison.into_inner())
+        .insert(settings.clone(), found.clone());
+    found
+}
+
+/// The schema the editor's form is built from: the one read when the editor opened.
+fn schema(settings: Option<&SettingsFor>) -> Schema {
+    let settings = settings.cloned().unwrap_or(SettingsFor::Builtin);
+    let cached = schemas()
+        .lock()
+        .unwrap_or_else(|poison| poison.into_inner())
+        .get(&settings)
+        .map(|found| found.schema.clone());
+    cached.unwrap_or_else(|| load_schema(&settings).schema)
 }
 
 /// Reads `text`: its sections and keys, and every problem (parse errors first, by line).
@@ -99,10 +172,15 @@ fn read_text(path: &Path) -> CommandResult<String> {
     })
 }
 
-/// The keys the form shows, with types, defaults and help.
+/// The keys the form shows, with types, defaults and help, and where they came from (the
+/// image's own, or the built-in ones and why). Reads the image each time an editor opens.
 #[tauri::command]
-pub fn ini_schema() -> CommandResult<Schema> {
-    schema()
+pub async fn ini_schema(settings: Option<SettingsFor>) -> CommandResult<SettingsSchema> {
+    tauri::async_runtime::spawn_blocking(move || {
+        load_schema(&settings.unwrap_or(SettingsFor::Builtin))
+    })
+    .await
+    .map_err(|error| CommandError::stopped("schema reader", error))
 }
 
 /// Time zone names for the searchable list.
@@ -113,9 +191,9 @@ pub fn ini_timezones() -> Vec<String> {
 
 /// Opens a system.ini file.
 #[tauri::command]
-pub fn ini_open(path: PathBuf) -> CommandResult<IniView> {
+pub fn ini_open(path: PathBuf, settings: Option<SettingsFor>) -> CommandResult<IniView> {
     let text = read_text(&path)?;
-    let analysis = analyze(&text, &schema()?);
+    let analysis = analyze(&text, &schema(settings.as_ref()));
     Ok(IniView {
         path,
         text,
@@ -125,15 +203,19 @@ pub fn ini_open(path: PathBuf) -> CommandResult<IniView> {
 
 /// Reads text typed in the raw editor.
 #[tauri::command]
-pub fn ini_analyze(text: String) -> CommandResult<IniAnalysis> {
-    Ok(analyze(&text, &schema()?))
+pub fn ini_analyze(text: String, settings: Option<SettingsFor>) -> CommandResult<IniAnalysis> {
+    Ok(analyze(&text, &schema(settings.as_ref())))
 }
 
 /// Applies form edits, keeping comments, order and unknown keys.
 #[tauri::command]
-pub fn ini_edit(text: String, edits: Vec<IniEdit>) -> CommandResult<IniEditResult> {
+pub fn ini_edit(
+    text: String,
+    edits: Vec<IniEdit>,
+    settings: Option<SettingsFor>,
+) -> CommandResult<IniEditResult> {
     let text = apply_edits(&text, &edits)?;
-    let analysis = analyze(&text, &schema()?);
+    let analysis = analyze(&text, &schema(settings.as_ref()));
     Ok(IniEditResult { text, analysis })
 }
 
@@ -152,8 +234,8 @@ pub fn apply_edits(text: &str, edits: &[IniEdit]) -> CommandResult<String> {
 
 /// Checks the text and writes it atomically, exactly as given. A text with errors is refused.
 #[tauri::command]
-pub fn ini_save(path: PathBuf, text: String) -> CommandResult<()> {
-    let analysis = analyze(&text, &schema()?);
+pub fn ini_save(path: PathBuf, text: String, settings: Option<SettingsFor>) -> CommandResult<()> {
+    let analysis = analyze(&text, &schema(settings.as_ref()));
     let errors: Vec<String> = analysis
         .issues
         .iter()
@@ -173,6 +255,7 @@ pub fn ini_save(path: PathBuf, text: String) -> CommandResult<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use genpack_install::SchemaOrigin;
 
     const TEXT: &str =
         "# the name\nhostname = box\n\n; a note\nmy_own_key = keep me\n\n[custom]\nanswer = 42\n";
@@ -207,7 +290,7 @@ mod tests {
 
     #[test]
     fn the_reading_lists_every_section_and_key() {
-        let analysis = analyze(TEXT, &schema().unwrap());
+        let analysis = analyze(TEXT, &schema(None));
         let names: Vec<_> = analysis.sections.iter().map(|s| s.name.as_str()).collect();
         assert_eq!(names, ["_default", "custom"]);
         assert_eq!(analysis.sections[0].entries[1].key, "my_own_key");
@@ -216,11 +299,128 @@ mod tests {
 
     #[test]
     fn parse_errors_become_issues_at_their_line() {
-        let analysis = analyze("hostname = a\nthis line is wrong\n", &schema().unwrap());
+        let analysis = analyze("hostname = a\nthis line is wrong\n", &schema(None));
         assert!(analysis
             .issues
             .iter()
             .any(|issue| issue.line == 2 && issue.severity == Severity::Error));
+    }
+
+    const KIOSK_HELP: &str = "The web page the kiosk shows full screen after it starts.";
+
+    /// A project folder holding the image its build writes for this machine, whose schema
+    /// declares `kiosk_url` (a drop-in module's key).
+    fn project_with_kiosk_image() -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("genpack.json5"),
+            r#"{ name: "kiosk", base: "debian:bookworm" }"#,
+        )
+        .unwrap();
+        let image = project_image(dir.path()).unwrap();
+        let tree = dir.path().join("tree");
+        std::fs::create_dir_all(tree.join(".genpack")).unwrap();
+        std::fs::create_dir_all(tree.join("usr/share/genpack")).unwrap();
+        std::fs::write(tree.join(".genpack/artifact"), "kiosk\n").unwrap();
+        std::fs::write(tree.join(".genpack/timestamp"), "1700000000\n").unwrap();
+        let mut schema = Schema::builtin();
+        schema.merge(Schema {
+            keys: vec![genpack_ini::KeySpec {
+                section: "_default".into(),
+                key: "kiosk_url".into(),
+                title: "Kiosk page".into(),
+                kind: genpack_ini::Kind::String,
+                default: None,
+                help: KIOSK_HELP.into(),
+                module: "70kiosk".into(),
+                applied_every_boot: true,
+                group: "Kiosk".into(),
+            }],
+        });
+        std::fs::write(
+            tree.join("usr/share/genpack/system-ini.schema.json"),
+            schema.to_json(),
+        )
+        .unwrap();
+        (dir, image)
+    }
+
+    fn pack(dir: &Path, image: &Path) {
+        let packed = std::process::Command::new("mksquashfs")
+            .arg(dir.join("tree"))
+            .arg(image)
+            .args(["-noappend", "-quiet", "-no-progress"])
+            .status()
+            .expect("mksquashfs (squashfs-tools) is installed");
+        assert!(packed.success());
+    }
+
+    fn is_unused_note(issue: &Issue) -> bool {
+        issue.key.as_deref() == Some("kiosk_url")
+            && issue.message.contains("not used by this image")
+    }
+
+    fn schema_for(settings: &SettingsFor) -> SettingsSchema {
+        tauri::async_runtime::block_on(ini_schema(Some(settings.clone()))).unwrap()
+    }
+
+    #[test]
+    fn the_form_offers_the_keys_of_the_project_s_built_image() {
+        let (dir, image) = project_with_kiosk_image();
+        let settings = SettingsFor::Project {
+            dir: dir.path().to_path_buf(),
+        };
+        let text = "hostname = lobby\nkiosk_url = https://example.org/\n";
+
+        // Not built yet: the built-in keys, and the note says so.
+        let found = schema_for(&settings);
+        let SchemaOrigin::Builtin { reason } = &found.origin else {
+            panic!("{:?}", found.origin)
+        };
+        assert!(reason.contains("not built yet"), "{reason}");
+        assert!(found.schema.find("_default", "kiosk_url").is_none());
+        let analysis = ini_analyze(text.into(), Some(settings.clone())).unwrap();
+        assert!(analysis.issues.iter().any(is_unused_note));
+
+        // Built: the image's own keys, with their help, and the analysis knows kiosk_url.
+        pack(dir.path(), &image);
+        let found = schema_for(&settings);
+        assert_eq!(
+            found.origin,
+            SchemaOrigin::Image {
+                image: image.clone(),
+                built_at: Some(1_700_000_000)
+            }
+        );
+        let spec = found.schema.find("_default", "kiosk_url").unwrap();
+        assert_eq!(spec.help, KIOSK_HELP);
+        assert_eq!(spec.group, "Kiosk");
+        let analysis = ini_analyze(text.into(), Some(settings.clone())).unwrap();
+        assert!(
+            !analysis.issues.iter().any(is_unused_note),
+            "{:?}",
+            analysis.issues
+        );
+        let edited = ini_edit(
+            text.into(),
+            vec![IniEdit {
+                section: "_default".into(),
+                key: "kiosk_url".into(),
+                value: Some("not a page".into()),
+            }],
+            Some(settings),
+        )
+        .unwrap();
+        assert!(edited.text.contains("kiosk_url = not a page"));
+        assert!(!edited.analysis.issues.iter().any(is_unused_note));
+
+        // The same text with the built-in keys only: kiosk_url is not known.
+        let analysis = ini_analyze(text.into(), None).unwrap();
+        assert!(analysis.issues.iter().any(is_unused_note));
+        let SchemaOrigin::Builtin { reason } = schema_for(&SettingsFor::Builtin).origin else {
+            panic!("a file of no project has the built-in keys")
+        };
+        assert!(reason.contains("belongs to no project"), "{reason}");
     }
 
     #[test]
@@ -228,10 +428,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("system.ini");
         std::fs::write(&path, TEXT).unwrap();
-        let error = ini_save(path.clone(), "broken line\n".into()).unwrap_err();
+        let error = ini_save(path.clone(), "broken line\n".into(), None).unwrap_err();
         assert_eq!(error.kind, crate::error::ErrorKind::Invalid);
         assert_eq!(std::fs::read_to_string(&path).unwrap(), TEXT);
-        ini_save(path.clone(), TEXT.into()).unwrap();
+        ini_save(path.clone(), TEXT.into(), None).unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), TEXT);
     }
 }

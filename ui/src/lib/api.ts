@@ -23,12 +23,13 @@ import type {
   IniAnalysis,
   IniEdit,
   IniEditResult,
-  IniSchema,
   IniView,
   JsonObject,
   ProjectView,
   RestoreReport,
   SeenDrive,
+  SettingsFor,
+  SettingsSchema,
   RecentProject,
   Startup,
   StickIni,
@@ -92,12 +93,13 @@ export const api = {
   checkAtom: (atom: string, base: string) => invoke<string | null>('check_atom', { atom, base }),
   checkUseFlags: (flags: string) => invoke<string | null>('check_use_flags', { flags }),
 
-  iniSchema: () => invoke<IniSchema>('ini_schema'),
+  iniSchema: (settings: SettingsFor) => invoke<SettingsSchema>('ini_schema', { settings }),
   iniTimezones: () => invoke<string[]>('ini_timezones'),
-  iniOpen: (path: string) => invoke<IniView>('ini_open', { path }),
-  iniAnalyze: (text: string) => invoke<IniAnalysis>('ini_analyze', { text }),
-  iniEdit: (text: string, edits: IniEdit[]) => invoke<IniEditResult>('ini_edit', { text, edits }),
-  iniSave: (path: string, text: string) => invoke<void>('ini_save', { path, text }),
+  iniOpen: (path: string, settings: SettingsFor) => invoke<IniView>('ini_open', { path, settings }),
+  iniAnalyze: (text: string, settings: SettingsFor) => invoke<IniAnalysis>('ini_analyze', { text, settings }),
+  iniEdit: (text: string, edits: IniEdit[], settings: SettingsFor) =>
+    invoke<IniEditResult>('ini_edit', { text, edits, settings }),
+  iniSave: (path: string, text: string, settings: SettingsFor) => invoke<void>('ini_save', { path, text, settings }),
 
   buildChoices: (dir: string) => invoke<BuildChoices>('build_choices', { dir }),
   buildOutput: (dir: string, arch: string, variant: string | null) =>

@@ -1,7 +1,7 @@
 // The system.ini form: the keys the image understands, grouped as the schema says, and every
 // other key of the file kept in "Other settings".
 
-import type { IniEdit, IniKeySpec, IniSchema, IniSection } from './types';
+import type { IniEdit, IniKeySpec, IniSchema, IniSection, SchemaOrigin } from './types';
 
 export const DEFAULT_SECTION = '_default';
 
@@ -156,4 +156,23 @@ export function editFor(
   }
   if (current === value) return null;
   return { section, key, value };
+}
+
+/** When an image was built, for people: the date and time in the user's own format. */
+function builtOn(seconds: number | null, locale?: string): string {
+  if (seconds === null) return '';
+  const when = new Date(seconds * 1000).toLocaleString(locale, { dateStyle: 'medium', timeStyle: 'short' });
+  return ` built on ${when}`;
+}
+
+/** One line saying where the form's keys come from: the image's own, or the built-in ones and why. */
+export function schemaOriginText(origin: SchemaOrigin, locale?: string): string {
+  switch (origin.from) {
+    case 'image':
+      return `Settings from the image${builtOn(origin.built_at, locale)}.`;
+    case 'disk':
+      return `Settings from the image on this stick${builtOn(origin.built_at, locale)}.`;
+    case 'builtin':
+      return `Built-in settings: ${origin.reason}.`;
+  }
 }

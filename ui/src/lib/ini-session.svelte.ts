@@ -85,6 +85,14 @@ export class IniSession {
     if (text !== null) await this.show(text);
   }
 
+  /** Reads the text again, e.g. after the keys it is checked against changed. */
+  async recheck(): Promise<void> {
+    await this.settle();
+    const generation = ++this.generation;
+    const analysis = await this.backend.analyze(this.text);
+    if (generation === this.generation) this.adopt(analysis);
+  }
+
   /** Saves after checking: a file with errors is not written (the errors are listed instead). */
   async save(): Promise<boolean> {
     await this.settle();

@@ -830,6 +830,32 @@ export type RestoreReport = {
 export type RunState = "starting" | "running" | "stopping" | "stopped";
 
 /**
+ * Where the schema in use came from.
+ */
+export type SchemaOrigin = { "from": "image",
+  /**
+   * The image file.
+   */
+  image: string,
+  /**
+   * When it was built, in seconds since the epoch (its `/.genpack` record, else the
+   * file's modification time).
+   */
+  built_at: number | null, } | { "from": "disk",
+  /**
+   * The stick, disk or disk image.
+   */
+  disk: string,
+  /**
+   * When the image was built, in seconds since the epoch, when it says.
+   */
+  built_at: number | null, } | { "from": "builtin",
+  /**
+   * Why no image's own schema is used, as a sentence for people.
+   */
+  reason: string, };
+
+/**
  * The drive as the user saw it in the picker when they confirmed it.
  */
 export type SeenDrive = {
@@ -874,6 +900,24 @@ export type ServicePort = {
    * The page to open, starting with `/` (default `/`).
    */
   path?: string | null, };
+
+/**
+ * Whose settings the editor shows: it decides which image's keys the form offers.
+ */
+export type SettingsFor = { "kind": "project", dir: string, } | { "kind": "image", path: string, } | { "kind": "stick", drive: string, } | { "kind": "builtin" };
+
+/**
+ * A schema and where it came from.
+ */
+export type SettingsSchema = {
+  /**
+   * The keys the form shows and validation knows.
+   */
+  schema: IniSchema,
+  /**
+   * Where they came from.
+   */
+  origin: SchemaOrigin, };
 
 /**
  * An OpenPGP key to sign binary packages with.
