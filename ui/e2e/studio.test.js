@@ -245,6 +245,7 @@ describe('genpack studio', () => {
     mkdirSync(path.join(tree, 'usr/share/genpack'), { recursive: true });
     writeFileSync(path.join(tree, '.genpack/artifact'), 'kiosk\n');
     writeFileSync(path.join(tree, '.genpack/timestamp'), '1700000000\n');
+    /** @param {string} name @param {string} title @param {string} group @param {string} text */
     const key = (name, title, group, text) => ({
       section: '_default', key: name, title, kind: { type: 'string' }, help: text, module: '70kiosk', applied_every_boot: true, group,
     });
