@@ -107,6 +107,11 @@ fn iso_boots_as_a_cd_with_ovmf_qemu() {
 }
 
 #[test]
+fn iso_boots_from_a_usb_cd_drive_with_ovmf_qemu() {
+    boot_iso(Medium::UsbCdrom, Firmware::Uefi, "iso-usbcd-uefi");
+}
+
+#[test]
 fn iso_boots_as_a_disk_with_seabios_qemu() {
     boot_iso(Medium::IdeDisk, Firmware::Bios, "iso-disk-bios");
 }

@@ -133,8 +133,11 @@ pub enum Medium {
     Disk,
     /// An IDE disk (what a BIOS sees as a USB stick or hard disk without virtio drivers).
     IdeDisk,
-    /// A CD-ROM.
+    /// A CD-ROM drive on the machine's SATA (AHCI) controller, as PCs, virt-manager and GNOME
+    /// Boxes attach it (`if=ide` on q35 is the ICH9 AHCI controller).
     Cdrom,
+    /// A CD-ROM drive on USB (usb-storage on an xHCI controller).
+    UsbCdrom,
     /// A virtio disk with 4096-byte logical and physical blocks (what a "4Kn" NVMe drive or
     /// USB disk looks like).
     Disk4Kn,
@@ -197,9 +200,13 @@ pub fn boot(dir: &Path, file: &Path, medium: Medium, firmware: Firmware) -> (boo
         Medium::Cdrom => format!("file={},format=raw,if=ide,media=cdrom", file.display()),
         Medium::Disk4Kn => format!("file={},format=raw,if=none,id=disk4k", file.display()),
         Medium::UsbStick => format!("file={},format=raw,if=none,id=stick", file.display()),
+        Medium::UsbCdrom => format!(
+            "file={},format=raw,if=none,id=stick,media=cdrom,readonly=on",
+            file.display()
+        ),
     };
     command.arg("-drive").arg(drive);
-    if medium == Medium::UsbStick {
+    if matches!(medium, Medium::UsbStick | Medium::UsbCdrom) {
         command
             .args(["-device", "qemu-xhci,id=xhci"])
             .args(["-device", "usb-storage,bus=xhci.0,drive=stick,bootindex=0"]);
