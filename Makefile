@@ -124,8 +124,8 @@ test-e2e: studio cli
 
 # Builds every ready-made appliance of the gallery, boots it and checks it doing its job, one
 # after another (about an hour and a half), and records the results: docs/appliances.md, the
-# templates' `measured` numbers and docs/img/appliance-*.png. `make test` runs only the
-# WireGuard hub.
+# templates' `measured` numbers and docs/img/appliance-*.png. `make test` runs none of them
+# (CI time); the smallest alone: cargo test -p genpack-cli --test appliances wireguard -- --include-ignored
 # The static boot programs are built from this checkout (not taken from a cache another
 # checkout may have filled).
 test-appliances: apt-deps

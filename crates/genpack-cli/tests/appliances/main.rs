@@ -6,11 +6,12 @@
 //! know and the appliance's settings, and checks from the host that the appliance does its
 //! job through user-mode networking with host port forwards (the ports the template declares).
 //!
-//! `make test` runs the WireGuard hub only: the smallest ready-made appliance, and the one that
-//! exercises the most shared machinery (a genpack-init drop-in module reading system.ini, a
-//! UDP port forward, a client in a network namespace). The others are `#[ignore]`d here and
+//! Every proof is `#[ignore]`d here (each builds and boots a whole appliance, minutes each) and
 //! run by `make test-appliances`, which also writes the numbers into docs/appliances.md, the
-//! templates' `measured` blocks and the screenshots into docs/img/.
+//! templates' `measured` blocks and the screenshots into docs/img/. Run the smallest, the
+//! WireGuard hub (a genpack-init drop-in module reading system.ini, a UDP port forward, a
+//! client in a network namespace), alone with
+//! `cargo test -p genpack-cli --test appliances wireguard -- --include-ignored`.
 //!
 //! Needs root, deb.debian.org, QEMU, and on the host: wireguard-tools and wireguard-go,
 //! smbclient, borgbackup, openssh-client, curl and busybox-static.
@@ -34,6 +35,7 @@ fn held_out_hostname(template: &str) -> String {
 }
 
 #[test]
+#[ignore = "slow: run by make test-appliances"]
 fn wireguard_hub_handshakes_with_a_peer_from_system_ini_needs_root_network_qemu() {
     let template = "debian-wireguard-hub";
     let recorder = Recorder::new(
