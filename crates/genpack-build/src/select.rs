@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 use std::fs;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use crate::base::PackageDb;
 use crate::closure::Closure;
@@ -189,40 +189,11 @@ impl<'a> ParentResolver<'a> {
     }
 }
 
-/// Resolves every symlink of relative path `rel` inside `root` (absolute link targets are
-/// taken relative to `root`). Gives up after 40 links and returns what it has.
+/// `rel` inside `root` with every symbolic link resolved as the root sees it
+/// ([`genpack_util::resolve_in_root`]), relative again.
 pub(crate) fn resolve_in_root(root: &Path, rel: &Path) -> PathBuf {
-    let mut pending: Vec<PathBuf> = rel
-        .components()
-        .rev()
-        .map(|c| PathBuf::from(c.as_os_str()))
-        .collect();
-    let mut current = PathBuf::new();
-    let mut hops = 0;
-    while let Some(part) = pending.pop() {
-        match Path::new(&part).components().next() {
-            Some(Component::ParentDir) => {
-                current.pop();
-                continue;
-            }
-            Some(Component::CurDir) | Some(Component::RootDir) | None => continue,
-            _ => {}
-        }
-        let candidate = current.join(&part);
-        match fs::read_link(root.join(&candidate)) {
-            Ok(target) if hops < 40 => {
-                hops += 1;
-                if target.is_absolute() {
-                    current = PathBuf::new();
-                }
-                for c in target.components().rev() {
-                    pending.push(PathBuf::from(c.as_os_str()));
-                }
-            }
-            _ => current = candidate,
-        }
-    }
-    current
+    let inside = genpack_util::resolve_in_root(root, rel);
+    inside.strip_prefix("/").unwrap_or(&inside).to_path_buf()
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fs;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use crate::atom::{Atom, Cpv};
 use crate::depend::{DepNode, DepSpec};
@@ -456,50 +456,7 @@ impl Vardb {
     }
 }
 
-/// Resolves `path` (absolute, inside `root`) through symbolic links the way the root would see
-/// it: absolute link targets are relative to `root`, `..` never leaves it. Components that do
-/// not exist are kept as written. Gives up following after 40 links.
-pub fn resolve_in_root(root: &Path, path: &Path) -> PathBuf {
-    let mut pending: VecDeque<std::ffi::OsString> = path
-        .components()
-        .filter_map(|c| match c {
-            Component::Normal(name) => Some(name.to_os_string()),
-            Component::ParentDir => Some("..".into()),
-            _ => None,
-        })
-        .collect();
-    let mut resolved = PathBuf::from("/");
-    let mut links = 0;
-    while let Some(name) = pending.pop_front() {
-        if name == ".." {
-            resolved.pop();
-            continue;
-        }
-        let candidate = resolved.join(&name);
-        let on_disk = root.join(candidate.strip_prefix("/").unwrap_or(&candidate));
-        match fs::read_link(&on_disk) {
-            Ok(target) if links < 40 => {
-                links += 1;
-                if target.is_absolute() {
-                    resolved = PathBuf::from("/");
-                }
-                let parts: Vec<std::ffi::OsString> = target
-                    .components()
-                    .filter_map(|c| match c {
-                        Component::Normal(part) => Some(part.to_os_string()),
-                        Component::ParentDir => Some("..".into()),
-                        _ => None,
-                    })
-                    .collect();
-                for part in parts.into_iter().rev() {
-                    pending.push_front(part);
-                }
-            }
-            _ => resolved = candidate,
-        }
-    }
-    resolved
-}
+pub use genpack_util::resolve_in_root;
 
 fn parse_contents_line(line: &str) -> Result<ContentsEntry, ParseError> {
     let invalid = |why: &str| ParseError::new("CONTENTS line", line, why);
