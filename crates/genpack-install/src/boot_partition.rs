@@ -456,6 +456,75 @@ pub fn locate(disk: &mut File, path: &Path) -> Result<PartitionLocation> {
     Err(not_found("an MBR partition table without a FAT partition"))
 }
 
+/// Every partition of `disk`'s MBR or GPT: `(number from 1, byte offset)`, whatever it holds.
+/// Empty for a superfloppy or a disk without a partition table.
+pub(crate) fn partition_offsets(disk: &mut File) -> std::io::Result<Vec<(u32, u64)>> {
+    let mut sector0 = [0u8; 512];
+    read_at(disk, 0, &mut sector0)?;
+    if is_fat_boot_sector(&sector0) || sector0[510..512] != [0x55, 0xaa] {
+        return Ok(Vec::new());
+    }
+    let entries: Vec<(u8, u64)> = (0..4)
+        .map(|i| {
+            let e = &sector0[446 + 16 * i..446 + 16 * (i + 1)];
+            (e[4], u32::from_le_bytes([e[8], e[9], e[10], e[11]]) as u64)
+        })
+        .collect();
+    if entries.iter().any(|(kind, _)| *kind == MBR_PROTECTIVE) {
+        for sector in [512u64, 4096] {
+            let mut header = vec![0u8; sector as usize];
+            read_at(disk, sector, &mut header)?;
+            if &header[..8] != GPT_SIGNATURE {
+                continue;
+            }
+            let u32_at = |o: usize| {
+                u32::from_le_bytes([header[o], header[o + 1], header[o + 2], header[o + 3]])
+            };
+            let mut lba = [0u8; 8];
+            lba.copy_from_slice(&header[72..80]);
+            let table_lba = u64::from_le_bytes(lba);
+            let count = u32_at(80).min(1024) as usize;
+            let entry_size = u32_at(84) as usize;
+            if !(128..=4096).contains(&entry_size) {
+                return Ok(Vec::new());
+            }
+            let mut table = vec![0u8; count * entry_size];
+            read_at(disk, table_lba * sector, &mut table)?;
+            let mut found = Vec::new();
+            for (index, entry) in table.chunks(entry_size).enumerate() {
+                if entry[..16].iter().all(|b| *b == 0) {
+                    continue;
+                }
+                let mut first = [0u8; 8];
+                first.copy_from_slice(&entry[32..40]);
+                found.push((index as u32 + 1, u64::from_le_bytes(first) * sector));
+            }
+            return Ok(found);
+        }
+        return Ok(Vec::new());
+    }
+    // MBR start sectors are logical sectors: the boot partition's FAT tells their size.
+    let sector = match locate(disk, Path::new("")) {
+        Ok(boot) if boot.table == Some(PartitionTable::Mbr) => {
+            let start = entries
+                .get(boot.number as usize - 1)
+                .map_or(0, |(_, start)| *start);
+            if start > 0 {
+                boot.offset / start
+            } else {
+                512
+            }
+        }
+        _ => 512,
+    };
+    Ok(entries
+        .iter()
+        .enumerate()
+        .filter(|(_, (kind, start))| *kind != 0 && *start > 0)
+        .map(|(index, (_, start))| (index as u32 + 1, start * sector))
+        .collect())
+}
+
 fn locate_gpt(disk: &mut File, sector: u64) -> std::io::Result<Option<PartitionLocation>> {
     let mut header = vec![0u8; sector as usize];
     read_at(disk, sector, &mut header)?;

@@ -15,6 +15,7 @@ mod archive;
 mod bios;
 pub mod boot_ini;
 pub mod boot_partition;
+mod btrfs;
 mod data;
 mod disk;
 pub mod drive;

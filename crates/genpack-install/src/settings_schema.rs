@@ -1,9 +1,11 @@
 //! Which system.ini schema an editor uses. Every image ships the schema of the keys its
 //! boot-time modules read (genpack-init's own and those of drop-in modules) at
 //! [`genpack_image::SYSTEM_INI_SCHEMA_PATH`]; [`settings_schema`] reads it from the image a
-//! project builds or from `system.img` on a stick (in user space, through the FAT boot
-//! partition), and falls back to genpack-init's built-in schema with a note saying why. The
-//! command line and the studio both ask this one function.
+//! project builds or from the image on a stick, in user space and in place: `system.img` on
+//! the FAT boot partition, or, for an image too large for FAT32, `system` on the btrfs data
+//! partition (labelled `data-<boot volume id>`, `d-…` or `wbdata-…`, else partition 2, as the
+//! boot looks for it). Without an image to read it falls back to genpack-init's built-in
+//! schema with a note saying why. The command line and the studio both ask this one function.
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
@@ -175,7 +177,8 @@ fn schema_of(image: &Image) -> Result<Schema, String> {
     }
 }
 
-/// `system.img` on the boot partition of `disk`, read in place through its clusters.
+/// The image on `disk`, read in place: `system.img` on the boot partition through its
+/// clusters, else `system` on the data partition through its extents.
 fn open_system_img(disk: &Path) -> Result<Image, String> {
     let partition = BootPartition::open_read_only(disk).map_err(|error| match error {
         BootPartitionError::NotFound { .. } => {
@@ -184,15 +187,18 @@ fn open_system_img(disk: &Path) -> Result<Image, String> {
         other => other.to_string(),
     })?;
     let offset = partition.location().offset;
+    let volume_id = partition.volume_id().to_string();
     let entry = partition.root_entry(SYSTEM_IMG);
     drop(partition);
+    let Some((short_name, size)) = entry else {
+        return open_data_system(disk, &volume_id);
+    };
     let missing = || {
         format!(
-            "{} has no {SYSTEM_IMG} on its boot partition (an image of 4 GiB or more lives on the data partition, which is not read here)",
+            "{} has no {SYSTEM_IMG} on its boot partition",
             disk.display()
         )
     };
-    let (short_name, size) = entry.ok_or_else(missing)?;
     let unreadable =
         |error: std::io::Error| format!("reading {SYSTEM_IMG} on {}: {error}", disk.display());
     let mut file = File::open(disk).map_err(unreadable)?;
@@ -207,9 +213,61 @@ fn open_system_img(disk: &Path) -> Result<Image, String> {
         )));
     }
     let name = disk.join(SYSTEM_IMG);
-    Image::from_reader(&name, ExtentReader::new(file, extents)).map_err(|error| {
+    let runs = extents
+        .into_iter()
+        .map(|(offset, length)| (Some(offset), length))
+        .collect();
+    Image::from_reader(&name, ExtentReader::new(file, runs)).map_err(|error| {
         format!(
             "{SYSTEM_IMG} on {} could not be read ({error})",
+            disk.display()
+        )
+    })
+}
+
+/// The image's name on the data partition.
+const DATA_SYSTEM: &str = "system";
+
+/// `system` on the btrfs data partition of `disk`, found as the boot finds it: the partition
+/// labelled `data-`, `d-` or `wbdata-` and the boot partition's volume id, else partition 2.
+fn open_data_system(disk: &Path, volume_id: &str) -> Result<Image, String> {
+    let none = || {
+        format!(
+            "{} has no {SYSTEM_IMG} on its boot partition and no {DATA_SYSTEM} on a data partition",
+            disk.display()
+        )
+    };
+    let unreadable = |error: std::io::Error| {
+        format!("reading the data partition of {}: {error}", disk.display())
+    };
+    let mut file = File::open(disk).map_err(unreadable)?;
+    let partitions = crate::boot_partition::partition_offsets(&mut file).map_err(unreadable)?;
+    let labels = ["data-", "d-", "wbdata-"].map(|prefix| format!("{prefix}{volume_id}"));
+    let mut labelled = None;
+    let mut second = None;
+    for (number, offset) in partitions {
+        let Some(fs) = crate::btrfs::Btrfs::open(&file, offset).map_err(unreadable)? else {
+            continue;
+        };
+        if labels.iter().any(|label| label == fs.label()) && labelled.is_none() {
+            labelled = Some(offset);
+        }
+        if number == 2 {
+            second = Some(offset);
+        }
+    }
+    let offset = labelled.or(second).ok_or_else(none)?;
+    let found = crate::btrfs::Btrfs::open(&file, offset)
+        .and_then(|fs| match fs {
+            Some(fs) => fs.root_file(DATA_SYSTEM),
+            None => Ok(None),
+        })
+        .map_err(unreadable)?;
+    let (_, runs) = found.ok_or_else(none)?;
+    let name = disk.join(DATA_SYSTEM);
+    Image::from_reader(&name, ExtentReader::new(file, runs)).map_err(|error| {
+        format!(
+            "{DATA_SYSTEM} on the data partition of {} could not be read ({error})",
             disk.display()
         )
     })
@@ -218,14 +276,14 @@ fn open_system_img(disk: &Path) -> Result<Image, String> {
 /// A file made of runs of a disk, read as one stream.
 struct ExtentReader {
     disk: File,
-    /// `(position in the file, disk offset, length)`, in file order.
-    runs: Vec<(u64, u64, u64)>,
+    /// `(position in the file, disk offset or `None` for zeros, length)`, in file order.
+    runs: Vec<(u64, Option<u64>, u64)>,
     size: u64,
     position: u64,
 }
 
 impl ExtentReader {
-    fn new(disk: File, extents: Vec<(u64, u64)>) -> Self {
+    fn new(disk: File, extents: Vec<(Option<u64>, u64)>) -> Self {
         let mut runs = Vec::with_capacity(extents.len());
         let mut size = 0;
         for (offset, length) in extents {
@@ -253,8 +311,16 @@ impl Read for ExtentReader {
         let (start, offset, length) = self.runs[index];
         let within = self.position - start;
         let wanted = (buf.len() as u64).min(length - within) as usize;
-        self.disk.seek(SeekFrom::Start(offset + within))?;
-        let read = self.disk.read(&mut buf[..wanted])?;
+        let read = match offset {
+            Some(offset) => {
+                self.disk.seek(SeekFrom::Start(offset + within))?;
+                self.disk.read(&mut buf[..wanted])?
+            }
+            None => {
+                buf[..wanted].fill(0);
+                wanted
+            }
+        };
         self.position += read as u64;
         Ok(read)
     }
@@ -326,13 +392,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("disk");
         std::fs::write(&path, b"..abc....defg..").unwrap();
-        let mut reader = ExtentReader::new(File::open(&path).unwrap(), vec![(2, 3), (9, 4)]);
+        let mut reader = ExtentReader::new(
+            File::open(&path).unwrap(),
+            vec![(Some(2), 3), (None, 2), (Some(9), 4)],
+        );
         let mut all = String::new();
         reader.read_to_string(&mut all).unwrap();
-        assert_eq!(all, "abcdefg");
+        assert_eq!(all, "abc\0\0defg");
         reader.seek(SeekFrom::End(-5)).unwrap();
         let mut two = [0u8; 2];
         reader.read_exact(&mut two).unwrap();
-        assert_eq!(&two, b"cd");
+        assert_eq!(&two, b"\0d");
     }
 }

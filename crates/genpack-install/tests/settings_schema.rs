@@ -177,3 +177,128 @@ fn system_img_on_a_stick_is_read_through_the_boot_partition() {
         found.origin.describe()
     );
 }
+
+/// Moves the image of a disk made with a data partition to that partition as `system`, as an
+/// image of 4 GiB or more is laid out (without writing 4 GiB): a btrfs with the file, labelled
+/// `label`, made by mkfs.btrfs and put at the data partition's place.
+fn image_on_data_partition(
+    dir: &Path,
+    image: &Path,
+    layout: Layout,
+    label: Option<&str>,
+) -> PathBuf {
+    let disk = dir.join(format!("{layout:?}-data.img"));
+    let report = install_to_disk_image(
+        image,
+        &disk,
+        &InstallOptions {
+            layout,
+            data_partition: true,
+            size: Some(512 << 20),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let data = report.data_partition.unwrap();
+    {
+        let mut boot = BootPartition::open(&disk).unwrap();
+        assert!(boot.remove("system.img").unwrap());
+        boot.close().unwrap();
+    }
+    let root = dir.join("data-root");
+    fs::create_dir_all(&root).unwrap();
+    fs::copy(image, root.join("system")).unwrap();
+    let btrfs = dir.join("data.btrfs");
+    fs::File::create(&btrfs)
+        .unwrap()
+        .set_len(data.size)
+        .unwrap();
+    let label = label.map_or_else(|| report.data_label.clone().unwrap(), str::to_string);
+    common::run(
+        "mkfs.btrfs",
+        &[
+            "-q",
+            "-f",
+            "-L",
+            &label,
+            "--rootdir",
+            &root.to_string_lossy(),
+            &btrfs.to_string_lossy(),
+        ],
+    );
+    let bytes = fs::read(&btrfs).unwrap();
+    assert!(bytes.len() as u64 <= data.size);
+    use std::os::unix::fs::FileExt;
+    fs::OpenOptions::new()
+        .write(true)
+        .open(&disk)
+        .unwrap()
+        .write_all_at(&bytes, data.offset)
+        .unwrap();
+    fs::remove_dir_all(&root).unwrap();
+    fs::remove_file(&btrfs).unwrap();
+    disk
+}
+
+#[test]
+fn the_image_on_the_data_partition_of_a_stick_is_read_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = image(dir.path(), true);
+    // MBR, the data partition labelled after the boot partition as the boot looks for it.
+    let disk = image_on_data_partition(dir.path(), &image, Layout::Mbr, None);
+    let found = settings_schema(&SchemaPlace::Disk(disk.clone()));
+    assert_eq!(
+        found.origin,
+        SchemaOrigin::Disk {
+            disk,
+            built_at: Some(1_700_000_000)
+        },
+        "{}",
+        found.origin.describe()
+    );
+    assert_eq!(kiosk_url(&found.schema).unwrap().help, HELP);
+
+    // GPT, and a label the boot does not know: partition 2 is the data partition then.
+    let disk = image_on_data_partition(dir.path(), &image, Layout::Gpt, Some("old-data"));
+    let found = settings_schema(&SchemaPlace::Disk(disk.clone()));
+    assert_eq!(
+        found.origin,
+        SchemaOrigin::Disk {
+            disk: disk.clone(),
+            built_at: Some(1_700_000_000)
+        },
+        "{}",
+        found.origin.describe()
+    );
+    assert_eq!(kiosk_url(&found.schema).unwrap().help, HELP);
+}
+
+#[test]
+fn a_stick_with_neither_system_img_nor_a_data_partition_image_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = image(dir.path(), true);
+    let disk = dir.path().join("disk.img");
+    install_to_disk_image(
+        &image,
+        &disk,
+        &InstallOptions {
+            data_partition: true,
+            size: Some(512 << 20),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    {
+        let mut boot = BootPartition::open(&disk).unwrap();
+        boot.remove("system.img").unwrap();
+        boot.close().unwrap();
+    }
+    // The data partition is there (an empty btrfs), without `system`.
+    let found = settings_schema(&SchemaPlace::Disk(disk));
+    assert!(found.origin.is_builtin());
+    let note = found.origin.describe();
+    assert!(
+        note.contains("has no system.img on its boot partition and no system on a data partition"),
+        "{note}"
+    );
+}
