@@ -12,7 +12,7 @@
 use crate::commands::build::{BuildChoices, BuildOutput, BuildResult};
 use crate::commands::definition::{Analysis, EditOp, EditResult, ProjectView};
 use crate::commands::flash::{
-    DriveList, DrivesChanged, EjectResult, FlashRequest, Layout, SeenDrive, StickIni,
+    DriveList, DrivesChanged, EjectResult, FlashRequest, Layout, SeenDrive, StickIni, StickOutcome,
 };
 use crate::commands::system_ini::{IniAnalysis, IniEdit, IniEditResult, IniView, SettingsFor};
 use crate::commands::vm::{ConsoleEvent, VmStarted, VmTarget, VmViewer};
@@ -73,7 +73,9 @@ fn visit_command_types(visitor: &mut impl TypeVisitor) {
     visitor.visit::<genpack_install::ExportFormat>();
     visitor.visit::<Layout>();
     visitor.visit::<SeenDrive>();
+    visitor.visit::<genpack_install::drive::ImageFile>();
     visitor.visit::<FlashRequest>();
+    visitor.visit::<StickOutcome>();
     visitor.visit::<genpack_install::drive::DriveProgress>();
     visitor.visit::<genpack_install::drive::DriveWriteReport>();
     visitor.visit::<genpack_install::drive::RestoreReport>();

@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use genpack_drive::{drives, Confirmation, Drive, Phase, Refusal, Sha256};
 use genpack_install::drive::{
-    is_block_device, is_genpack_image, restore_drive, write_to_drives, DriveControl, DriveProgress,
-    DrivesWrite,
+    inspect_image, is_block_device, restore_drive, write_to_drives, DriveControl, DriveProgress,
+    DrivesWrite, ImageKind,
 };
 use genpack_install::layout::PartitionTable;
 use genpack_install::{
@@ -27,9 +27,10 @@ use crate::report::Failure;
 ))]
 #[command(group(clap::ArgGroup::new("layout").args(["gpt", "mbr", "superfloppy"])))]
 pub struct Args {
-    /// The image to install: a .squashfs built by `genpack build`, or (to drives only) a disk
-    /// image written as it is: raw (.img, hybrid .iso) or compressed (.img.xz, .img.zst,
-    /// .img.gz, decompressed while writing).
+    /// The image to install: a .squashfs built by `genpack build`, or (to drives only) a ZIP
+    /// made by `--zip` (its image is laid out like a .squashfs) or a disk image written as it
+    /// is: raw (.img, hybrid .iso) or compressed (.img.xz, .img.zst, .img.gz, decompressed
+    /// while writing).
     image: PathBuf,
     /// Disk to write: a drive (e.g. /dev/sdb: written exclusively and read back to verify),
     /// an existing disk image file (keeps its size) or a new file (sized to fit). Repeat it
@@ -168,16 +169,22 @@ pub fn run(args: Args) -> Result<ExitCode, Failure> {
         }
     };
     // The drives are checked (and confirmed) before the image is looked at.
-    let genpack_image = is_genpack_image(&args.image)?;
-    if !genpack_image {
+    let kind = inspect_image(&args.image)?.kind;
+    let genpack_image = kind.is_laid_out();
+    if kind != ImageKind::Genpack {
         if let Some(other) = disk_files
             .first()
             .copied()
             .or(args.cdrom.as_ref())
             .or(args.zip.as_ref())
         {
+            let what = if kind == ImageKind::GenpackZip {
+                "a ZIP export, not a genpack image (.squashfs): it can be written to drives but cannot become"
+            } else {
+                "a disk image, not a genpack image (.squashfs): it is written to drives as it is and cannot become"
+            };
             return Err(Failure::new(format!(
-                "{} is a disk image, not a genpack image (.squashfs): it is written to drives as it is and cannot become {}",
+                "{} is {what} {}",
                 args.image.display(),
                 other.display()
             ))
@@ -421,8 +428,8 @@ fn drive_control(several: bool) -> DriveControl {
     }
     let terminal = std::io::stderr().is_terminal();
     let mut last_phase: Option<&'static str> = None;
-    // Per drive: its phase and the text of its progress.
-    let mut drives: Vec<(PathBuf, Phase, String)> = Vec::new();
+    // Per drive: its phase (none once done) and the text of its progress.
+    let mut drives: Vec<(PathBuf, Option<Phase>, String)> = Vec::new();
     DriveControl {
         cancel: Some(cancel),
         progress: Some(Box::new(move |event: &DriveProgress| {
@@ -464,13 +471,13 @@ fn drive_control(several: bool) -> DriveControl {
                     } else {
                         let changed = match drives.iter_mut().find(|(d, _, _)| d == device) {
                             Some(entry) => {
-                                let changed = entry.1 != *phase;
-                                entry.1 = *phase;
+                                let changed = entry.1 != Some(*phase);
+                                entry.1 = Some(*phase);
                                 entry.2 = text;
                                 changed
                             }
                             None => {
-                                drives.push((device.clone(), *phase, text));
+                                drives.push((device.clone(), Some(*phase), text));
                                 true
                             }
                         };
@@ -486,20 +493,34 @@ fn drive_control(several: bool) -> DriveControl {
                             }
                             return;
                         }
-                        let line = drives
-                            .iter()
-                            .map(|(device, phase, text)| {
-                                let name = device.file_name().unwrap_or(device.as_os_str());
-                                format!(
-                                    "{}: {} {text}",
-                                    name.to_string_lossy(),
-                                    short_phase(*phase)
-                                )
-                            })
-                            .collect::<Vec<_>>()
-                            .join(" | ");
-                        ("Writing the drives", Some(format!("     {line}")))
+                        ("Writing the drives", Some(drives_line(&drives)))
                     }
+                }
+                DriveProgress::DriveDone { device, error } => {
+                    if !several {
+                        return;
+                    }
+                    let done = match error {
+                        None => "verified".to_string(),
+                        Some(error) => format!("FAILED: {error}"),
+                    };
+                    if !terminal {
+                        let _ = writeln!(err, "==> {}: {done}", device.display());
+                        return;
+                    }
+                    let short = if error.is_none() {
+                        "verified"
+                    } else {
+                        "FAILED"
+                    };
+                    match drives.iter_mut().find(|(d, _, _)| d == device) {
+                        Some(entry) => {
+                            entry.1 = None;
+                            entry.2 = short.to_string();
+                        }
+                        None => drives.push((device.clone(), None, short.to_string())),
+                    }
+                    ("Writing the drives", Some(drives_line(&drives)))
                 }
             };
             if last_phase != Some(heading) {
@@ -514,6 +535,24 @@ fn drive_control(several: bool) -> DriveControl {
             }
         })),
     }
+}
+
+/// One line for several drives: `sdb: writing 1.2 GiB of 3.0 GiB | sdc: verified`.
+fn drives_line(drives: &[(PathBuf, Option<Phase>, String)]) -> String {
+    let line = drives
+        .iter()
+        .map(|(device, phase, text)| {
+            let name = device.file_name().unwrap_or(device.as_os_str());
+            match phase {
+                Some(phase) => {
+                    format!("{}: {} {text}", name.to_string_lossy(), short_phase(*phase))
+                }
+                None => format!("{}: {text}", name.to_string_lossy()),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" | ");
+    format!("     {line}")
 }
 
 fn short_phase(phase: Phase) -> &'static str {

@@ -590,3 +590,139 @@ fn install_checks_the_sum_and_writes_a_compressed_image_to_several_sticks_needs_
         );
     }
 }
+
+/// A small genpack image: placeholders for the kernel and initramfs, the metadata the
+/// installer checks, and a few MiB of payload.
+fn small_genpack_image(dir: &Path) -> PathBuf {
+    let tree = dir.join("tree");
+    fs::create_dir_all(tree.join("boot")).unwrap();
+    fs::create_dir_all(tree.join(".genpack")).unwrap();
+    fs::write(tree.join("boot/kernel"), "kernel placeholder\n").unwrap();
+    fs::write(tree.join("boot/initramfs"), "initramfs placeholder\n").unwrap();
+    fs::write(tree.join(".genpack/artifact"), "exports\n").unwrap();
+    fs::write(tree.join(".genpack/arch"), "x86_64\n").unwrap();
+    let payload: Vec<u8> = (0..4u32 << 20)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
+    fs::write(tree.join("payload"), payload).unwrap();
+    let image = dir.join("exports-x86_64.squashfs");
+    let status = Command::new("mksquashfs")
+        .arg(&tree)
+        .arg(&image)
+        .args(["-noappend", "-quiet", "-no-progress"])
+        .status()
+        .expect("mksquashfs runs (squashfs-tools)");
+    assert!(status.success());
+    image
+}
+
+#[test]
+fn install_writes_our_zip_and_iso_exports_to_sticks_needs_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = small_genpack_image(dir.path());
+    let ini = dir.path().join("system.ini");
+    fs::write(&ini, "hostname=from-the-zip\n").unwrap();
+    let image_arg = image.to_str().unwrap();
+    let out = genpack(
+        &[
+            "install",
+            image_arg,
+            "--zip",
+            "exports.zip",
+            "--cdrom",
+            "exports.iso",
+            "--system-ini",
+            ini.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    let stick_file = dir.path().join("stick");
+    fs::write(&stick_file, vec![0x5au8; 96 << 20]).unwrap();
+    let stick = LoopDevice::attach(&stick_file, false);
+
+    // The ZIP (its sum checked first): its image laid out on the stick with its settings.
+    let sum = sha256_of(&dir.path().join("exports.zip"));
+    let out = genpack(
+        &[
+            "install",
+            "exports.zip",
+            "--disk",
+            &stick.0,
+            "-y",
+            "--sha256",
+            &sum,
+        ],
+        dir.path(),
+    );
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let report = text(&out.stdout);
+    assert!(report.starts_with("ok "), "{report}");
+    assert!(report.contains("MBR, boots with BIOS and UEFI"), "{report}");
+    let table = Command::new("sfdisk")
+        .arg("-d")
+        .arg(&stick.0)
+        .output()
+        .unwrap();
+    let table = text(&table.stdout);
+    let start: u64 = table
+        .lines()
+        .find(|line| {
+            line.starts_with(&format!("{}p1", stick.0))
+                || line.starts_with(&format!("{}1", stick.0))
+        })
+        .and_then(|line| line.split("start=").nth(1))
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no first partition:\n{table}"));
+    let at = format!("{}@@{}", stick.0, start * 512);
+    let ini_on_stick = Command::new("mtype")
+        .args(["-i", &at, "::/system.ini"])
+        .output()
+        .unwrap();
+    assert_eq!(text(&ini_on_stick.stdout), "hostname=from-the-zip\n");
+    let img_on_stick = Command::new("mdir")
+        .args(["-b", "-i", &at, "::/"])
+        .output()
+        .unwrap();
+    assert!(text(&img_on_stick.stdout)
+        .to_lowercase()
+        .contains("system.img"));
+
+    // The ISO: written as it is, byte for byte.
+    let out = genpack(
+        &["install", "exports.iso", "--disk", &stick.0, "-y"],
+        dir.path(),
+    );
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stdout).contains("disk image and read it back"),
+        "{}",
+        text(&out.stdout)
+    );
+    let iso = fs::read(dir.path().join("exports.iso")).unwrap();
+    assert!(fs::read(&stick_file).unwrap()[..iso.len()] == iso[..]);
+
+    // A ZIP export cannot become another file: that is what the .squashfs is for.
+    let out = genpack(
+        &["install", "exports.zip", "--zip", "again.zip"],
+        dir.path(),
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("is a ZIP export"),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -2,8 +2,11 @@
 //! image (`sha256sum` and BSD `SHA256 (file) = ...` lines, or the bare sum).
 
 use std::fmt;
+use std::fs::File;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::error::FlashError;
 
@@ -73,6 +76,55 @@ impl FromStr for Sha256 {
         }
         Ok(Sha256(out))
     }
+}
+
+/// The SHA-256 of the file at `path` as it is on disk, whatever it holds (a disk image, a
+/// ZIP). `progress` gets bytes done and the total; setting `cancel` stops with
+/// [`FlashError::ChecksumCancelled`].
+pub fn file_sha256(
+    path: &Path,
+    cancel: Option<&AtomicBool>,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<Sha256, FlashError> {
+    let failed = |source| FlashError::Image {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = File::open(path).map_err(failed)?;
+    let len = file.metadata().map_err(failed)?.len();
+    hash_file(&file, len, path, cancel, progress)
+}
+
+/// The SHA-256 of the first `len` bytes of `file` (named `path` in errors).
+pub(crate) fn hash_file(
+    file: &File,
+    len: u64,
+    path: &Path,
+    cancel: Option<&AtomicBool>,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<Sha256, FlashError> {
+    use sha2::Digest;
+    let mut hasher = sha2::Sha256::new();
+    let mut buf = vec![0u8; 4 << 20];
+    let mut at = 0u64;
+    progress(0, len);
+    while at < len {
+        if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+            return Err(FlashError::ChecksumCancelled {
+                path: path.to_path_buf(),
+            });
+        }
+        let n = (len - at).min(buf.len() as u64) as usize;
+        file.read_exact_at(&mut buf[..n], at)
+            .map_err(|source| FlashError::Image {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        hasher.update(&buf[..n]);
+        at += n as u64;
+        progress(at, len);
+    }
+    Ok(Sha256(hasher.finalize().into()))
 }
 
 /// Where a sum file for `image` is looked for: `<image>.sha256` in the same folder.

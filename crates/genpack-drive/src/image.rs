@@ -5,7 +5,7 @@ use std::fs::File;
 use std::io::{self, BufReader, Read};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use crate::checksum::Sha256;
@@ -108,29 +108,7 @@ impl Image {
         cancel: Option<&AtomicBool>,
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<Sha256, FlashError> {
-        use sha2::Digest;
-        let mut hasher = sha2::Sha256::new();
-        let mut buf = vec![0u8; 4 << 20];
-        let mut at = 0u64;
-        progress(0, self.file_len);
-        while at < self.file_len {
-            if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
-                return Err(FlashError::ChecksumCancelled {
-                    path: self.path.clone(),
-                });
-            }
-            let n = (self.file_len - at).min(buf.len() as u64) as usize;
-            self.file
-                .read_exact_at(&mut buf[..n], at)
-                .map_err(|source| FlashError::Image {
-                    path: self.path.clone(),
-                    source,
-                })?;
-            hasher.update(&buf[..n]);
-            at += n as u64;
-            progress(at, self.file_len);
-        }
-        Ok(Sha256(hasher.finalize().into()))
+        crate::checksum::hash_file(&self.file, self.file_len, &self.path, cancel, progress)
     }
 
     /// A fresh reader of the decompressed bytes, from the start.

@@ -10,8 +10,10 @@
 //! nothing. The image is then read once and written to every drive at once, each with the
 //! partition table last, read back uncached and compared on its own: one failing drive does
 //! not stop the others, and each drive's outcome is reported. [`write_to_drive`] is the same
-//! for one drive. [`restore_drive`] puts one FAT32 partition over the whole drive, its table
-//! written last too.
+//! for one drive. A ZIP that `genpack install --zip` exported is written as the genpack image
+//! it holds (`system.img`), with the ZIP's `system.ini` and `system.cfg` unless others are
+//! given; [`inspect_image`] tells which kind a file is. [`restore_drive`] puts one FAT32
+//! partition over the whole drive, its table written last too.
 //!
 //! The drive is held open exclusively (`O_EXCL`, through UDisks2 when not root) from the
 //! moment its confirmation is checked until the write is verified, so nothing can mount it
@@ -21,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use genpack_drive::checksum::{read_sum_file, sum_file_beside};
+use genpack_drive::checksum::{file_sha256, read_sum_file, sum_file_beside};
 use genpack_drive::{
     write_to_all, Confirmation, FlashError, FlashOptions, Flasher, Image, Phase, Progress, Sha256,
     WriteReport,
@@ -53,12 +55,14 @@ pub struct DriveWrite {
 /// image written as it is.
 #[derive(Debug, Clone)]
 pub struct DrivesWrite {
-    /// A genpack image (`.squashfs`), or a disk image: raw (`.img`, `.iso`) or compressed
-    /// with xz, zstd or gzip (told by its first bytes, not its name).
+    /// A genpack image (`.squashfs`), a ZIP exported by genpack, or a disk image: raw
+    /// (`.img`, `.iso`) or compressed with xz, zstd or gzip (told by its first bytes, not its
+    /// name).
     pub image: PathBuf,
     /// Each drive as the user saw and confirmed it.
     pub drives: Vec<Confirmation>,
-    /// For a genpack image: as in [`DriveWrite::options`]. A disk image is written as it is,
+    /// For a genpack image or ZIP: as in [`DriveWrite::options`] (for a ZIP, a system.ini
+    /// or system.cfg given here replaces the ZIP's own). A disk image is written as it is,
     /// so these must be left at their defaults.
     pub options: InstallOptions,
     /// The SHA-256 the user expects of the image file (for a compressed image, of the
@@ -105,6 +109,14 @@ pub enum DriveProgress {
         /// Seconds left in this phase at the recent speed.
         eta_secs: Option<f64>,
     },
+    /// A drive is done, verified or failed; the others go on. Every drive of a write ends
+    /// with one of these (also one that could not even be opened).
+    DriveDone {
+        /// The drive this is about.
+        device: PathBuf,
+        /// Why it failed; `None` when it was written and verified.
+        error: Option<String>,
+    },
 }
 
 impl From<&Progress> for DriveProgress {
@@ -122,6 +134,160 @@ impl From<&Progress> for DriveProgress {
 
 /// Where progress goes; called on the thread doing the work.
 pub type DriveProgressSink = Box<dyn FnMut(&DriveProgress) + Send>;
+
+/// What kind of file an image to write is, as [`write_to_drives`] treats it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ImageKind {
+    /// A genpack image (SquashFS): laid out for each drive (boot loaders, FAT boot partition,
+    /// settings).
+    Genpack,
+    /// A ZIP exported by genpack: the genpack image in it is laid out like a `.squashfs`,
+    /// with the ZIP's system.ini and system.cfg.
+    GenpackZip,
+    /// A disk image, written to the drive as it is.
+    Disk {
+        /// `none` for a raw image (`.img`, a hybrid `.iso`), else `xz`, `zstd` or `gzip`.
+        compression: String,
+    },
+}
+
+impl ImageKind {
+    /// Whether the image is laid out for the drive, so that settings, label and partition
+    /// table apply to it.
+    pub fn is_laid_out(&self) -> bool {
+        matches!(self, ImageKind::Genpack | ImageKind::GenpackZip)
+    }
+}
+
+/// An image file as [`inspect_image`] sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
+pub struct ImageFile {
+    /// What it is.
+    pub kind: ImageKind,
+    /// Bytes it takes on a drive, when known: a genpack image's own size (the layout adds
+    /// boot files), a disk image's decompressed size.
+    pub bytes: Option<u64>,
+}
+
+/// The name of the genpack image inside a ZIP export.
+const ZIP_IMAGE: &str = "system.img";
+
+/// Tells what kind of image `path` is and how large it is, from its first bytes (a ZIP from
+/// its directory). Fails for a file that cannot be written to a drive, saying why.
+pub fn inspect_image(path: &Path) -> Result<ImageFile> {
+    if is_genpack_image(path)? {
+        let bytes = std::fs::metadata(path)
+            .map_err(InstallError::io("reading", path))?
+            .len();
+        return Ok(ImageFile {
+            kind: ImageKind::Genpack,
+            bytes: Some(bytes),
+        });
+    }
+    if is_zip(path)? {
+        let mut archive = open_zip(path)?;
+        let entry = archive
+            .by_name(ZIP_IMAGE)
+            .map_err(|_| not_an_export(path))?;
+        return Ok(ImageFile {
+            kind: ImageKind::GenpackZip,
+            bytes: Some(entry.size()),
+        });
+    }
+    let image = Image::open(path)?;
+    Ok(ImageFile {
+        kind: ImageKind::Disk {
+            compression: image.compression().name().to_string(),
+        },
+        bytes: image.len(),
+    })
+}
+
+fn is_zip(path: &Path) -> Result<bool> {
+    use std::io::Read;
+    let mut magic = [0u8; 4];
+    let mut file = std::fs::File::open(path).map_err(InstallError::io("reading", path))?;
+    let got = file
+        .read(&mut magic)
+        .map_err(InstallError::io("reading", path))?;
+    Ok(got == 4 && &magic == b"PK\x03\x04")
+}
+
+fn open_zip(path: &Path) -> Result<zip::ZipArchive<std::fs::File>> {
+    let file = std::fs::File::open(path).map_err(InstallError::io("reading", path))?;
+    zip::ZipArchive::new(file).map_err(|error| InstallError::BadImage {
+        image: path.to_path_buf(),
+        reason: format!("the ZIP archive cannot be read ({error})"),
+    })
+}
+
+fn not_an_export(path: &Path) -> InstallError {
+    InstallError::BadImage {
+        image: path.to_path_buf(),
+        reason: format!(
+            "this ZIP archive has no {ZIP_IMAGE}, so it is not a genpack export; unpack it and \
+             write the disk image inside"
+        ),
+    }
+}
+
+/// A ZIP export unpacked for laying out: its genpack image and settings files.
+struct Unzipped {
+    image: PathBuf,
+    system_ini: Option<PathBuf>,
+    system_cfg: Option<PathBuf>,
+}
+
+/// Unpacks the genpack image of the ZIP export `path` and its `system.ini` and `system.cfg`
+/// into `dir`, checking each entry's CRC-32 as it is read.
+fn unzip_export(path: &Path, dir: &Path, cancel: Option<&AtomicBool>) -> Result<Unzipped> {
+    let mut archive = open_zip(path)?;
+    let mut unpack = |name: &str| -> Result<Option<PathBuf>> {
+        let mut entry = match archive.by_name(name) {
+            Ok(entry) => entry,
+            Err(zip::result::ZipError::FileNotFound) => return Ok(None),
+            Err(error) => {
+                return Err(InstallError::BadImage {
+                    image: path.to_path_buf(),
+                    reason: format!("{name} in the ZIP archive cannot be read ({error})"),
+                })
+            }
+        };
+        let out = dir.join(name);
+        let mut file = std::fs::File::create(&out).map_err(InstallError::io("creating", &out))?;
+        let mut buf = vec![0u8; 4 << 20];
+        loop {
+            if cancel.is_some_and(|flag| flag.load(Ordering::Relaxed)) {
+                return Err(InstallError::Cancelled {
+                    device: path.to_path_buf(),
+                    message: "cancelled before writing; the drives were not touched".into(),
+                });
+            }
+            use std::io::{Read, Write};
+            let got = entry
+                .read(&mut buf)
+                .map_err(|error| InstallError::BadImage {
+                    image: path.to_path_buf(),
+                    reason: format!("{name} in the ZIP archive is damaged ({error})"),
+                })?;
+            if got == 0 {
+                break;
+            }
+            file.write_all(&buf[..got])
+                .map_err(InstallError::io("writing", &out))?;
+        }
+        Ok(Some(out))
+    };
+    let image = unpack(ZIP_IMAGE)?.ok_or_else(|| not_an_export(path))?;
+    let system_ini = unpack("system.ini")?;
+    let system_cfg = unpack("system.cfg")?;
+    Ok(Unzipped {
+        image,
+        system_ini,
+        system_cfg,
+    })
+}
 
 /// Cancel flag and progress sink of a write.
 #[derive(Default)]
@@ -214,13 +380,15 @@ pub fn write_to_drives(
             message: "a drive is written for its own size and sector size; leave them unset".into(),
         });
     }
-    let genpack_image = is_genpack_image(&request.image)?;
+    let kind = inspect_image(&request.image)?.kind;
+    let genpack_image = kind.is_laid_out();
     if !genpack_image && has_layout_options(&request.options) {
         return Err(InstallError::Layout {
             disk: first_drive(request),
             message: format!(
                 "{} is a disk image, written to the drive as it is; system.ini, system.cfg, \
-                 label, partition table and data partition apply to genpack images (.squashfs)",
+                 label, partition table and data partition apply to genpack images (.squashfs) \
+                 and their ZIP exports",
                 request.image.display()
             ),
         });
@@ -241,6 +409,10 @@ pub fn write_to_drives(
         match flasher {
             Ok(flasher) => opened.push((index, flasher)),
             Err(error) => {
+                control.report(DriveProgress::DriveDone {
+                    device: confirmation.path().to_path_buf(),
+                    error: Some(error.to_string()),
+                });
                 outcomes[index] = Some(DriveOutcome {
                     device: confirmation.path().to_path_buf(),
                     result: Err(error),
@@ -249,19 +421,34 @@ pub fn write_to_drives(
         }
     }
 
+    // A ZIP export: its genpack image and settings, unpacked next to the disk image.
+    let mut scratch = Vec::new();
+    let mut image_path = request.image.clone();
+    let mut options = request.options.clone();
+    if kind == ImageKind::GenpackZip && !opened.is_empty() {
+        control.report(DriveProgress::Layout);
+        let dir = scratch_dir()?;
+        let unzipped = unzip_export(&request.image, dir.path(), control.cancel.as_deref())?;
+        image_path = unzipped.image;
+        options.system_ini = options.system_ini.or(unzipped.system_ini);
+        options.system_cfg = options.system_cfg.or(unzipped.system_cfg);
+        scratch.push(dir);
+    }
+
     // What each group of drives gets: one disk image per drive size and sector size that
     // needs its own layout (usually one for all).
     let mut batches: Vec<Batch> = Vec::new();
-    let mut scratch = Vec::new();
     if genpack_image {
-        control.report(DriveProgress::Layout);
-        let image_size = std::fs::metadata(&request.image)
-            .map_err(InstallError::io("reading", &request.image))?
+        if kind == ImageKind::Genpack {
+            control.report(DriveProgress::Layout);
+        }
+        let image_size = std::fs::metadata(&image_path)
+            .map_err(InstallError::io("reading", &image_path))?
             .len();
         for (index, flasher) in opened {
             let drive = flasher.drive();
             let sector_size = u64::from(drive.logical_sector_size);
-            let whole = needs_whole_drive(&request.options, image_size, drive.size, sector_size);
+            let whole = needs_whole_drive(&options, image_size, drive.size, sector_size);
             let key = (sector_size, whole.then_some(drive.size));
             match batches.iter_mut().find(|batch| batch.key == key) {
                 Some(batch) => batch.drives.push((index, flasher)),
@@ -285,9 +472,9 @@ pub fn write_to_drives(
             let options = InstallOptions {
                 size: batch.key.1.map(|_| smallest),
                 sector_size: Some(batch.key.0),
-                ..request.options.clone()
+                ..options.clone()
             };
-            let layout = install_to_disk_image(&request.image, &disk, &options)?;
+            let layout = install_to_disk_image(&image_path, &disk, &options)?;
             batch.disk = Some((disk, layout));
             scratch.push(dir);
         }
@@ -311,16 +498,31 @@ pub fn write_to_drives(
             Some((disk, _)) => Image::open(disk)?,
             None => Image::open(&request.image)?,
         };
-        let sink = Arc::clone(&sink);
+        let progress_sink = Arc::clone(&sink);
+        let finished_sink = Arc::clone(&sink);
         let flash_options = FlashOptions {
             cancel: control.cancel.clone(),
             progress: Some(Box::new(move |progress: &Progress| {
-                let mut sink = sink.lock().unwrap_or_else(|poison| poison.into_inner());
+                let mut sink = progress_sink
+                    .lock()
+                    .unwrap_or_else(|poison| poison.into_inner());
                 if let Some(sink) = sink.as_mut() {
                     sink(&DriveProgress::from(progress));
                 }
             })),
-            ..FlashOptions::default()
+            finished: Some(Box::new(
+                move |device: &Path, result: std::result::Result<&WriteReport, &FlashError>| {
+                    let mut sink = finished_sink
+                        .lock()
+                        .unwrap_or_else(|poison| poison.into_inner());
+                    if let Some(sink) = sink.as_mut() {
+                        sink(&DriveProgress::DriveDone {
+                            device: device.to_path_buf(),
+                            error: result.err().map(|error| error.to_string()),
+                        });
+                    }
+                },
+            )),
         };
         let (indexes, flashers): (Vec<usize>, Vec<Flasher>) = batch.drives.into_iter().unzip();
         let results = write_to_all(&image, &flashers, flash_options);
@@ -444,14 +646,17 @@ fn check_sum(request: &DrivesWrite, control: &mut DriveControl) -> Result<()> {
         }
         None => return Ok(()),
     };
-    let image = Image::open(&request.image)?;
     let cancel = control.cancel.clone();
-    let actual = image.sha256(cancel.as_deref(), &mut |bytes_done, bytes_total| {
-        control.report(DriveProgress::Checksum {
-            bytes_done,
-            bytes_total,
-        })
-    })?;
+    let actual = file_sha256(
+        &request.image,
+        cancel.as_deref(),
+        &mut |bytes_done, bytes_total| {
+            control.report(DriveProgress::Checksum {
+                bytes_done,
+                bytes_total,
+            })
+        },
+    )?;
     if actual != expected {
         return Err(FlashError::ChecksumMismatch {
             path: request.image.clone(),

@@ -9,12 +9,16 @@ use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use common::{run, test_image};
+use common::{boot, run, test_image, Firmware, Medium, HOSTNAME_LINE};
 use genpack_drive::{drives, Confirmation, FlashError};
 use genpack_install::drive::{
-    restore_drive, write_to_drive, DriveControl, DriveProgress, DriveWrite,
+    inspect_image, restore_drive, write_to_drive, write_to_drives, DriveControl, DriveProgress,
+    DriveWrite, DriveWriteReport, DrivesWrite, ImageFile, ImageKind,
 };
-use genpack_install::{install_to_disk_image, BootPartition, InstallError, InstallOptions};
+use genpack_install::{
+    install_to_disk_image, make_iso, make_zip, BootPartition, InstallError, InstallOptions,
+    IsoOptions, ZipOptions,
+};
 
 const MIB: u64 = 1 << 20;
 
@@ -72,6 +76,7 @@ fn an_image_written_to_a_stick_is_verified_and_boots_from_its_settings_loop_need
                 DriveProgress::Layout => "layout".to_string(),
                 DriveProgress::Checksum { .. } => "checksum".to_string(),
                 DriveProgress::Drive { phase, .. } => format!("{phase:?}"),
+                DriveProgress::DriveDone { error, .. } => format!("done {error:?}"),
             };
             let mut seen = seen.lock().unwrap();
             if seen.last() != Some(&name) {
@@ -92,7 +97,14 @@ fn an_image_written_to_a_stick_is_verified_and_boots_from_its_settings_loop_need
     assert!(report.drive.contains("256.0 MiB"), "{}", report.drive);
     assert_eq!(
         *phases.lock().unwrap(),
-        ["layout", "Preparing", "Writing", "Verifying", "Finishing"]
+        [
+            "layout",
+            "Preparing",
+            "Writing",
+            "Verifying",
+            "Finishing",
+            "done None"
+        ]
     );
     // The stick carries the partition table, the image and the settings.
     let table = run("sfdisk", &["-d", &stick.path()]);
@@ -282,5 +294,188 @@ fn restore_makes_one_fat32_partition_loop_needs_root() {
     assert!(
         probe.contains("TYPE=vfat") && probe.contains("VERSION=FAT32"),
         "{probe}"
+    );
+}
+
+/// The outcome of writing `image` to the one stick, as the studio's "Choose a file…" and
+/// `genpack install IMAGE --disk` both ask for it.
+fn write_file_to_stick(image: &Path, stick: &Loop, progress: DriveProgressLog) -> DriveWriteReport {
+    let request = DrivesWrite {
+        image: image.to_path_buf(),
+        drives: vec![Confirmation::for_drive(
+            &drives::probe(&stick.device).unwrap(),
+        )],
+        options: InstallOptions::default(),
+        sha256: None,
+    };
+    let control = DriveControl {
+        cancel: None,
+        progress: Some(progress.sink()),
+    };
+    let mut outcomes = write_to_drives(&request, control).unwrap();
+    assert_eq!(outcomes.len(), 1);
+    outcomes.pop().unwrap().result.unwrap()
+}
+
+/// The kinds of progress events seen, each once, in order.
+#[derive(Clone, Default)]
+struct DriveProgressLog(Arc<Mutex<Vec<String>>>);
+
+impl DriveProgressLog {
+    fn sink(&self) -> Box<dyn FnMut(&DriveProgress) + Send> {
+        let seen = Arc::clone(&self.0);
+        Box::new(move |event: &DriveProgress| {
+            let name = match event {
+                DriveProgress::Layout => "layout".to_string(),
+                DriveProgress::Checksum { .. } => "checksum".to_string(),
+                DriveProgress::Drive { phase, .. } => format!("{phase:?}"),
+                DriveProgress::DriveDone { error, .. } => match error {
+                    None => "done".to_string(),
+                    Some(error) => format!("failed: {error}"),
+                },
+            };
+            let mut seen = seen.lock().unwrap();
+            if seen.last() != Some(&name) {
+                seen.push(name);
+            }
+        })
+    }
+
+    fn seen(&self) -> Vec<String> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+#[test]
+fn a_zip_export_written_to_a_stick_boots_with_the_zips_settings_loop_needs_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let ini = dir.path().join("system.ini");
+    std::fs::write(&ini, "hostname = from-the-zip\n").unwrap();
+    let zip = dir.path().join("appliance.zip");
+    make_zip(
+        test_image(),
+        &zip,
+        &ZipOptions {
+            system_ini: Some(ini),
+            system_cfg: None,
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        inspect_image(&zip).unwrap(),
+        ImageFile {
+            kind: ImageKind::GenpackZip,
+            bytes: Some(std::fs::metadata(test_image()).unwrap().len()),
+        }
+    );
+    let backing = dir.path().join("stick");
+    filled(&backing, 256 * MIB, 0xa5);
+    let stick = Loop::attach(&backing);
+    let log = DriveProgressLog::default();
+    let report = write_file_to_stick(&zip, &stick, log.clone());
+
+    // Laid out like the image it holds: a partition table, BIOS boot, verified.
+    assert_eq!(report.table, "mbr");
+    assert!(report.bios_boot);
+    assert_eq!(report.bytes_verified, report.image_bytes);
+    assert_eq!(
+        log.seen(),
+        [
+            "layout",
+            "Preparing",
+            "Writing",
+            "Verifying",
+            "Finishing",
+            "done"
+        ]
+    );
+    let boot_partition = BootPartition::open(&stick.device).unwrap();
+    assert_eq!(
+        boot_partition
+            .read("system.img")
+            .unwrap()
+            .map(|bytes| bytes.len() as u64),
+        Some(std::fs::metadata(test_image()).unwrap().len())
+    );
+    drop(boot_partition);
+    drop(stick);
+    // And it boots, with the hostname from the ZIP's system.ini.
+    let (finished, serial) = boot(dir.path(), &backing, Medium::IdeDisk, Firmware::Bios);
+    assert!(finished, "the stick did not boot:\n{serial}");
+    assert!(
+        serial.contains(&format!("{HOSTNAME_LINE}from-the-zip")),
+        "{serial}"
+    );
+}
+
+#[test]
+fn an_iso_export_is_written_to_a_stick_as_it_is_loop_needs_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let iso = dir.path().join("appliance.iso");
+    make_iso(test_image(), &iso, &IsoOptions::default()).unwrap();
+    let iso_len = std::fs::metadata(&iso).unwrap().len();
+    assert_eq!(
+        inspect_image(&iso).unwrap(),
+        ImageFile {
+            kind: ImageKind::Disk {
+                compression: "none".into()
+            },
+            bytes: Some(iso_len),
+        }
+    );
+    let backing = dir.path().join("stick");
+    filled(&backing, 256 * MIB, 0xa5);
+    let stick = Loop::attach(&backing);
+    let log = DriveProgressLog::default();
+    let report = write_file_to_stick(&iso, &stick, log.clone());
+    assert_eq!(report.table, "image");
+    assert_eq!(report.image_bytes, iso_len);
+    assert_eq!(
+        log.seen(),
+        ["Preparing", "Writing", "Verifying", "Finishing", "done"]
+    );
+    drop(stick);
+    let written = std::fs::read(&backing).unwrap();
+    assert!(
+        written[..iso_len as usize] == std::fs::read(&iso).unwrap()[..],
+        "the stick holds the ISO byte for byte"
+    );
+
+    // Settings belong to laid-out images: asked for with an ISO, nothing is written.
+    let stick = Loop::attach(&backing);
+    let request = DrivesWrite {
+        image: iso.clone(),
+        drives: vec![Confirmation::for_drive(
+            &drives::probe(&stick.device).unwrap(),
+        )],
+        options: InstallOptions {
+            system_ini: Some(dir.path().join("system.ini")),
+            ..InstallOptions::default()
+        },
+        sha256: None,
+    };
+    let error = write_to_drives(&request, DriveControl::default()).unwrap_err();
+    assert!(
+        error.to_string().contains("written to the drive as it is"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_zip_that_is_not_a_genpack_export_is_refused_with_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let zip = dir.path().join("photos.zip");
+    let file = std::fs::File::create(&zip).unwrap();
+    let mut writer = zip::ZipWriter::new(file);
+    writer
+        .start_file("holiday.jpg", zip::write::SimpleFileOptions::default())
+        .unwrap();
+    std::io::Write::write_all(&mut writer, b"not an image").unwrap();
+    writer.finish().unwrap();
+    let error = inspect_image(&zip).unwrap_err();
+    let message = error.to_string();
+    assert!(
+        message.contains("photos.zip") && message.contains("no system.img"),
+        "{message}"
     );
 }

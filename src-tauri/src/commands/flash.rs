@@ -1,5 +1,6 @@
 //! The Flash step: lists the drives that may be written (live, with hotplug), writes an image
-//! to the drive the user confirmed and restores sticks through the engine's one drive path
+//! to the drives the user confirmed (one or several at once, each with its own outcome) and
+//! restores sticks through the engine's one drive path
 //! (`genpack_install::drive`, which the `genpack` command uses too), exports files, ejects,
 //! and opens the system.ini of an inserted stick.
 //!
@@ -9,8 +10,8 @@
 use crate::error::{CommandError, CommandResult};
 use genpack_drive::{drives, Confirmation, Drive, Refusal};
 use genpack_install::drive::{
-    restore_drive, write_to_drive, DriveControl, DriveProgress, DriveWrite, DriveWriteReport,
-    RestoreReport,
+    inspect_image, restore_drive, write_to_drives, DriveControl, DriveProgress, DriveWriteReport,
+    DrivesWrite, ImageFile, RestoreReport,
 };
 use genpack_install::{ExportFormat, InstallOptions, VolumeLabel};
 use serde::{Deserialize, Serialize};
@@ -294,13 +295,14 @@ impl SeenDrive {
     }
 }
 
-/// What to write where: the drive as the user confirmed it.
+/// What to write where: the drives as the user confirmed them.
 #[derive(Debug, Clone, Deserialize, TS)]
 pub struct FlashRequest {
-    /// The genpack image (.squashfs).
+    /// A genpack image (.squashfs), a ZIP genpack exported, or a disk image (.img, .iso,
+    /// compressed .img.xz, .img.zst, .img.gz), as [`flash_image`] tells.
     pub image: PathBuf,
-    /// The confirmed drive.
-    pub drive: SeenDrive,
+    /// The confirmed drives: the image is read once and written to all of them at once.
+    pub drives: Vec<SeenDrive>,
     /// The user switched on "show all drives" (internal disks may be written).
     pub show_all: bool,
     #[serde(default)]
@@ -317,23 +319,70 @@ fn control(cancel: Option<Arc<AtomicBool>>, progress: Channel<DriveProgress>) ->
     }
 }
 
-/// Lays the image out and writes it to the confirmed drive, partition table last, then
-/// reads it back. Returns when done, failed or cancelled (with [`flash_cancel`]).
+/// What happened to one drive of a write.
+#[derive(Debug, Serialize, TS)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum StickOutcome {
+    /// Written and read back: every byte verified.
+    Written {
+        device: PathBuf,
+        report: DriveWriteReport,
+    },
+    /// This drive failed (it has no partition table now); the others went on.
+    Failed {
+        device: PathBuf,
+        error: CommandError,
+    },
+}
+
+/// What kind of image `image` is and how much room it needs on a drive.
+#[tauri::command]
+pub async fn flash_image(image: PathBuf) -> CommandResult<ImageFile> {
+    tauri::async_runtime::spawn_blocking(move || Ok(inspect_image(&image)?))
+        .await
+        .map_err(|error| CommandError::stopped("image reader", error))?
+}
+
+/// Lays the image out and writes it to every confirmed drive at once, partition table last,
+/// then reads each back. Returns when all are done (each with its own outcome), or fails as a
+/// whole when nothing was written (the image cannot be read or laid out, its checksum is
+/// wrong, or the user cancelled before writing). [`flash_cancel`] stops it.
 #[tauri::command]
 pub async fn flash_write(
     flashes: tauri::State<'_, Arc<Flashes>>,
     request: FlashRequest,
     progress: Channel<DriveProgress>,
-) -> CommandResult<DriveWriteReport> {
+) -> CommandResult<Vec<StickOutcome>> {
+    if request.drives.is_empty() {
+        return Err(CommandError::invalid("choose at least one drive to write"));
+    }
     let cancel = flashes.start()?;
     let flashes = Arc::clone(&*flashes);
     let outcome = tauri::async_runtime::spawn_blocking(move || {
-        let write = DriveWrite {
+        let write = DrivesWrite {
             image: request.image.clone(),
-            drive: request.drive.confirmation(request.show_all),
+            drives: request
+                .drives
+                .iter()
+                .map(|drive| drive.confirmation(request.show_all))
+                .collect(),
             options: request.layout.install_options()?,
+            sha256: None,
         };
-        Ok(write_to_drive(&write, control(Some(cancel), progress))?)
+        let outcomes = write_to_drives(&write, control(Some(cancel), progress))?;
+        Ok(outcomes
+            .into_iter()
+            .map(|outcome| match outcome.result {
+                Ok(report) => StickOutcome::Written {
+                    device: outcome.device,
+                    report,
+                },
+                Err(error) => StickOutcome::Failed {
+                    device: outcome.device,
+                    error: error.into(),
+                },
+            })
+            .collect())
     })
     .await;
     flashes.finish();

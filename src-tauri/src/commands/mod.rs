@@ -62,6 +62,7 @@ pub fn handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static 
         flash::flash_unwatch_drives,
         flash::flash_settings_draft,
         flash::flash_export_formats,
+        flash::flash_image,
         flash::flash_write,
         flash::flash_restore,
         flash::flash_check_label,

@@ -19,7 +19,7 @@ import type {
   FlashLayout,
   FlashProgress,
   FlashRequest,
-  FlashResult,
+  ImageFile,
   IniAnalysis,
   IniEdit,
   IniEditResult,
@@ -33,6 +33,7 @@ import type {
   RecentProject,
   Startup,
   StickIni,
+  StickOutcome,
   Template,
   VmStarted,
   VmStatus,
@@ -136,8 +137,9 @@ export const api = {
   flashUnwatchDrives: (watch: number) => invoke<void>('flash_unwatch_drives', { watch }),
   flashSettingsDraft: (source: string | null) => invoke<string>('flash_settings_draft', { source }),
   flashExportFormats: () => invoke<ExportFormat[]>('flash_export_formats'),
+  flashImage: (image: string) => invoke<ImageFile>('flash_image', { image }),
   flashWrite: (request: FlashRequest, progress: Channel<FlashProgress>) =>
-    invoke<FlashResult>('flash_write', { request, progress }),
+    invoke<StickOutcome[]>('flash_write', { request, progress }),
   flashRestore: (drive: SeenDrive, showAll: boolean, progress: Channel<FlashProgress>) =>
     invoke<RestoreReport>('flash_restore', { drive, showAll, progress }),
   flashCheckLabel: (label: string) => invoke<string | null>('flash_check_label', { label }),

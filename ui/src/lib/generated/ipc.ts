@@ -484,7 +484,11 @@ export type FlashProgress = { "kind": "checksum",
   /**
    * Seconds left in this phase at the recent speed.
    */
-  eta_secs: number | null, };
+  eta_secs: number | null, } | { "kind": "drive_done", device: string, error: string | null, };
+
+export type ImageKind = { "kind": "genpack" } | { "kind": "genpack_zip" } | { "kind": "disk", compression: string, };
+export type ImageFile = { kind: ImageKind, bytes: number | null, };
+export type StickOutcome = { "outcome": "written", device: string, report: FlashResult, } | { "outcome": "failed", device: string, error: CommandError, };
 
 /**
  * What to write where: the drive as the user confirmed it.
@@ -497,7 +501,7 @@ export type FlashRequest = {
   /**
    * The confirmed drive.
    */
-  drive: SeenDrive,
+  drives: Array<SeenDrive>,
   /**
    * The user switched on "show all drives" (internal disks may be written).
    */

@@ -1,0 +1,320 @@
+// End-to-end tests of writing several sticks at once, and of writing the image files a user is
+// handed (our ZIP and ISO exports) from "Choose a file…". Loop devices stand in for USB sticks;
+// one of them stands in for a stick that holds less than it claims (a fake-capacity stick): its
+// 2 GiB file lives on a 48 MiB tmpfs, so writing past 48 MiB fails with an I/O error, as on
+// such a stick. Attaching loop devices and mounting the tmpfs need root; without root the tests
+// are skipped and say so. The native file dialogs cannot be driven through WebDriver, so the
+// tests answer them in the window (the path a user would pick); everything after that is the
+// real engine. Run with scripts/e2e.
+
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { closeSync, mkdirSync, mkdtempSync, openSync, ftruncateSync, readSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { byTestId, openStudio, screenshot, startDriver } from './driver.js';
+
+const WAIT = { timeout: 30000 };
+/** Laying out, writing and reading back the image: generous for slow shared machines. */
+const WRITE_WAIT = { timeout: 300000 };
+const GIB = 1024 * 1024 * 1024;
+
+/** @type {{ port: number, stop: () => void }} */
+let driver;
+let work = '';
+/** Cleanups, run last first. @type {(() => void)[]} */
+const undo = [];
+
+before(async () => {
+  work = mkdtempSync(path.join(process.env.E2E_TMP ?? os.tmpdir(), 'studio-flash-many-'));
+  driver = await startDriver();
+});
+
+after(() => {
+  driver?.stop();
+  for (const step of undo.reverse()) {
+    try {
+      step();
+    } catch {
+      // Best effort: the next steps still run.
+    }
+  }
+});
+
+/** @param {string} command @param {string[]} args */
+function run(command, args) {
+  return execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/**
+ * A small but valid genpack image: kernel and initramfs placeholders, the metadata the
+ * installer checks, and 96 MiB of incompressible payload (more than the small stick holds).
+ * @param {string} file
+ */
+function makeImage(file) {
+  const tree = path.join(work, 'tree');
+  mkdirSync(path.join(tree, 'boot'), { recursive: true });
+  mkdirSync(path.join(tree, '.genpack'), { recursive: true });
+  writeFileSync(path.join(tree, 'boot', 'kernel'), 'kernel placeholder\n');
+  writeFileSync(path.join(tree, 'boot', 'initramfs'), 'initramfs placeholder\n');
+  writeFileSync(path.join(tree, '.genpack', 'artifact'), 'flashmany\n');
+  writeFileSync(path.join(tree, '.genpack', 'arch'), 'x86_64\n');
+  writeFileSync(path.join(tree, 'payload'), randomBytes(96 * 1024 * 1024));
+  run('mksquashfs', [tree, file, '-noappend', '-quiet', '-no-progress', '-noI', '-noD', '-noF', '-noX']);
+}
+
+/** A sparse file of `bytes`. @param {string} file @param {number} bytes */
+function sparseFile(file, bytes) {
+  const fd = openSync(file, 'w');
+  try {
+    ftruncateSync(fd, bytes);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Attaches `file` as a loop device, detached at the end. @param {string} file */
+function attach(file) {
+  const device = run('losetup', ['--find', '--show', file]).trim();
+  undo.push(() => run('losetup', ['--detach', device]));
+  return device;
+}
+
+/** The first `bytes` of a file or device. @param {string} file @param {number} bytes */
+function head(file, bytes) {
+  const buf = Buffer.alloc(bytes);
+  const fd = openSync(file, 'r');
+  try {
+    readSync(fd, buf, 0, bytes, 0);
+  } finally {
+    closeSync(fd);
+  }
+  return buf;
+}
+
+/** A project with a built image and a system.ini. */
+function makeProject() {
+  const project = path.join(work, 'flashmany');
+  mkdirSync(project);
+  writeFileSync(path.join(project, 'genpack.json5'), '{ name: "flashmany", base: "debian:bookworm" }\n');
+  writeFileSync(path.join(project, 'system.ini'), 'hostname=flashmany\n');
+  makeImage(path.join(project, 'flashmany-x86_64.squashfs'));
+  return project;
+}
+
+/** @type {string | null} */
+let project = null;
+
+describe('flash to several sticks', () => {
+  it('writes two sticks at once; the one that fails is marked failed with its reason, the other is verified (needs root)', async (t) => {
+    if (process.getuid?.() !== 0) {
+      t.skip('attaching loop devices and mounting a tmpfs need root');
+      return;
+    }
+    project ??= makeProject();
+    sparseFile(path.join(work, 'good-stick.img'), 2 * GIB);
+    const good = attach(path.join(work, 'good-stick.img'));
+    // The fake-capacity stick: 2 GiB claimed, 48 MiB of room.
+    const room = path.join(work, 'small-room');
+    mkdirSync(room);
+    run('mount', ['-t', 'tmpfs', '-o', 'size=48m', 'tmpfs', room]);
+    undo.push(() => run('umount', [room]));
+    sparseFile(path.join(room, 'fake-stick.img'), 2 * GIB);
+    const fake = attach(path.join(room, 'fake-stick.img'));
+    const goodName = path.basename(good);
+    const fakeName = path.basename(fake);
+
+    await withStudio([project], async (browser) => {
+      await byTestId(browser, 'step-flash').click();
+      await byTestId(browser, 'flash-drives').waitForDisplayed(WAIT);
+      for (const name of [goodName, fakeName]) {
+        // A listing under way may replace the list once: tick until the tick holds.
+        await browser.waitUntil(async () => {
+          const box = `[data-testid="flash-wizard"] [data-testid="flash-drive-${name}"] input`;
+          if (!(await propertyOf(browser, box, 'checked'))) await clickIn(browser, box);
+          return (await propertyOf(browser, box, 'checked')) === true;
+        }, WAIT);
+      }
+      assert.match(await textOf(browser, '[data-testid="flash-several"]'), /written to all 2 drives at once/);
+      await clickIn(browser, '[data-testid="flash-next-options"]');
+      await waitFor(browser, '#ini-_default-hostname');
+      await clickIn(browser, '[data-testid="flash-next-confirm"]');
+      await waitFor(browser, '[data-testid="flash-confirm"]');
+      const confirm = await textOf(browser, '[data-testid="flash-confirm"]');
+      assert.ok(confirm.includes(good) && confirm.includes(fake), `both drives are named: ${confirm}`);
+      await clickIn(browser, '[data-testid="flash-confirm-tick"]');
+      await clickIn(browser, '[data-testid="flash-write"]');
+
+      await browser.waitUntil(async () => (await browser.$$('[data-testid="flash-done"], [data-testid="flash-failure"]').length) > 0, WRITE_WAIT);
+      assert.equal(await textOf(browser, '[data-testid="flash-failure"]'), '', 'the write as a whole does not fail');
+      assert.equal(await textOf(browser, '[data-testid="flash-done-title"]'), '1 of 2 drives written and verified, 1 failed');
+      assert.equal(await propertyOf(browser, `[data-testid="flash-outcome-${goodName}"]`, 'className'), 'written');
+      assert.match(await textOf(browser, `[data-testid="flash-outcome-${goodName}"]`), /verified/);
+      assert.equal(await propertyOf(browser, `[data-testid="flash-outcome-${fakeName}"]`, 'className'), 'failed');
+      const reason = await textOf(browser, `[data-testid="flash-outcome-${fakeName}"]`);
+      assert.match(reason, new RegExp(`${fake}.*(I/O error|Input/output error|No space left)`, 's'), reason);
+      assert.match(reason, /no partition table now/);
+      await screenshot(browser, 'flash-many-done');
+    });
+
+    // What a user would check: the good stick boots (a partition table, the image and the
+    // settings on its FAT), the failed one does not look bootable (no partition table).
+    const table = JSON.parse(run('sfdisk', ['--json', good])).partitiontable;
+    assert.equal(table.label, 'dos');
+    const offset = table.partitions[0].start * (table.sectorsize ?? 512);
+    assert.match(run('mdir', ['-b', '-i', `${good}@@${offset}`, '::/']), /system\.img/i);
+    assert.match(run('mtype', ['-i', `${good}@@${offset}`, '::/system.ini']), /hostname=flashmany/);
+    assert.ok(head(fake, 1024 * 1024).every((byte) => byte === 0), 'the failed stick has no partition table');
+  });
+
+  it('writes our ZIP export and our ISO export chosen as image files (needs root)', async (t) => {
+    if (process.getuid?.() !== 0) {
+      t.skip('attaching a loop device needs root');
+      return;
+    }
+    project ??= makeProject();
+    const file = path.join(work, 'export-stick.img');
+    sparseFile(file, 2 * GIB);
+    const stick = attach(file);
+    const name = path.basename(stick);
+    const zip = path.join(work, 'flashmany.zip');
+    const iso = path.join(work, 'flashmany.iso');
+
+    await withStudio([project], async (browser) => {
+      await byTestId(browser, 'step-flash').click();
+      // Export both files from the studio itself.
+      await clickIn(browser, '[data-testid="flash-tab-export"]');
+      for (const [format, out] of [
+        ['zip', zip],
+        ['iso', iso],
+      ]) {
+        await answerDialogs(browser, { save: out });
+        await clickIn(browser, `[data-testid="flash-export-${format}"]`);
+        await browser.waitUntil(
+          async () => (await textOf(browser, '[data-testid="flash-export-done"]')).includes(`Exported ${out}`) || (await textOf(browser, '[data-testid="flash-export-failure"]')) !== '',
+          WRITE_WAIT,
+        );
+        assert.equal(await textOf(browser, '[data-testid="flash-export-failure"]'), '', `exporting ${format} fails`);
+      }
+
+      /** @type {[string, RegExp][]} */
+      const files = [
+        [zip, /genpack ZIP export/],
+        [iso, /disk image, written as it is/],
+      ];
+      for (const [chosen, kind] of files) {
+        await clickIn(browser, '[data-testid="flash-tab-write"]');
+        await answerDialogs(browser, { open: chosen });
+        await clickIn(browser, '[data-testid="flash-wizard"] [data-testid="flash-image-browse"]');
+        await browser.waitUntil(async () => (await textOf(browser, '[data-testid="flash-wizard"] [data-testid="flash-image-path"]')) === chosen, WAIT);
+        assert.match(await textOf(browser, '[data-testid="flash-wizard"] [data-testid="flash-image-kind"]'), kind);
+        await browser.waitUntil(async () => {
+          if (!(await propertyOf(browser, `[data-testid="flash-wizard"] [data-testid="flash-drive-${name}"] input`, 'checked'))) {
+            await clickIn(browser, `[data-testid="flash-wizard"] [data-testid="flash-drive-${name}"] input`);
+          }
+          return (await propertyOf(browser, '[data-testid="flash-next-options"]', 'disabled')) === false;
+        }, WAIT);
+        await clickIn(browser, '[data-testid="flash-next-options"]');
+        if (chosen === zip) {
+          // The image inside is laid out for the stick, so the options apply.
+          await waitFor(browser, '[data-testid="flash-next-confirm"]');
+          await clickIn(browser, '[data-testid="flash-next-confirm"]');
+        }
+        await waitFor(browser, '[data-testid="flash-confirm"]');
+        if (chosen === iso) assert.match(await textOf(browser, '[data-testid="flash-confirm"]'), /written as it is/);
+        await clickIn(browser, '[data-testid="flash-confirm-tick"]');
+        await clickIn(browser, '[data-testid="flash-write"]');
+        await browser.waitUntil(async () => (await browser.$$('[data-testid="flash-done"], [data-testid="flash-failure"]').length) > 0, WRITE_WAIT);
+        assert.equal(await textOf(browser, '[data-testid="flash-failure"]'), '', `writing ${chosen} fails`);
+        assert.equal(await textOf(browser, '[data-testid="flash-done-title"]'), 'Written and verified');
+
+        if (chosen === zip) {
+          const table = JSON.parse(run('sfdisk', ['--json', stick])).partitiontable;
+          const offset = table.partitions[0].start * (table.sectorsize ?? 512);
+          assert.match(run('mdir', ['-b', '-i', `${stick}@@${offset}`, '::/']), /system\.img/i);
+          assert.match(run('mtype', ['-i', `${stick}@@${offset}`, '::/system.ini']), /hostname=flashmany/);
+          const inZip = run('unzip', ['-p', zip, 'system.img']).length;
+          assert.ok(inZip > 0);
+        } else {
+          // The stick starts with the ISO, byte for byte.
+          const bytes = 4 * 1024 * 1024;
+          assert.ok(head(stick, bytes).equals(head(iso, bytes)), 'the stick holds the ISO as it is');
+        }
+        await clickIn(browser, '[data-testid="flash-again"]');
+      }
+    });
+  });
+});
+
+/**
+ * Answers the next native file dialogs in the window with the given paths (WebDriver cannot
+ * reach the native dialog).
+ * @param {WebdriverIO.Browser} browser
+ * @param {{ open?: string, save?: string }} answers
+ */
+async function answerDialogs(browser, answers) {
+  await browser.execute((given) => {
+    const internals = /** @type {any} */ (globalThis).__TAURI_INTERNALS__;
+    internals.realInvoke ??= internals.invoke;
+    internals.invoke = (/** @type {string} */ command, /** @type {any} */ args, /** @type {any} */ options) => {
+      if (command === 'plugin:dialog|open' && given.open) return Promise.resolve(given.open);
+      if (command === 'plugin:dialog|save' && given.save) return Promise.resolve(given.save);
+      return internals.realInvoke(command, args, options);
+    };
+  }, answers);
+}
+
+/**
+ * Waits until an element exists.
+ * @param {WebdriverIO.Browser} browser
+ * @param {string} selector
+ */
+async function waitFor(browser, selector) {
+  await browser.waitUntil(async () => (await browser.$$(selector).length) > 0, WAIT).catch(async (error) => {
+    await screenshot(browser, 'flash-many-failed');
+    throw new Error(`${selector} did not appear: ${error.message}`);
+  });
+}
+
+/**
+ * The text of an element, empty when there is none.
+ * @param {WebdriverIO.Browser} browser
+ * @param {string} selector
+ * @returns {Promise<string>}
+ */
+async function textOf(browser, selector) {
+  const text = await browser.execute((css) => /** @type {any} */ (globalThis).document.querySelector(css)?.textContent ?? '', selector);
+  return String(text).trim();
+}
+
+/**
+ * A DOM property of an element, `null` when there is none.
+ * @param {WebdriverIO.Browser} browser
+ * @param {string} selector
+ * @param {string} name
+ */
+async function propertyOf(browser, selector, name) {
+  return /** @type {Promise<unknown>} */ (browser.execute((css, key) => /** @type {any} */ (globalThis).document.querySelector(css)?.[key] ?? null, selector, name));
+}
+
+/** @param {WebdriverIO.Browser} browser @param {string} selector */
+async function clickIn(browser, selector) {
+  await waitFor(browser, selector);
+  await browser.execute((css) => /** @type {any} */ (globalThis).document.querySelector(css)?.click(), selector);
+}
+
+/**
+ * Runs `body` with a fresh studio window, closing it afterwards whatever happens.
+ * @param {string[]} args
+ * @param {(browser: WebdriverIO.Browser) => Promise<void>} body
+ */
+async function withStudio(args, body) {
+  const browser = await openStudio(driver.port, args);
+  try {
+    await body(browser);
+  } finally {
+    await browser.deleteSession().catch(() => {});
+  }
+}
