@@ -484,22 +484,27 @@ export type FlashProgress = { "kind": "checksum",
   /**
    * Seconds left in this phase at the recent speed.
    */
-  eta_secs: number | null, } | { "kind": "drive_done", device: string, error: string | null, };
-
-export type ImageKind = { "kind": "genpack" } | { "kind": "genpack_zip" } | { "kind": "disk", compression: string, };
-export type ImageFile = { kind: ImageKind, bytes: number | null, };
-export type StickOutcome = { "outcome": "written", device: string, report: FlashResult, } | { "outcome": "failed", device: string, error: CommandError, };
+  eta_secs: number | null, } | { "kind": "drive_done",
+  /**
+   * The drive this is about.
+   */
+  device: string,
+  /**
+   * Why it failed; `None` when it was written and verified.
+   */
+  error: string | null, };
 
 /**
- * What to write where: the drive as the user confirmed it.
+ * What to write where: the drives as the user confirmed them.
  */
 export type FlashRequest = {
   /**
-   * The genpack image (.squashfs).
+   * A genpack image (.squashfs), a ZIP genpack exported, or a disk image (.img, .iso,
+   * compressed .img.xz, .img.zst, .img.gz), as [`flash_image`] tells.
    */
   image: string,
   /**
-   * The confirmed drive.
+   * The confirmed drives: the image is read once and written to all of them at once.
    */
   drives: Array<SeenDrive>,
   /**
@@ -553,6 +558,29 @@ export type FlashResult = {
  * The layout asked for.
  */
 export type FlashTable = "auto" | "mbr" | "gpt" | "superfloppy";
+
+/**
+ * An image file as [`inspect_image`] sees it.
+ */
+export type ImageFile = {
+  /**
+   * What it is.
+   */
+  kind: ImageKind,
+  /**
+   * Bytes it takes on a drive, when known: a genpack image's own size (the layout adds
+   * boot files), a disk image's decompressed size.
+   */
+  bytes: number | null, };
+
+/**
+ * What kind of file an image to write is, as [`write_to_drives`] treats it.
+ */
+export type ImageKind = { "kind": "genpack" } | { "kind": "genpack_zip" } | { "kind": "disk",
+  /**
+   * `none` for a raw image (`.img`, a hybrid `.iso`), else `xz`, `zstd` or `gzip`.
+   */
+  compression: string, };
 
 /**
  * The engine's reading of a system.ini text.
@@ -966,6 +994,11 @@ export type StickIni = {
    * Whether the stick had a system.ini (else the copy starts empty).
    */
   existed: boolean, };
+
+/**
+ * What happened to one drive of a write.
+ */
+export type StickOutcome = { "outcome": "written", device: string, report: FlashResult, } | { "outcome": "failed", device: string, error: CommandError, };
 
 /**
  * How a VM was stopped.
