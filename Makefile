@@ -55,10 +55,10 @@ apt-deps:
 	[ -n "$$missing$$missing_bpo" ] || exit 0; \
 	sudo=; \
 	if [ "$$(id -u)" != 0 ]; then \
-	  command -v sudo >/dev/null || { echo "missing system packages: $$missing $$missing_bpo; install them as root (sudo is not installed)" >&2; exit 1; }; \
-	  sudo=sudo; echo "installing system packages with sudo: $$missing $$missing_bpo"; \
+	  command -v sudo >/dev/null || { echo "missing system packages: $$(echo $$missing $$missing_bpo); install them as root (sudo is not installed)" >&2; exit 1; }; \
+	  sudo=sudo; echo "installing system packages with sudo: $$(echo $$missing $$missing_bpo)"; \
 	else \
-	  echo "installing: $$missing $$missing_bpo"; \
+	  echo "installing: $$(echo $$missing $$missing_bpo)"; \
 	fi; \
 	if [ -n "$$missing_bpo" ] && [ ! -f $(BACKPORTS_SOURCE) ] && ! grep -rqs bookworm-backports /etc/apt/sources.list /etc/apt/sources.list.d/; then \
 	  printf 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' | $$sudo tee $(BACKPORTS_SOURCE) >/dev/null; \
