@@ -1,5 +1,6 @@
 # genpack studio: `make run` starts the studio, `make test` runs every check.
-# Both install what is missing first (Debian 12, as root).
+# Both install what is missing first (Debian 12; as an ordinary user through sudo, only for
+# apt). `make deb` builds the Debian package.
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -30,11 +31,12 @@ TAURI_DRIVER := $(HOME)/.cargo/bin/tauri-driver
 # virtiofsd shares an image tree with a VM (Run without packing); Debian 12 has no package of it.
 VIRTIOFSD := $(HOME)/.cargo/bin/virtiofsd
 
-.PHONY: help deps apt-deps ui-deps tauri-driver virtiofsd arm64-boot-parts build ui studio cli run test lint test-rust test-ui test-e2e test-appliances test-gentoo clean
+.PHONY: help deps apt-deps ui-deps tauri-driver virtiofsd arm64-boot-parts build ui studio cli run deb test lint test-rust test-ui test-e2e test-deb test-appliances test-gentoo clean
 
 help:
 	@echo "make run    install what is missing, build, start the studio"
 	@echo "make test   install what is missing, run every check and test"
+	@echo "make deb    build the Debian package of the studio and the genpack command"
 	@echo "make test-appliances   build every ready-made appliance and prove it works (slow)"
 	@echo "make test-gentoo   the slower Gentoo proofs (binhost, distcc, USE change, QEMU boot)"
 
@@ -42,26 +44,29 @@ help:
 
 deps: apt-deps ui-deps tauri-driver virtiofsd
 
+# Installs the missing system packages: directly as root, else through sudo (the only thing
+# `make run` and `make test` ask sudo for).
 apt-deps:
-	@if [ "$$(id -u)" != 0 ]; then \
-	  missing=$$(for p in $(APT_PACKAGES) $(APT_BACKPORTS_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
-	  if [ -n "$$missing" ]; then echo "missing system packages (run as root to install): $$missing" >&2; exit 1; fi; \
-	  exit 0; \
-	fi; \
-	if [ ! -f $(BACKPORTS_SOURCE) ] && ! grep -rqs bookworm-backports /etc/apt/sources.list /etc/apt/sources.list.d/; then \
-	  printf 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' > $(BACKPORTS_SOURCE); \
-	  rm -f /var/lib/apt/lists/lock; updated=0; \
-	fi; \
-	missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
 	missing_bpo=$$(for p in $(APT_BACKPORTS_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
 	if ! command -v qemu-system-x86_64 >/dev/null || ! command -v qemu-system-aarch64 >/dev/null; then missing_bpo="$(APT_BACKPORTS_PACKAGES)"; fi; \
 	if ! command -v npm >/dev/null; then missing="$$missing $(APT_NODE_PACKAGES)"; fi; \
-	if [ -n "$$missing$$missing_bpo" ]; then \
-	  echo "installing: $$missing $$missing_bpo"; \
-	  apt-get update -q && \
-	  { [ -z "$$missing" ] || DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; } && \
-	  { [ -z "$$missing_bpo" ] || DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends -t bookworm-backports $$missing_bpo; }; \
-	fi
+	missing=$$(echo $$missing); missing_bpo=$$(echo $$missing_bpo); \
+	[ -n "$$missing$$missing_bpo" ] || exit 0; \
+	sudo=; \
+	if [ "$$(id -u)" != 0 ]; then \
+	  command -v sudo >/dev/null || { echo "missing system packages: $$(echo $$missing $$missing_bpo); install them as root (sudo is not installed)" >&2; exit 1; }; \
+	  sudo=sudo; echo "installing system packages with sudo: $$(echo $$missing $$missing_bpo)"; \
+	else \
+	  echo "installing: $$(echo $$missing $$missing_bpo)"; \
+	fi; \
+	if [ -n "$$missing_bpo" ] && [ ! -f $(BACKPORTS_SOURCE) ] && ! grep -rqs bookworm-backports /etc/apt/sources.list /etc/apt/sources.list.d/; then \
+	  printf 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' | $$sudo tee $(BACKPORTS_SOURCE) >/dev/null; \
+	  $$sudo rm -f /var/lib/apt/lists/lock; \
+	fi; \
+	$$sudo apt-get update -q && \
+	{ [ -z "$$missing" ] || $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; } && \
+	{ [ -z "$$missing_bpo" ] || $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends -t bookworm-backports $$missing_bpo; }
 
 ui-deps: ui/node_modules/.package-lock.json
 
@@ -99,6 +104,12 @@ build: apt-deps studio cli
 run: deps build
 	./scripts/run-studio
 
+# The Debian package (release build): target/deb/genpack-studio_<version>_<arch>.deb. See
+# scripts/make-deb for what it holds; `make test` installs and runs its debug twin (test-deb).
+deb: apt-deps ui
+	$(CARGO) build --release -p genpack-studio -p genpack-cli --features genpack-studio/custom-protocol
+	./scripts/make-deb
+
 ## ---- tests ----------------------------------------------------------------
 
 test: deps ui
@@ -106,6 +117,7 @@ test: deps ui
 	$(MAKE) test-rust
 	$(MAKE) test-ui
 	$(MAKE) test-e2e
+	$(MAKE) test-deb
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -121,6 +133,11 @@ test-ui:
 
 test-e2e: studio cli
 	./scripts/e2e
+
+# The package of what test-e2e ran, installed with apt into a fresh Debian 12 root and started
+# there as an ordinary user (about 3 minutes; scripts/test-deb).
+test-deb: studio cli
+	./scripts/test-deb
 
 # Builds every ready-made appliance of the gallery, boots it and checks it doing its job, one
 # after another (about an hour and a half), and records the results: docs/appliances.md, the

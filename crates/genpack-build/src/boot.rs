@@ -46,11 +46,23 @@ pub struct BootReport {
     pub missing: Vec<String>,
 }
 
-/// What the boot programs are built from: a digest of the sources
+/// Which boot programs go into images: a digest of an installed genpack's prebuilt
+/// programs ([`genpack_init::binaries::installed_boot_binaries`]), else of the sources
 /// [`genpack_init::binaries::source_paths`] names (read, not built: cheap enough for every
 /// up-to-date check). Missing paths count as empty.
 pub fn boot_programs_identity() -> String {
     let mut hasher = Sha256::new();
+    if let Ok(Some(installed)) = genpack_init::binaries::installed_boot_binaries() {
+        hasher.update(b"prebuilt\0");
+        for file in [&installed.initramfs_init, &installed.genpack_init] {
+            if let Ok(bytes) = std::fs::read(file) {
+                hasher.update(file.to_string_lossy().as_bytes());
+                hasher.update([0]);
+                hasher.update(Sha256::digest(&bytes));
+            }
+        }
+        return crate::fsutil::hex(&hasher.finalize());
+    }
     for root in genpack_init::binaries::source_paths() {
         let mut files = Vec::new();
         collect_files(&root, &mut files);
@@ -65,6 +77,16 @@ pub fn boot_programs_identity() -> String {
         }
     }
     crate::fsutil::hex(&hasher.finalize())
+}
+
+/// Says where the boot programs come from, for the build log.
+pub(crate) fn boot_programs_origin() -> &'static str {
+    match genpack_init::binaries::installed_boot_binaries() {
+        Ok(Some(_)) => {
+            "the static boot programs: the prebuilt ones this genpack was installed with"
+        }
+        _ => "building the static boot programs from source (cached after the first build)",
+    }
 }
 
 fn collect_files(path: &Path, out: &mut Vec<PathBuf>) {
@@ -119,10 +141,7 @@ pub(crate) fn install_boot_side(
     let version = kernel_version(kernel);
     report.kernel_version = version.clone();
 
-    runner.log_line(
-        step,
-        "building the static boot programs (cached after the first build)",
-    )?;
+    runner.log_line(step, boot_programs_origin())?;
     let binaries = genpack_init::boot_binaries().map_err(|e| BuildError::Boot(e.to_string()))?;
     install_binaries(upper, &binaries, runner, step)?;
 

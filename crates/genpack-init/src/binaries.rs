@@ -1,6 +1,10 @@
 //! Static builds of the two boot-side programs, for putting into images.
 //!
-//! [`boot_binaries`] runs, in this crate's source tree,
+//! An installed genpack ships them prebuilt, one folder per architecture, in
+//! `<prefix>/lib/genpack/boot/<arch>/` next to `<prefix>/bin/genpack` (see
+//! [`installed_boot_binaries`]); [`boot_binaries`] takes those when they are there, so
+//! building an image needs no Rust toolchain. In a development checkout it runs, in this
+//! crate's source tree,
 //!
 //! ```text
 //! RUSTFLAGS="-C target-feature=+crt-static" \
@@ -37,7 +41,7 @@ pub enum Profile {
 #[derive(Debug, thiserror::Error)]
 pub enum BinariesError {
     /// cargo could not be started.
-    #[error("cannot run cargo ({0}); the boot programs are built from source with cargo")]
+    #[error("cannot run cargo ({0}); this genpack is not installed from its package, so it builds the boot programs from source with cargo: install Rust (rustup.rs), or install the genpack-studio package, which ships them prebuilt")]
     NoCargo(std::io::Error),
     /// cargo failed.
     #[error("building the static boot programs failed:\n{0}")]
@@ -45,6 +49,55 @@ pub enum BinariesError {
     /// A result is not a static executable.
     #[error("{0} is not a static executable; the glibc static libraries (libc6-dev) are needed")]
     NotStatic(PathBuf),
+    /// The installed boot programs are missing or damaged.
+    #[error("{} is not a static executable, but genpack's prebuilt boot programs belong there; reinstall the genpack-studio package", .0.display())]
+    DamagedInstall(PathBuf),
+}
+
+/// File name of the initramfs `/init` program.
+pub const INITRAMFS_INIT_NAME: &str = "genpack-initramfs-init";
+/// File name of the provisioner.
+pub const GENPACK_INIT_NAME: &str = "genpack-init";
+
+/// Where an installed genpack keeps the prebuilt boot programs, relative to the prefix the
+/// running program is installed in (`/usr/bin/genpack` -> `/usr/lib/genpack/boot`); one
+/// folder per architecture below it (`x86_64`, `aarch64`, as Rust names them).
+pub const INSTALLED_DIR: &str = "lib/genpack/boot";
+
+/// The prebuilt boot programs of an installed genpack for the machine's architecture: see
+/// [`installed_boot_binaries_for`] with the running program.
+pub fn installed_boot_binaries() -> Result<Option<BootBinaries>, BinariesError> {
+    match std::env::current_exe() {
+        Ok(program) => installed_boot_binaries_for(&program, std::env::consts::ARCH),
+        Err(_) => Ok(None),
+    }
+}
+
+/// The prebuilt boot programs for `arch` that belong with `program` (an installed
+/// `<prefix>/bin/genpack` or `genpack-studio`): `<prefix>/lib/genpack/boot/<arch>/`.
+/// `None` when that folder does not exist (a development build: the programs are built
+/// from source); an error when it exists but does not hold both as static executables.
+pub fn installed_boot_binaries_for(
+    program: &Path,
+    arch: &str,
+) -> Result<Option<BootBinaries>, BinariesError> {
+    let Some(prefix) = program.parent().and_then(Path::parent) else {
+        return Ok(None);
+    };
+    let dir = prefix.join(INSTALLED_DIR).join(arch);
+    if !dir.is_dir() {
+        return Ok(None);
+    }
+    let binaries = BootBinaries {
+        initramfs_init: dir.join(INITRAMFS_INIT_NAME),
+        genpack_init: dir.join(GENPACK_INIT_NAME),
+    };
+    for path in [&binaries.initramfs_init, &binaries.genpack_init] {
+        if !is_static_elf(path) {
+            return Err(BinariesError::DamagedInstall(path.clone()));
+        }
+    }
+    Ok(Some(binaries))
 }
 
 /// Environment variable overriding the cache directory.
@@ -104,9 +157,22 @@ pub fn target_dir_for_this_tree(cache_dir: &Path) -> PathBuf {
     cache_dir.join(format!("tree-{hash:016x}"))
 }
 
-/// Builds (if needed) the release binaries in the default cache directory.
+/// The boot programs for images of this machine's architecture: an installed genpack's
+/// prebuilt ones ([`installed_boot_binaries`]; nothing is compiled), else the release
+/// binaries built (if needed) from this source tree in the default cache directory.
 pub fn boot_binaries() -> Result<BootBinaries, BinariesError> {
-    boot_binaries_in(&default_cache_dir(), Profile::Release)
+    match std::env::current_exe() {
+        Ok(program) => boot_binaries_for(&program),
+        Err(_) => boot_binaries_in(&default_cache_dir(), Profile::Release),
+    }
+}
+
+/// [`boot_binaries`] for the genpack installed as `program`.
+fn boot_binaries_for(program: &Path) -> Result<BootBinaries, BinariesError> {
+    match installed_boot_binaries_for(program, std::env::consts::ARCH)? {
+        Some(binaries) => Ok(binaries),
+        None => boot_binaries_in(&default_cache_dir(), Profile::Release),
+    }
 }
 
 /// Builds (if needed) the binaries with `profile` in `cache_dir` (in this source tree's own
@@ -147,8 +213,8 @@ pub fn boot_binaries_in(cache_dir: &Path, profile: Profile) -> Result<BootBinari
         Profile::Dev => "debug",
     });
     let binaries = BootBinaries {
-        initramfs_init: dir.join("genpack-initramfs-init"),
-        genpack_init: dir.join("genpack-init"),
+        initramfs_init: dir.join(INITRAMFS_INIT_NAME),
+        genpack_init: dir.join(GENPACK_INIT_NAME),
     };
     for path in [&binaries.initramfs_init, &binaries.genpack_init] {
         if !is_static_elf(path) {
@@ -226,6 +292,101 @@ mod tests {
             );
             assert!(src.is_dir(), "{}", src.display());
         }
+    }
+
+    /// A 64-bit ELF header with no program headers (static) or with one `PT_INTERP`
+    /// program header (dynamically linked).
+    fn elf(dynamic: bool) -> Vec<u8> {
+        let mut bytes = vec![0u8; 64];
+        bytes[..4].copy_from_slice(b"\x7fELF");
+        bytes[4] = 2;
+        if dynamic {
+            bytes[0x20..0x28].copy_from_slice(&64u64.to_le_bytes());
+            bytes[0x36..0x38].copy_from_slice(&56u16.to_le_bytes());
+            bytes[0x38..0x3a].copy_from_slice(&1u16.to_le_bytes());
+            let mut header = vec![0u8; 56];
+            header[..4].copy_from_slice(&3u32.to_le_bytes());
+            bytes.extend(header);
+        }
+        bytes
+    }
+
+    /// A prefix with `bin/genpack` and static boot programs for `arch`; returns their folder.
+    fn install_prebuilt(prefix: &Path, arch: &str) -> PathBuf {
+        let dir = prefix.join("lib/genpack/boot").join(arch);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(INITRAMFS_INIT_NAME), elf(false)).unwrap();
+        std::fs::write(dir.join(GENPACK_INIT_NAME), elf(false)).unwrap();
+        dir
+    }
+
+    #[test]
+    fn an_installed_genpack_takes_its_prebuilt_programs_for_the_architecture() {
+        let prefix = tempfile::tempdir().unwrap();
+        let program = prefix.path().join("bin/genpack");
+        let dir = install_prebuilt(prefix.path(), "x86_64");
+
+        let found = installed_boot_binaries_for(&program, "x86_64")
+            .unwrap()
+            .expect("the prebuilt programs are found");
+        assert_eq!(found.initramfs_init, dir.join("genpack-initramfs-init"));
+        assert_eq!(found.genpack_init, dir.join("genpack-init"));
+        assert!(
+            installed_boot_binaries_for(&program, "riscv64")
+                .unwrap()
+                .is_none(),
+            "no folder for that architecture: built from source"
+        );
+    }
+
+    #[test]
+    fn building_an_image_with_an_installed_genpack_compiles_nothing() {
+        let prefix = tempfile::tempdir().unwrap();
+        let program = prefix.path().join("bin/genpack-studio");
+        let dir = install_prebuilt(prefix.path(), std::env::consts::ARCH);
+        // A build from source would run cargo and give programs in the cache folder.
+        let for_images = boot_binaries_for(&program).unwrap();
+        assert_eq!(for_images.genpack_init, dir.join("genpack-init"));
+        assert_eq!(
+            for_images.initramfs_init,
+            dir.join("genpack-initramfs-init")
+        );
+    }
+
+    #[test]
+    fn a_development_build_has_no_installed_programs() {
+        let prefix = tempfile::tempdir().unwrap();
+        let program = prefix.path().join("target/debug/genpack");
+        std::fs::create_dir_all(program.parent().unwrap()).unwrap();
+        assert!(installed_boot_binaries_for(&program, "x86_64")
+            .unwrap()
+            .is_none());
+        // The test program itself runs from a cargo target folder.
+        assert!(installed_boot_binaries().unwrap().is_none());
+    }
+
+    #[test]
+    fn a_damaged_installation_is_an_error_not_a_build_from_source() {
+        let prefix = tempfile::tempdir().unwrap();
+        let program = prefix.path().join("bin/genpack-studio");
+        let dir = prefix.path().join("lib/genpack/boot/x86_64");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(INITRAMFS_INIT_NAME), elf(false)).unwrap();
+        std::fs::write(dir.join(GENPACK_INIT_NAME), elf(true)).unwrap();
+        let error = installed_boot_binaries_for(&program, "x86_64").unwrap_err();
+        assert!(
+            matches!(&error, BinariesError::DamagedInstall(path) if path == &dir.join("genpack-init")),
+            "{error}"
+        );
+        assert!(error.to_string().contains("reinstall"), "{error}");
+
+        std::fs::remove_file(dir.join(INITRAMFS_INIT_NAME)).unwrap();
+        std::fs::write(dir.join(GENPACK_INIT_NAME), elf(false)).unwrap();
+        let error = installed_boot_binaries_for(&program, "x86_64").unwrap_err();
+        assert!(
+            matches!(&error, BinariesError::DamagedInstall(path) if path == &dir.join("genpack-initramfs-init")),
+            "{error}"
+        );
     }
 
     #[test]

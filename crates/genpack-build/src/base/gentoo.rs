@@ -505,7 +505,10 @@ impl Gentoo {
     ) -> Result<Container> {
         ctx.runner.log_line(
             STEP,
-            "building the static boot programs for sys-apps/genpack-init (cached after the first build)",
+            &format!(
+                "{} (for sys-apps/genpack-init)",
+                crate::boot::boot_programs_origin()
+            ),
         )?;
         let binaries =
             genpack_init::boot_binaries().map_err(|e| BuildError::Boot(e.to_string()))?;
