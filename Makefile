@@ -18,6 +18,7 @@ APT_PACKAGES := \
 	grub-efi-amd64-bin grub-efi-ia32-bin grub-pc-bin grub-common xorriso dosfstools mtools \
 	ovmf ovmf-ia32 qemu-efi-aarch64 seabios busybox-static linux-image-amd64 cpio zstd xz-utils btrfs-progs fdisk gdisk unzip libmagickcore-6.q16-6-extra \
 	libseccomp-dev libcap-ng-dev \
+	udisks2 polkitd dbus-daemon \
 	openssh-client wireguard-tools wireguard-go smbclient borgbackup restic \
 	python3-pip gnupg distcc
 # Node.js and npm from Debian, only when no node is on PATH (these machines carry Node 20 already).
@@ -120,6 +121,7 @@ test-ui:
 	cd ui && $(NPM) test
 
 test-e2e: studio cli
+	$(CARGO) build -p genpack-testbed
 	./scripts/e2e
 
 # Builds every ready-made appliance of the gallery, boots it and checks it doing its job, one
