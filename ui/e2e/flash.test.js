@@ -128,7 +128,7 @@ describe('flash', () => {
         // The picture of a write in progress, if it is still going once bytes move.
         await browser.waitUntil(
           async () =>
-            (await browser.$$('[data-testid="flash-done"]').length) > 0 ||
+            (await browser.$$('[data-testid="flash-done"], [data-testid="flash-failure"]').length) > 0 ||
             / of /.test(await textOf(browser, '[data-testid="flash-progress-line"]')),
           WRITE_WAIT,
         );
