@@ -19,6 +19,7 @@ APT_PACKAGES := \
 	grub-efi-amd64-bin grub-efi-ia32-bin grub-pc-bin grub-common xorriso dosfstools mtools \
 	ovmf ovmf-ia32 qemu-efi-aarch64 seabios busybox-static linux-image-amd64 cpio zstd xz-utils btrfs-progs fdisk gdisk unzip libmagickcore-6.q16-6-extra \
 	libseccomp-dev libcap-ng-dev \
+	udisks2 polkitd dbus-daemon \
 	openssh-client wireguard-tools wireguard-go smbclient borgbackup restic \
 	python3-pip gnupg distcc
 # Node.js and npm from Debian, only when no node is on PATH (these machines carry Node 20 already).
@@ -132,6 +133,7 @@ test-ui:
 	cd ui && $(NPM) test
 
 test-e2e: studio cli
+	$(CARGO) build -p genpack-testbed
 	./scripts/e2e
 
 # The package of what test-e2e ran, installed with apt into a fresh Debian 12 root and started

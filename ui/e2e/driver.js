@@ -1,9 +1,10 @@
 // Starts tauri-driver and opens WebDriver sessions on the real studio binary.
 // scripts/e2e sets the environment: STUDIO_BIN, TAURI_DRIVER, SCREENSHOT_DIR, DISPLAY and a
-// throw-away HOME / XDG_CONFIG_HOME.
+// throw-away HOME / XDG_CONFIG_HOME; when the app runs as an unprivileged user, also
+// E2E_APP_UID / E2E_APP_GID and the test services (DBUS_SYSTEM_BUS_ADDRESS, E2E_TESTBED_*).
 
-import { spawn } from 'node:child_process';
-import { mkdirSync, openSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { chmodSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { remote } from 'webdriverio';
@@ -105,4 +106,42 @@ export async function screenshot(browser, name) {
  */
 export function byTestId(browser, id) {
   return browser.$(`[data-testid="${id}"]`);
+}
+
+/**
+ * Gives `dir` and everything in it to the user the studio runs as (scripts/e2e runs the app
+ * as an unprivileged user when started as root); nothing to do when the app runs as the tests do.
+ * @param {string} dir
+ */
+export function appOwns(dir) {
+  const uid = Number(process.env.E2E_APP_UID);
+  const gid = Number(process.env.E2E_APP_GID);
+  if (!process.env.E2E_APP_UID || !Number.isInteger(uid) || !Number.isInteger(gid)) return;
+  chmodSync(dir, 0o755);
+  execFileSync('chown', ['-R', `${uid}:${gid}`, dir]);
+}
+
+/** Whether the studio runs as another (unprivileged) user than the tests. */
+export function appRunsAsUser() {
+  return Boolean(process.env.E2E_APP_UID);
+}
+
+/**
+ * After a loop device was attached: makes the test's udisksd see it (no udevd announces new
+ * devices on these machines, so scripts/e2e's genpack-testbed restarts udisksd on SIGHUP and
+ * appends UDISKS_RESTARTED=<n> to its file when udisksd is back). Nothing to do without it.
+ */
+export async function udisksSeesNewDevices() {
+  const pid = Number(process.env.E2E_TESTBED_PID);
+  const file = process.env.E2E_TESTBED_ENV;
+  if (!pid || !file) return;
+  const restarts = () => (readFileSync(file, 'utf8').match(/^UDISKS_RESTARTED=/gm) ?? []).length;
+  const before = restarts();
+  process.kill(pid, 'SIGHUP');
+  // A readiness wait for a daemon, not a measurement.
+  for (let attempt = 0; attempt < 600; attempt++) {
+    if (restarts() > before) return;
+    await new Promise((resume) => setTimeout(resume, 100));
+  }
+  throw new Error('udisksd did not come back after the restart');
 }

@@ -1,7 +1,8 @@
 // End-to-end test of "Configure a stick": the settings form offers the keys of the image on the
 // stick itself, read from its boot partition. A loop device on a FAT image holding system.img
 // and system.ini stands in for the stick; attaching it needs root (else the test is skipped).
-// Run it with scripts/e2e.
+// Run it with scripts/e2e (as root, the studio then runs as a user and reads the stick through
+// UDisks2).
 
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -9,7 +10,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { byTestId, openStudio, screenshot, startDriver } from './driver.js';
+import { appOwns, byTestId, openStudio, screenshot, startDriver, udisksSeesNewDevices } from './driver.js';
 
 const WAIT = { timeout: 30000 };
 const HELP = 'The web page the kiosk shows full screen after it starts.';
@@ -100,11 +101,13 @@ describe('configure a stick', () => {
     writeFileSync(path.join(project, 'genpack.json5'), '{ name: "kiosk", base: "debian:bookworm" }\n');
     const stick = path.join(work, 'stick.img');
     makeStick(stick);
+    appOwns(work);
 
     /** @type {string | null} */
     let device = null;
     try {
       device = run('losetup', ['--find', '--show', stick]).trim();
+      await udisksSeesNewDevices();
       const name = path.basename(device);
       const browser = await openStudio(driver.port, [project]);
       try {

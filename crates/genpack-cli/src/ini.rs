@@ -410,7 +410,7 @@ fn failure(error: BootIniError) -> Failure {
         BootIniError::Partition(BootPartitionError::Io { source, .. })
             if source.kind() == std::io::ErrorKind::PermissionDenied =>
         {
-            Some("run it as root (or with write access to the device)")
+            Some("check the file's owner and permissions (a stick is opened through UDisks2 and polkit instead)")
         }
         BootIniError::Partition(BootPartitionError::Io { source, .. })
             if source.kind() == std::io::ErrorKind::NotFound =>

@@ -50,6 +50,22 @@ pub enum FlashError {
     /// The kernel refused access (not root and no UDisks2 route).
     #[error("{device}: permission denied; run as root or let UDisks2 (polkit) grant access")]
     PermissionDenied { device: PathBuf },
+    /// Not root, and polkit did not let UDisks2 open the drive for this user. Nothing was
+    /// written.
+    #[error("{device}: not allowed to open the drive: {reason}; nothing was written. UDisks2 asks polkit for `{action}`: allow it in your desktop's password dialog, let your user do it with a polkit rule (docs/install.md), or run as root")]
+    NotAuthorized {
+        device: PathBuf,
+        /// The polkit action UDisks2 asked for.
+        action: &'static str,
+        /// Why it was refused, in words.
+        reason: String,
+    },
+    /// Not root, and UDisks2 is not running (nor can the bus start it). Nothing was written.
+    #[error("{device}: writing a drive without root goes through UDisks2, which is not running ({message}); install the udisks2 package (`apt install udisks2`) and start it (`systemctl start udisks2`), or run as root")]
+    UDisksMissing { device: PathBuf, message: String },
+    /// Not root, and the system D-Bus cannot be reached. Nothing was written.
+    #[error("{device}: writing a drive without root goes through UDisks2 on the system D-Bus, which cannot be reached ({message}); start the system bus (`systemctl start dbus`) and udisks2, or run as root")]
+    NoSystemBus { device: PathBuf, message: String },
     /// The UDisks2 route over the system D-Bus failed.
     #[error("{device}: cannot open through UDisks2 ({step}): {message}; run as root, or start udisks2 and the system D-Bus")]
     UDisks {

@@ -74,7 +74,7 @@ mod stream;
 pub mod verify;
 
 pub use checksum::Sha256;
-pub use device::OpenMethod;
+pub use device::{open_block_device, OpenMethod, OPEN_DEVICE_ACTION, OPEN_SYSTEM_DEVICE_ACTION};
 pub use drives::{Bus, Drive, DriveEvent, Filesystem, Partition, Refusal, Watcher};
 pub use eject::Ejected;
 pub use error::{DriveError, EjectError, FlashError};

@@ -30,6 +30,10 @@ pub enum BootPartitionError {
         #[source]
         source: std::io::Error,
     },
+    /// The block device could not be opened: not allowed (polkit, through UDisks2), UDisks2
+    /// not running, busy. The message says what to do.
+    #[error(transparent)]
+    Device(#[from] genpack_drive::FlashError),
     /// No FAT file system was found.
     #[error("{} has no FAT boot partition ({found}); is it a stick or disk image written by genpack install?", disk.display())]
     NotFound {
@@ -80,6 +84,8 @@ pub struct BootPartition {
     disk: PathBuf,
     location: PartitionLocation,
     volume: Volume,
+    /// A second handle on the disk, for what is done after the volume is unmounted.
+    disk_file: File,
     writable: bool,
     created_directories: bool,
 }
@@ -113,11 +119,8 @@ impl BootPartition {
                 source,
             }
         };
-        let mut file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(writable)
-            .open(disk)
-            .map_err(io("opening"))?;
+        let mut file = open_disk(disk, writable)?;
+        let disk_file = file.try_clone().map_err(io("opening"))?;
         let location = locate(&mut file, disk)?;
         let slice = StreamSlice::new(file, location.offset, location.offset + location.size)
             .map_err(io("opening the boot partition of"))?;
@@ -127,6 +130,7 @@ impl BootPartition {
             disk: disk.to_path_buf(),
             location,
             volume,
+            disk_file,
             writable,
             created_directories: false,
         })
@@ -347,6 +351,7 @@ impl BootPartition {
             disk,
             location,
             volume,
+            disk_file: mut file,
             writable,
             created_directories,
         } = self;
@@ -366,17 +371,29 @@ impl BootPartition {
         volume
             .unmount()
             .map_err(io("writing the FAT file system of"))?;
-        let mut file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(&disk)
-            .map_err(io("opening"))?;
         if created_directories {
             fix_dot_entries(&mut file, location.offset).map_err(io("finishing directories on"))?;
         }
         file.sync_all().map_err(io("flushing"))?;
         Ok(())
     }
+}
+
+/// Opens a disk image file, or a block device (through UDisks2 when the user may not open
+/// the node: polkit decides, and may ask for a password).
+pub(crate) fn open_disk(disk: &Path, writable: bool) -> Result<File> {
+    if crate::drive::is_block_device(disk) {
+        return Ok(genpack_drive::open_block_device(disk, writable)?);
+    }
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(writable)
+        .open(disk)
+        .map_err(|source| BootPartitionError::Io {
+            action: "opening".into(),
+            disk: disk.to_path_buf(),
+            source,
+        })
 }
 
 fn trim(path: &str) -> &str {

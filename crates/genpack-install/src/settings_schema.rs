@@ -201,7 +201,8 @@ fn open_system_img(disk: &Path) -> Result<Image, String> {
     };
     let unreadable =
         |error: std::io::Error| format!("reading {SYSTEM_IMG} on {}: {error}", disk.display());
-    let mut file = File::open(disk).map_err(unreadable)?;
+    let mut file =
+        crate::boot_partition::open_disk(disk, false).map_err(|error| error.to_string())?;
     let extents = crate::fat::root_file_extents(&mut file, offset, &short_name)
         .map_err(unreadable)?
         .ok_or_else(missing)?;

@@ -81,6 +81,9 @@ pub struct Startup {
     pub project: Option<PathBuf>,
     /// The recent projects for the start page.
     pub recents: Vec<RecentProject>,
+    /// Whether the studio runs as root, which it does not need: it runs as the user, and
+    /// writing a stick asks for permission through polkit (UDisks2).
+    pub running_as_root: bool,
 }
 
 #[tauri::command]
@@ -88,6 +91,8 @@ pub fn startup(studio: State<'_, Studio>) -> Startup {
     Startup {
         project: studio.startup_project.clone(),
         recents: studio.recents.list(),
+        // SAFETY: geteuid has no preconditions.
+        running_as_root: unsafe { libc::geteuid() } == 0,
     }
 }
 

@@ -976,7 +976,12 @@ export type Startup = {
   /**
    * The recent projects for the start page.
    */
-  recents: Array<RecentProject>, };
+  recents: Array<RecentProject>,
+  /**
+   * Whether the studio runs as root, which it does not need: it runs as the user, and
+   * writing a stick asks for permission through polkit (UDisks2).
+   */
+  running_as_root: boolean, };
 
 /**
  * The system.ini of a stick, copied out for the editor.
