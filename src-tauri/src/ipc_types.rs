@@ -42,6 +42,7 @@ fn visit_command_types(visitor: &mut impl TypeVisitor) {
     // start page, gallery, definition
     visitor.visit::<Startup>();
     visitor.visit::<genpack_gallery::Template>();
+    visitor.visit::<crate::commands::gallery::ProjectPlace>();
     visitor.visit::<ProjectView>();
     visitor.visit::<Analysis>();
     visitor.visit::<EditOp>();

@@ -211,6 +211,8 @@ describe('genpack studio: build and run', () => {
     const image = path.join(parent, PROJECT, `${VM_NAME}.squashfs`);
     const browser = await openStudio(driver.port, []);
     try {
+      // The size of a small laptop's screen.
+      await browser.setWindowSize(1280, 800).catch(() => {});
       await byTestId(browser, `template-${CARD}`).waitForDisplayed(WAIT);
       const first = new Journey();
       await byTestId(browser, `template-${CARD}`).click();
@@ -248,7 +250,19 @@ describe('genpack studio: build and run', () => {
       for (const phase of ['lower', 'upper', 'pack']) {
         assert.match(await byTestId(browser, `phase-${phase}`).getText(), /done/, `phase ${phase} is done`);
       }
+      // What the build was doing is not left standing once it is done, and it speaks of the
+      // base layer, never of a "lower" one.
+      assert.equal(await byTestId(browser, 'build-note').isExisting(), false, 'a build note stayed after the build');
+      assert.doesNotMatch(await byTestId(browser, 'build-step').getText(), /lower layer|about 0 s left/);
       await screenshot(browser, 'build-panel');
+
+      // Flash knows the image just built, without reopening the project.
+      await byTestId(browser, 'step-flash').click();
+      await browser.waitUntil(async () => (await byTestId(browser, 'flash-image-path').isExisting()), {
+        ...WAIT,
+        timeoutMsg: 'Flash still says there is no image after the build',
+      });
+      assert.equal(await byTestId(browser, 'flash-image-path').getText(), image);
 
       // Run.
       await byTestId(browser, 'step-run').click();
@@ -264,6 +278,18 @@ describe('genpack studio: build and run', () => {
       // The serial console reaches the login prompt; log in as the admin (no password).
       await untilConsole(browser, /login:/, 'no login prompt on the serial console');
       first.mark('login prompt');
+      // At 1280x800 the prompt is in view without scrolling the page.
+      const inView = JSON.parse(String(await browser.execute(() => {
+        // Runs in the page.
+        const page = /** @type {any} */ (globalThis);
+        const rows = [...page.document.querySelectorAll('[data-testid="vm-console"] .xterm-rows > div')];
+        const prompt = rows.reverse().find((/** @type {any} */ row) => /login:/.test(row.textContent));
+        const pane = page.document.querySelector('[data-testid="run-step"]');
+        return JSON.stringify({ bottom: prompt?.getBoundingClientRect().bottom ?? 1e9, height: page.innerHeight, scrolled: pane.scrollTop, overflow: pane.scrollHeight - pane.clientHeight });
+      })));
+      assert.ok(inView.bottom <= inView.height, `the login prompt is below the window: ${JSON.stringify(inView)}`);
+      assert.equal(inView.scrolled, 0, 'the page had to scroll');
+      await screenshot(browser, 'run-login-prompt');
       await typeOnConsole(browser, 'admin');
       // Logging in starts a user session: slow under software emulation.
       await untilConsole(browser, /Password:\s*$|\$\s*$/m, 'no answer to the login');
@@ -348,9 +374,30 @@ describe('genpack studio: build and run', () => {
       const motd = path.join(parent, PROJECT, 'files', 'etc', 'motd');
       mkdirSync(path.dirname(motd), { recursive: true });
       writeFileSync(motd, 'changed in the studio journey\n');
-      const change = new Journey();
       await byTestId(browser, 'step-build').click();
       await byTestId(browser, 'build-start').waitForEnabled(WAIT);
+      // Before starting, the estimate from this project's last build.
+      await byTestId(browser, 'build-estimate').waitForDisplayed(WAIT);
+      assert.match(await byTestId(browser, 'build-estimate').getText(), /takes about .*like the last one of this project/);
+
+      // A cancelled build is no failure: the previous image stays, and the page says so.
+      const before = statSync(image).mtimeMs;
+      await byTestId(browser, 'build-start').click();
+      await byTestId(browser, 'build-cancel').waitForEnabled(WAIT);
+      await byTestId(browser, 'build-cancel').click();
+      await browser.waitUntil(
+        async () => (await byTestId(browser, 'build-cancelled').isExisting()) || (await byTestId(browser, 'build-failure').isExisting()) || (await byTestId(browser, 'build-result').isExisting()),
+        { ...BUILD_WAIT, timeoutMsg: 'the cancelled build did not end' },
+      );
+      if (!(await byTestId(browser, 'build-result').isExisting())) {
+        assert.equal(await byTestId(browser, 'build-failure').isExisting(), false, 'the cancel shows as a failure');
+        assert.match(await byTestId(browser, 'build-cancelled').getText(), /^Cancelled — your previous image is kept\./);
+        assert.doesNotMatch(await byTestId(browser, 'build-step').getText(), /about 0 s left/);
+        assert.equal(statSync(image).mtimeMs, before, 'the previous image was changed');
+        await screenshot(browser, 'build-cancelled');
+      }
+
+      const change = new Journey();
       await byTestId(browser, 'build-start').click();
       await browser.waitUntil(
         async () =>

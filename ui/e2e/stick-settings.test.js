@@ -127,6 +127,18 @@ describe('configure a stick', () => {
         await waitFor(browser, field);
         assert.ok((await textOf(browser, field)).includes(HELP), 'the field shows its help');
         assert.doesNotMatch(await textOf(browser, '[data-testid="flash-stick"] [data-testid="ini-other"]'), /kiosk_url/);
+        // One scroll area, the page's: no box scrolling inside another.
+        const scrollers = await browser.execute((css) => {
+          // Runs in the page.
+          const page = /** @type {any} */ (globalThis);
+          const found = [];
+          for (let node = page.document.querySelector(css); node; node = node.parentElement) {
+            const overflow = page.getComputedStyle(node).overflowY;
+            if ((overflow === 'auto' || overflow === 'scroll') && node.scrollHeight > node.clientHeight + 1) found.push(node.className);
+          }
+          return found.join(' | ');
+        }, field);
+        assert.equal(String(scrollers).split(' | ').filter(Boolean).length <= 1, true, `nested scroll areas: ${scrollers}`);
         await screenshot(browser, 'stick-settings-image-schema');
       } finally {
         await browser.deleteSession().catch(() => {});

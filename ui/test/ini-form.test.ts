@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { boolValue, buildIniGroups, editFor, fieldKind, labelFor, otherSettings, schemaOriginText, valueOf } from '../src/lib/ini-form';
+import { boolChoice, boolValue, buildIniGroups, defaultLabel, editFor, fieldKind, labelFor, otherSettings, schemaOriginText, sectionFor, valueOf } from '../src/lib/ini-form';
 import type { IniKeySpec, IniKind, IniSchema, IniSection } from '../src/lib/types';
 
 function spec(key: string, type: IniKind['type'], group: string, extra: Partial<IniKeySpec> = {}): IniKeySpec {
@@ -85,6 +85,26 @@ describe('system.ini form', () => {
     expect(['yes', 'On', '1', 'true'].map(boolValue)).toEqual([true, true, true, true]);
     expect(['no', 'OFF', '0', 'false'].map(boolValue)).toEqual([false, false, false, false]);
     expect(boolValue('maybe')).toBeUndefined();
+  });
+
+  it('shows a yes/no key in three states: default when the file does not set it', () => {
+    expect(boolChoice(undefined)).toBe('');
+    expect(boolChoice('  ')).toBe('');
+    expect(boolChoice('On')).toBe('yes');
+    expect(boolChoice('0')).toBe('no');
+    // A value that is neither stays visible, not shown as the default.
+    expect(boolChoice('maybe')).toBe('maybe');
+    expect(defaultLabel('yes')).toBe('Default (yes)');
+    expect(defaultLabel('false')).toBe('Default (no)');
+    expect(defaultLabel('my-box')).toBe('Default (my-box)');
+    expect(defaultLabel(null)).toBe('Default');
+  });
+
+  it('puts a new key with no section at the top of the file', () => {
+    expect(sectionFor('')).toBe('_default');
+    expect(sectionFor('  ')).toBe('_default');
+    expect(sectionFor('[wg0]')).toBe('wg0');
+    expect(sectionFor('wg0')).toBe('wg0');
   });
 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildDefinitionForm, describeField, humanize, unwrap } from '../src/lib/schema-form';
+import { buildDefinitionForm, describeField, helpFor, humanize, isDebianBase, placeholderFor, shownFor, unwrap } from '../src/lib/schema-form';
 import type { JsonObject } from '../src/lib/types';
 
 // A schema in the shape schemars writes for the definition model.
@@ -141,5 +141,46 @@ describe('form generation from the definition schema', () => {
   it('unwraps nullable types and humanizes keys', () => {
     expect(unwrap({ type: ['integer', 'null'] }, schema).type).toBe('integer');
     expect(humanize('setup_commands')).toBe('Setup commands');
+  });
+
+  it('offers the known bases as a list, keeping room for another Debian release', () => {
+    const base = describeField(
+      'base',
+      {
+        title: 'Base system',
+        type: 'string',
+        default: 'gentoo',
+        anyOf: [
+          { const: 'debian:bookworm', title: 'Debian 12 (bookworm)', description: 'Ready-made packages.' },
+          { const: 'gentoo', title: 'Gentoo', description: 'Compiled from source.' },
+          { pattern: '^debian(:[a-z][a-z0-9-]*)?$', description: 'Another Debian release.' },
+        ],
+      },
+      {},
+    );
+    expect(base.kind).toBe('choice');
+    expect(base.choices).toEqual([
+      { value: 'debian:bookworm', label: 'Debian 12 (bookworm)', help: 'Ready-made packages.' },
+      { value: 'gentoo', label: 'Gentoo', help: 'Compiled from source.' },
+    ]);
+  });
+
+  it('speaks the project\'s base: Debian names on a Debian base, atoms on Gentoo', () => {
+    const packages = describeField('packages', (schema.properties as JsonObject).packages as JsonObject, schema);
+    expect(isDebianBase('debian:bookworm')).toBe(true);
+    expect(isDebianBase('debian')).toBe(true);
+    expect(isDebianBase('gentoo')).toBe(false);
+    expect(isDebianBase('')).toBe(false);
+    expect(helpFor(packages, 'debian:bookworm')).toMatch(/Debian package.*`nginx`/);
+    expect(helpFor(packages, 'debian:bookworm')).not.toMatch(/category\/name|=sys-fs/);
+    expect(helpFor(packages, 'gentoo')).toBe('Software to install.');
+    expect(placeholderFor('packages', 'debian:bookworm')).toBe('package name, like nginx');
+    expect(placeholderFor('packages', 'gentoo')).toBe('category/name, like app-misc/screen');
+    // Portage settings are hidden on Debian unless the file sets them.
+    const use = describeField('use', (schema.properties as JsonObject).use as JsonObject, schema);
+    expect(shownFor(use, 'debian:bookworm', undefined)).toBe(false);
+    expect(shownFor(use, 'debian:bookworm', { 'a/b': 'x' })).toBe(true);
+    expect(shownFor(use, 'gentoo', undefined)).toBe(true);
+    expect(shownFor(packages, 'debian:bookworm', undefined)).toBe(true);
   });
 });

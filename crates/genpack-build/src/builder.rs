@@ -214,8 +214,14 @@ impl Builder {
     /// pack (only if the tree or the pack options changed). With nothing changed, nothing runs
     /// and the report says `up_to_date`.
     pub fn build(&self) -> Result<BuildReport> {
+        let started = std::time::Instant::now();
         self.phase(Phase::Lower, 1, 3);
         let lower = self.run_lower()?;
+        let base_layer_s = if lower.rebuilt {
+            started.elapsed().as_secs_f64()
+        } else {
+            0.0
+        };
         self.phase(Phase::Upper, 2, 3);
         let job = self.upper_job();
         let plan = job.plan()?;
@@ -226,6 +232,13 @@ impl Builder {
         self.background.wait();
         let pack = pack?;
         let up_to_date = !lower.rebuilt && upper.up_to_date && pack.up_to_date;
+        if !up_to_date {
+            crate::times::BuildTimes::record(
+                &self.work,
+                started.elapsed().as_secs_f64(),
+                base_layer_s,
+            );
+        }
         Ok(BuildReport {
             lower,
             upper,

@@ -53,6 +53,7 @@ pub mod progress;
 pub mod recipe;
 pub mod select;
 pub mod stages;
+pub mod times;
 pub mod upper;
 pub mod workdir;
 
@@ -68,4 +69,5 @@ pub use pack::PackReport;
 pub use progress::{Phase, Progress, ProgressSink, Unit};
 pub use recipe::Recipe;
 pub use stages::Stage;
+pub use times::BuildTimes;
 pub use upper::{StageReport, UpperReport};

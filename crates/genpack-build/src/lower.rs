@@ -198,16 +198,16 @@ pub struct LowerReport {
 /// Compares the stamp of `work` with `inputs`.
 pub fn decide(work: &WorkDir, inputs: &LowerInputs, force: bool) -> LowerDecision {
     if force {
-        return LowerDecision::Rebuild(vec!["a lower rebuild was requested".into()]);
+        return LowerDecision::Rebuild(vec!["a base layer rebuild was requested".into()]);
     }
     if !work.lower().join("usr").is_dir() {
-        return LowerDecision::Rebuild(vec!["there is no lower layer yet".into()]);
+        return LowerDecision::Rebuild(vec!["this is its first build".into()]);
     }
     let stamp = match std::fs::read_to_string(work.lower_stamp()) {
         Ok(text) => text,
         Err(_) => {
             return LowerDecision::Rebuild(vec![
-                "the lower layer has no stamp (its last build did not finish)".into(),
+                "the base layer has no stamp (its last build did not finish)".into(),
             ])
         }
     };
@@ -220,7 +220,7 @@ pub fn decide(work: &WorkDir, inputs: &LowerInputs, force: bool) -> LowerDecisio
             }
             LowerDecision::Rebuild(reasons)
         }
-        Err(_) => LowerDecision::Rebuild(vec!["the lower stamp is unreadable".into()]),
+        Err(_) => LowerDecision::Rebuild(vec!["the base layer's stamp is unreadable".into()]),
     }
 }
 
@@ -246,7 +246,7 @@ pub(crate) fn ensure_lower(
     let step = "lower";
     let reasons = match decide(work, &inputs, force) {
         LowerDecision::UpToDate => {
-            let message = format!("lower layer is up to date (inputs {})", &hash[..12]);
+            let message = format!("base layer is up to date (inputs {})", &hash[..12]);
             runner.log_line(step, &message)?;
             (runner.progress())(Progress::Note {
                 phase: Phase::Lower,
@@ -263,7 +263,7 @@ pub(crate) fn ensure_lower(
         }
         LowerDecision::Rebuild(reasons) => reasons,
     };
-    let message = format!("rebuilding the lower layer: {}", reasons.join("; "));
+    let message = format!("making the base layer: {}", reasons.join("; "));
     runner.log_line(step, &message)?;
     (runner.progress())(Progress::Note {
         phase: Phase::Lower,
@@ -305,7 +305,7 @@ pub(crate) fn ensure_lower(
     runner.log_line(
         step,
         &format!(
-            "lower layer done: {} packages installed, {downloaded_packages} downloaded",
+            "base layer done: {} packages installed, {downloaded_packages} downloaded",
             stats.installed_packages
         ),
     )?;

@@ -278,7 +278,7 @@ pub fn plan(
                     let named = changes(&stamp.inputs, &inputs);
                     Some(if named.is_empty() {
                         if stage == Stage::Packages {
-                            "the lower layer was rebuilt".to_string()
+                            "the base layer was rebuilt".to_string()
                         } else {
                             "genpack changed".to_string()
                         }
@@ -464,7 +464,7 @@ mod tests {
         let new_lower = plan(&work, "lower-2", all("ssh"), None);
         assert_eq!(
             new_lower[0].rerun.as_deref(),
-            Some("the lower layer was rebuilt")
+            Some("the base layer was rebuilt")
         );
         let forced = plan(&work, "lower-1", all("ssh"), Some(Stage::Files));
         assert!(forced[..Stage::Files.index()]

@@ -111,6 +111,11 @@ impl WorkDir {
         self.suffixed("merged")
     }
 
+    /// How long the last builds took (`build-times[-<variant>].json`).
+    pub fn build_times(&self) -> PathBuf {
+        self.suffixed_ext("build-times", ".json")
+    }
+
     /// Step logs, `logs/<step>.log`.
     pub fn logs(&self) -> PathBuf {
         self.root.join("logs")

@@ -139,7 +139,7 @@ fn debian_template_builds_with_everything_in_place_needs_root_network() {
         built.first.lower.inputs_hash
     );
     assert!(
-        built.second_lower_log.contains("lower layer is up to date"),
+        built.second_lower_log.contains("base layer is up to date"),
         "{}",
         built.second_lower_log
     );

@@ -193,7 +193,7 @@ fn real_emerge_builds_a_gentoo_image_needs_root_network() {
     let cold = cold();
     let first = &cold.first;
     assert!(first.lower.rebuilt);
-    assert_eq!(first.lower.reasons, ["there is no lower layer yet"]);
+    assert_eq!(first.lower.reasons, ["this is its first build"]);
     // Everything was compiled: nothing was in the binary package cache.
     assert!(
         first.lower.compiled_packages >= 10,
@@ -392,7 +392,7 @@ fn real_emerge_builds_a_gentoo_image_needs_root_network() {
         requests(&cold.second_requests)
     );
     assert!(
-        cold.second_lower_log.contains("lower layer is up to date"),
+        cold.second_lower_log.contains("base layer is up to date"),
         "{}",
         cold.second_lower_log
     );

@@ -28,6 +28,14 @@ pub fn run(context: &Context, args: Args) -> Result<ExitCode, Failure> {
                 .hint(format!("pick one of: {}", known.join(", "))),
         );
     }
+    // The name first, with the same check and suggestion as the studio's "Create project".
+    if let Err(error) = genpack_gallery::validate_name(&args.name) {
+        let failure = Failure::new(&error);
+        return Err(match error.suggestion() {
+            Some(name) => failure.hint(format!("genpack new {name} --template {}", args.template)),
+            None => failure,
+        });
+    }
     let target = args
         .into
         .unwrap_or_else(|| context.project_dir.join(&args.name));

@@ -225,6 +225,23 @@ fn new_creates_a_valid_project_from_every_template() {
 }
 
 #[test]
+fn new_refuses_a_name_with_the_name_to_use_instead() {
+    let parent = tempfile::tempdir().unwrap();
+    let out = genpack(
+        &["new", "My Web Server", "--template", "debian-web"],
+        parent.path(),
+    );
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(err.contains("try \"my-web-server\""), "{err}");
+    assert!(
+        err.contains("hint: genpack new my-web-server --template debian-web"),
+        "{err}"
+    );
+    assert_eq!(fs::read_dir(parent.path()).unwrap().count(), 0);
+}
+
+#[test]
 fn archive_holds_the_definition_and_its_folders() {
     let dir = tempfile::tempdir().unwrap();
     fs::write(dir.path().join("genpack.json5"), "{ name: \"box\" }\n").unwrap();

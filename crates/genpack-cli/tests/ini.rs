@@ -342,3 +342,17 @@ fn a_project_s_system_ini_is_checked_against_the_image_the_project_builds() {
     assert!(text(&after.stderr).contains("Settings from the image"));
     assert!(text(&after.stdout).contains("known keys: kiosk_url"));
 }
+
+#[test]
+fn check_names_the_key_a_typo_was_meant_to_be() {
+    let dir = tempfile::tempdir().unwrap();
+    let ini = dir.path().join("system.ini");
+    fs::write(&ini, "hostnme = lobby\n").unwrap();
+    let check = genpack(&["ini", "check", &ini.to_string_lossy()]);
+    let out = text(&check.stdout);
+    assert!(check.status.success(), "{}", text(&check.stderr));
+    assert!(
+        out.contains(":1: warning: `hostnme` is not used by this image; did you mean `hostname`?"),
+        "{out}"
+    );
+}

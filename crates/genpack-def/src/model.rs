@@ -181,11 +181,28 @@ impl JsonSchema for Base {
     }
 
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        // The bases offered as a choice come first; any other Debian release is accepted too.
         json_schema!({
             "type": "string",
             "pattern": "^(gentoo|debian(:[a-z][a-z0-9-]*)?)$",
             "examples": ["gentoo", "debian", "debian:bookworm"],
-            "default": "gentoo"
+            "default": "gentoo",
+            "anyOf": [
+                {
+                    "const": "debian:bookworm",
+                    "title": "Debian 12 (bookworm)",
+                    "description": "Ready-made Debian packages: a build takes minutes. Packages are named as Debian names them, like `nginx`."
+                },
+                {
+                    "const": "gentoo",
+                    "title": "Gentoo",
+                    "description": "Compiled from source: every package can be tuned with USE flags; a first build takes hours. Packages are written `category/name`, like `www-servers/nginx`."
+                },
+                {
+                    "pattern": "^debian(:[a-z][a-z0-9-]*)?$",
+                    "description": "Another Debian release, written `debian:<release>` (`debian` alone means bookworm)."
+                }
+            ]
         })
     }
 }

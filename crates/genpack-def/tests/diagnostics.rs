@@ -613,6 +613,36 @@ fn portage_keys_on_debian_warn() {
 }
 
 #[test]
+fn an_unknown_base_is_one_error_not_one_per_package() {
+    let parsed = parse(
+        r#"{ base: "ubuntu", name: "web", profile: "paravirt", packages: ["nginx", "openssh-server", "systemd-resolved"], buildtime_packages: ["curl"], services: ["nginx"] }"#,
+    );
+    let errors: Vec<_> = parsed
+        .diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .collect();
+    assert_eq!(errors.len(), 1, "{:#?}", parsed.diagnostics);
+    assert!(errors[0].message.contains("unknown base `ubuntu`"));
+    assert_eq!(errors[0].path, "base");
+    assert!(
+        errors[0]
+            .help
+            .as_deref()
+            .unwrap_or("")
+            .contains("debian:bookworm"),
+        "{:?}",
+        errors[0].help
+    );
+    assert_eq!(
+        parsed.diagnostics.len(),
+        1,
+        "nothing else: {:#?}",
+        parsed.diagnostics
+    );
+}
+
+#[test]
 fn json5_features_are_accepted() {
     let parsed = parse(
         "// leading comment\n{\n  /* block */ name: 'single',\n  \"lower-layer-capacity\": 0x40,\n  packages: ['app-misc/screen',],\n  devel: false,\n}\n// trailing\n",

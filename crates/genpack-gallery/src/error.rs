@@ -112,7 +112,10 @@ pub enum NameError {
     #[error("the project name is empty; {RULE}")]
     Empty,
     /// The name is longer than [`crate::MAX_NAME_LEN`] characters.
-    #[error("the project name {name:?} has {len} characters; {RULE}")]
+    #[error(
+        "the project name {name:?} has {len} characters; {RULE}{}",
+        try_instead(name)
+    )]
     TooLong {
         /// The refused name.
         name: String,
@@ -120,7 +123,10 @@ pub enum NameError {
         len: usize,
     },
     /// The name does not start with a lowercase letter.
-    #[error("the project name {name:?} starts with {first:?}; {RULE}")]
+    #[error(
+        "the project name {name:?} starts with {first:?}; {RULE}{}",
+        try_instead(name)
+    )]
     BadStart {
         /// The refused name.
         name: String,
@@ -128,13 +134,36 @@ pub enum NameError {
         first: char,
     },
     /// The name holds a character outside the allowed set.
-    #[error("the project name {name:?} contains {bad:?}; {RULE}")]
+    #[error(
+        "the project name {name:?} contains {bad:?}; {RULE}{}",
+        try_instead(name)
+    )]
     BadChar {
         /// The refused name.
         name: String,
         /// The first character that is not allowed.
         bad: char,
     },
+}
+
+impl NameError {
+    /// A valid name made from the refused one (`My Web Server` -> `my-web-server`), if one can
+    /// be made.
+    pub fn suggestion(&self) -> Option<String> {
+        match self {
+            NameError::Empty => None,
+            NameError::TooLong { name, .. }
+            | NameError::BadStart { name, .. }
+            | NameError::BadChar { name, .. } => crate::project::suggest_name(name),
+        }
+    }
+}
+
+/// `; try "my-web-server"` when a valid name can be made from `name`.
+fn try_instead(name: &str) -> String {
+    crate::project::suggest_name(name)
+        .map(|suggestion| format!("; try {suggestion:?}"))
+        .unwrap_or_default()
 }
 
 const RULE: &str = "a name uses lowercase letters a-z, digits, '-' and '_', starts with a letter and has at most 64 characters";

@@ -40,5 +40,7 @@ pub use meta::{
     Category, Flavour, Measured, Protocol, ServicePort, TemplateMeta, WebScheme, KNOWN_ARCHES,
     META_FILE,
 };
-pub use project::{create_project, validate_name, GITIGNORE, MAX_NAME_LEN};
+pub use project::{
+    check_target_dir, create_project, suggest_name, validate_name, GITIGNORE, MAX_NAME_LEN,
+};
 pub use template::{Template, DEFINITION_FILE};

@@ -46,6 +46,41 @@ pub fn validate_name(name: &str) -> Result<(), NameError> {
     Ok(())
 }
 
+/// A valid project name made from any text a person might type as one: `My Web Server` ->
+/// `my-web-server`, `Café 2` -> `caf-2`. Letters are lowercased, every run of other characters
+/// becomes one `-`, and what precedes the first letter is dropped. `None` when the text holds
+/// no letter a-z at all.
+pub fn suggest_name(text: &str) -> Option<String> {
+    let mut name = String::new();
+    let mut gap = false;
+    for c in text.chars().flat_map(char::to_lowercase) {
+        let keep = c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_';
+        if !keep {
+            gap = true;
+            continue;
+        }
+        if name.is_empty() && !c.is_ascii_lowercase() {
+            continue;
+        }
+        if gap && !name.is_empty() {
+            name.push('-');
+        }
+        gap = false;
+        name.push(c);
+    }
+    let mut name: String = name.chars().take(MAX_NAME_LEN).collect();
+    while name.ends_with(['-', '_']) {
+        name.pop();
+    }
+    (!name.is_empty()).then_some(name)
+}
+
+/// What creating a project at `target_dir` would meet: `Ok` when it may be created there
+/// (missing, or an empty folder), else the reason it is refused.
+pub fn check_target_dir(target_dir: &Path) -> Result<(), CreateError> {
+    check_target(target_dir)
+}
+
 /// Creates the project folder `target_dir` from `template`:
 ///
 /// - every file of the template is copied, with its permissions (so build
@@ -94,6 +129,7 @@ pub fn create_project(
         .set(&["name".into()], name.into())
         .map_err(set_name_error)?;
     write_synced(&definition_path, document.as_str().as_bytes())?;
+    name_the_machine(&staging.path().join("system.ini"), name)?;
     write_synced(&staging.path().join(".gitignore"), GITIGNORE.as_bytes())?;
 
     // An empty target folder is replaced by the rename; re-check right
@@ -117,6 +153,32 @@ pub fn create_project(
         let _ = dir.sync_all();
     }
     Ok(target_dir.to_path_buf())
+}
+
+/// A template's `system.ini` names the machine after the template (`hostname = debian-web`):
+/// a new project's names it after the project, keeping every comment. Underscores, which a
+/// host name cannot hold, become `-`.
+fn name_the_machine(system_ini: &Path, name: &str) -> Result<(), CreateError> {
+    let Ok(text) = fs::read_to_string(system_ini) else {
+        // No system.ini (or not text): nothing to rename.
+        return Ok(());
+    };
+    let mut document = genpack_ini::Document::parse_lenient(&text);
+    if document
+        .get(genpack_ini::DEFAULT_SECTION, "hostname")
+        .is_none()
+    {
+        return Ok(());
+    }
+    let hostname = name.replace('_', "-");
+    if document
+        .set(genpack_ini::DEFAULT_SECTION, "hostname", &hostname)
+        .is_err()
+    {
+        // A file the editor cannot change is copied as the template has it.
+        return Ok(());
+    }
+    write_synced(system_ini, document.to_string().as_bytes())
 }
 
 /// Refuses a target that exists and is not an empty folder.
@@ -222,6 +284,39 @@ fn io_error(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> Crea
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn suggests_a_valid_name_for_what_people_type() {
+        for (typed, expected) in [
+            ("My Web Server", Some("my-web-server")),
+            ("my-web", Some("my-web")),
+            ("  Kitchen  Pi!  ", Some("kitchen-pi")),
+            ("2nd box", Some("nd-box")),
+            ("my.box", Some("my-box")),
+            ("café 2", Some("caf-2")),
+            ("1234", None),
+            ("", None),
+        ] {
+            let suggestion = suggest_name(typed);
+            assert_eq!(suggestion.as_deref(), expected, "{typed:?}");
+            if let Some(name) = suggestion {
+                assert_eq!(validate_name(&name), Ok(()), "{name}");
+            }
+        }
+        let long = suggest_name(&"Word ".repeat(40)).unwrap();
+        assert!(long.len() <= MAX_NAME_LEN && !long.ends_with('-'), "{long}");
+    }
+
+    #[test]
+    fn a_refused_name_says_what_to_use_instead() {
+        let error = validate_name("My Web Server").unwrap_err();
+        assert_eq!(error.suggestion().as_deref(), Some("my-web-server"));
+        assert!(
+            error.to_string().ends_with("; try \"my-web-server\""),
+            "{error}"
+        );
+        assert_eq!(NameError::Empty.suggestion(), None);
+    }
 
     #[test]
     fn accepts_good_names() {

@@ -272,10 +272,19 @@ fn create_project_copies_the_template_and_renames_the_definition() {
         fs::read(target.join("files/srv/www/index.html")).unwrap(),
         fs::read(template.dir.join("files/srv/www/index.html")).unwrap()
     );
+    // The machine is named after the project, not the template; nothing else changes.
+    let ini_before = fs::read_to_string(template.dir.join("system.ini")).unwrap();
+    let ini_after = fs::read_to_string(target.join("system.ini")).unwrap();
+    let changed: Vec<(&str, &str)> = ini_before
+        .lines()
+        .zip(ini_after.lines())
+        .filter(|(a, b)| a != b)
+        .collect();
     assert_eq!(
-        fs::read(target.join("system.ini")).unwrap(),
-        fs::read(template.dir.join("system.ini")).unwrap()
+        changed,
+        vec![("hostname = debian-web", "hostname = intranet")]
     );
+    assert_eq!(ini_before.lines().count(), ini_after.lines().count());
     // Nothing else is left next to the project.
     let siblings: Vec<_> = fs::read_dir(target.parent().unwrap())
         .unwrap()
@@ -302,6 +311,21 @@ fn create_project_keeps_executable_bits_and_every_template_renames() {
             "{}: more than the name changed",
             template.id
         );
+    }
+    // Every template that names the machine names it after the project ("_" is no host name
+    // character).
+    let named = gallery
+        .create_project("minimal", "my_box", work.path().join("underscore"))
+        .unwrap();
+    let ini = fs::read_to_string(named.join("system.ini")).unwrap();
+    assert!(ini.lines().any(|l| l == "hostname = my-box"), "{ini}");
+    for template in gallery.templates() {
+        let Ok(ini) = fs::read_to_string(work.path().join(&template.id).join("system.ini")) else {
+            continue;
+        };
+        for line in ini.lines().filter(|l| l.starts_with("hostname")) {
+            assert_eq!(line, "hostname = renamed-app", "{}", template.id);
+        }
     }
     let script = work
         .path()

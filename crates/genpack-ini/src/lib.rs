@@ -38,6 +38,6 @@ pub use schema::{
 pub use ssh::{key_lines, parse_ssh_public_key, SshKeyError, SshPublicKey, SSH_KEY_TYPES};
 pub use timezone::{is_zone_name_shape, timezones, KnownTimezones, SYSTEM_ZONEINFO};
 pub use validate::{
-    check_cidr, check_hostname, check_value, split_list, validate, validate_with, Issue, Severity,
-    ValidationOptions,
+    check_cidr, check_hostname, check_value, close_key, split_list, validate, validate_with, Issue,
+    Severity, ValidationOptions,
 };

@@ -94,13 +94,23 @@ pub fn validate_with(doc: &Document, schema: &Schema, options: &ValidationOption
                 } else {
                     format!(" in [{section}]")
                 };
-                issues.push(issue(
-                    Severity::Info,
-                    format!(
-                        "`{}`{place} is not used by this image; it is kept as written",
-                        entry.key
-                    ),
-                ));
+                // A near miss of a key the image reads is most likely a typo: say which key.
+                match close_key(schema, &section, &entry.key) {
+                    Some(close) => issues.push(issue(
+                        Severity::Warning,
+                        format!(
+                            "`{}`{place} is not used by this image; did you mean `{close}`? (it is kept as written)",
+                            entry.key
+                        ),
+                    )),
+                    None => issues.push(issue(
+                        Severity::Info,
+                        format!(
+                            "`{}`{place} is not used by this image; it is kept as written",
+                            entry.key
+                        ),
+                    )),
+                }
                 continue;
             };
             let value = match doc.value(&section, &entry.key) {
@@ -118,6 +128,29 @@ pub fn validate_with(doc: &Document, schema: &Schema, options: &ValidationOption
     issues.extend(cross_checks(doc));
     issues.sort_by_key(|i| (i.line, i.severity));
     issues
+}
+
+/// The key of `section` in `schema` closest to a mistyped `key` (`hostnme` -> `hostname`),
+/// if one is close enough to be what was meant.
+pub fn close_key<'a>(schema: &'a Schema, section: &str, key: &str) -> Option<&'a str> {
+    let typed = key.to_ascii_lowercase();
+    schema
+        .keys
+        .iter()
+        .filter(|spec| spec.section == section)
+        .map(|spec| {
+            let known = spec.key.to_ascii_lowercase();
+            let score = strsim::jaro_winkler(&typed, &known);
+            let edits = strsim::damerau_levenshtein(&typed, &known);
+            (spec.key.as_str(), score, edits)
+        })
+        // Close in spelling, and at most two typing mistakes away (short keys differ by
+        // little: `dns` and `ntp` are both 3 letters, and not typos of each other).
+        .filter(|(_, score, edits)| {
+            *score >= 0.85 && *edits <= 2 && *edits < typed.len().max(1) / 2 + 1
+        })
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(known, _, _)| known)
 }
 
 /// Checks one value against its kind; empty values mean "unset" and are fine.

@@ -68,6 +68,28 @@ fn unknown_keys_are_info_and_hints_name_the_line() {
 }
 
 #[test]
+fn a_near_miss_of_a_known_key_says_which_key_was_meant() {
+    let issues = issues_for("hostnme = box\ntimezon = Asia/Tokyo\n");
+    assert_eq!(issues.len(), 2, "{issues:?}");
+    assert_eq!(issues[0].1, Severity::Warning);
+    assert!(
+        issues[0].2.contains("did you mean `hostname`?"),
+        "{issues:?}"
+    );
+    assert!(
+        issues[1].2.contains("did you mean `timezone`?"),
+        "{issues:?}"
+    );
+    // A key far from every known one is only kept, with no guess.
+    let other = issues_for("kiosk_url = https://example.org/\n");
+    assert_eq!(other[0].1, Severity::Info);
+    assert!(!other[0].2.contains("did you mean"), "{other:?}");
+    // The same spelling in another section is not the default section's key.
+    let elsewhere = issues_for("[app]\nhostnme = box\n");
+    assert!(!elsewhere[0].2.contains("did you mean"), "{elsewhere:?}");
+}
+
+#[test]
 fn cross_checks_warn_about_orphan_keys() {
     let issues = issues_for("wifi_key = password123\n");
     assert!(issues

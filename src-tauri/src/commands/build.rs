@@ -79,6 +79,11 @@ pub struct BuildOutput {
     pub exists: bool,
     /// Its size in bytes, when it exists.
     pub bytes: Option<u64>,
+    /// Whether a base layer is there to reuse (it is remade when its packages changed).
+    pub base_layer_ready: bool,
+    /// About how long the next build takes, in seconds, from this project's past builds on
+    /// this machine; `None` before the first of its kind.
+    pub estimate_s: Option<f64>,
 }
 
 /// What a finished build made.
@@ -147,12 +152,17 @@ pub fn build_output(
     arch: String,
     variant: Option<String>,
 ) -> CommandResult<BuildOutput> {
+    let variant = chosen_variant(variant);
+    let work = genpack_build::workdir::WorkDir::new(&dir, &arch, variant.as_deref());
     let image = image_path(&dir, &arch, variant)?;
     let bytes = std::fs::metadata(&image).ok().map(|meta| meta.len());
+    let base_layer_ready = genpack_build::times::base_layer_exists(&work);
     Ok(BuildOutput {
         exists: bytes.is_some(),
         image,
         bytes,
+        base_layer_ready,
+        estimate_s: genpack_build::BuildTimes::read(&work).estimate(base_layer_ready),
     })
 }
 

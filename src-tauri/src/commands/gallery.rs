@@ -4,8 +4,10 @@ use super::definition::{open_project, ProjectView};
 use crate::error::{CommandError, CommandResult};
 use crate::Studio;
 use genpack_gallery::{Gallery, Template};
+use serde::Serialize;
 use std::path::{Path, PathBuf};
 use tauri::State;
+use ts_rs::TS;
 
 fn open_gallery() -> CommandResult<Gallery> {
     Gallery::open_default().map_err(CommandError::gallery)
@@ -17,15 +19,66 @@ pub fn gallery_templates() -> CommandResult<Vec<Template>> {
     Ok(open_gallery()?.templates().to_vec())
 }
 
-/// Creates `<parent_dir>/<name>` from a template, remembers it and opens it.
+/// What creating a project named `name` in `parent_dir` would meet, checked as it is typed:
+/// the engine's name rule (the same as `genpack new`), a valid name made from the text, and the
+/// folder.
+#[derive(Debug, Serialize, TS)]
+pub struct ProjectPlace {
+    /// Why the name is refused, in words; `None` when it is fine.
+    pub name_problem: Option<String>,
+    /// A valid name made from what was typed (`My Web Server` -> `my-web-server`), when it
+    /// differs from it.
+    pub suggestion: Option<String>,
+    /// `<parent_dir>/<name>`.
+    pub target: PathBuf,
+    /// `parent_dir` does not exist yet (creating the project can make it).
+    pub folder_missing: bool,
+    /// Why the project cannot go to `target` (a non-empty folder, a file), if so.
+    pub target_problem: Option<String>,
+}
+
+/// Checks a new project's name and folder without creating anything.
+#[tauri::command]
+pub fn gallery_check_project(name: String, parent_dir: PathBuf) -> ProjectPlace {
+    check_place(&name, &parent_dir)
+}
+
+fn check_place(name: &str, parent_dir: &Path) -> ProjectPlace {
+    let name_error = genpack_gallery::validate_name(name).err();
+    let suggestion = name_error.as_ref().and_then(|error| error.suggestion());
+    let target = parent_dir.join(name);
+    let target_problem = match &name_error {
+        Some(_) => None,
+        None => genpack_gallery::check_target_dir(&target)
+            .err()
+            .map(|error| error.to_string()),
+    };
+    ProjectPlace {
+        name_problem: name_error.map(|error| error.to_string()),
+        suggestion,
+        folder_missing: !parent_dir.as_os_str().is_empty() && !parent_dir.is_dir(),
+        target,
+        target_problem,
+    }
+}
+
+/// Creates `<parent_dir>/<name>` from a template, remembers it and opens it. A missing
+/// `parent_dir` is made only when `create_folder` says so.
 #[tauri::command]
 pub fn gallery_create_project(
     studio: State<'_, Studio>,
     template_id: String,
     name: String,
     parent_dir: PathBuf,
+    create_folder: bool,
 ) -> CommandResult<ProjectView> {
-    let created = create(&open_gallery()?, &template_id, &name, &parent_dir)?;
+    let created = create(
+        &open_gallery()?,
+        &template_id,
+        &name,
+        &parent_dir,
+        create_folder,
+    )?;
     studio.recents.add(&created)?;
     open_project(&created)
 }
@@ -35,9 +88,12 @@ fn create(
     template_id: &str,
     name: &str,
     parent_dir: &Path,
+    create_folder: bool,
 ) -> CommandResult<PathBuf> {
-    if !parent_dir.is_dir() {
-        return Err(CommandError::not_found(parent_dir));
+    if !parent_dir.is_dir() && !create_folder {
+        return Err(CommandError::not_found(parent_dir).with_hint(Some(
+            "choose a folder that exists, or let the studio create this one",
+        )));
     }
     gallery
         .create_project(template_id, name, parent_dir.join(name))
@@ -100,15 +156,48 @@ mod tests {
     }
 
     #[test]
-    fn a_missing_parent_folder_is_reported() {
+    fn a_missing_parent_folder_is_reported_unless_it_may_be_created() {
         let dir = tempfile::tempdir().unwrap();
-        let error = create(
-            &gallery(),
-            "debian-web",
-            "demo",
-            &dir.path().join("missing"),
-        )
-        .unwrap_err();
+        let missing = dir.path().join("missing/deeper");
+        let error = create(&gallery(), "debian-web", "demo", &missing, false).unwrap_err();
         assert_eq!(error.kind, crate::error::ErrorKind::NotFound);
+        assert!(!missing.exists());
+        let created = create(&gallery(), "debian-web", "demo", &missing, true).unwrap();
+        assert_eq!(created, missing.join("demo"));
+        assert!(created.join("genpack.json5").is_file());
+    }
+
+    #[test]
+    fn a_name_is_checked_as_typed_with_a_suggestion_and_the_folder_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let place = check_place("My Web Server", dir.path());
+        assert!(
+            place
+                .name_problem
+                .as_deref()
+                .unwrap()
+                .contains("starts with 'M'"),
+            "{place:?}"
+        );
+        assert_eq!(place.suggestion.as_deref(), Some("my-web-server"));
+        assert!(!place.folder_missing);
+
+        let fine = check_place("my-web-server", &dir.path().join("projects"));
+        assert_eq!(fine.name_problem, None);
+        assert_eq!(fine.suggestion, None);
+        assert!(fine.folder_missing);
+        assert_eq!(fine.target_problem, None);
+
+        std::fs::create_dir(dir.path().join("taken")).unwrap();
+        std::fs::write(dir.path().join("taken/notes.txt"), "mine").unwrap();
+        let taken = check_place("taken", dir.path());
+        assert!(
+            taken
+                .target_problem
+                .as_deref()
+                .unwrap()
+                .contains("not empty"),
+            "{taken:?}"
+        );
     }
 }

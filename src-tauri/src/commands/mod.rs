@@ -24,6 +24,7 @@ pub fn handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static 
         recent_list,
         recent_remove,
         gallery::gallery_templates,
+        gallery::gallery_check_project,
         gallery::gallery_create_project,
         definition::project_open,
         definition::definition_schema,

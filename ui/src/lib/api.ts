@@ -25,6 +25,7 @@ import type {
   IniEditResult,
   IniView,
   JsonObject,
+  ProjectPlace,
   ProjectView,
   RestoreReport,
   SeenDrive,
@@ -78,8 +79,9 @@ export const api = {
   recentRemove: (dir: string) => invoke<RecentProject[]>('recent_remove', { dir }),
 
   galleryTemplates: () => invoke<Template[]>('gallery_templates'),
-  galleryCreateProject: (templateId: string, name: string, parentDir: string) =>
-    invoke<ProjectView>('gallery_create_project', { templateId, name, parentDir }),
+  galleryCheckProject: (name: string, parentDir: string) => invoke<ProjectPlace>('gallery_check_project', { name, parentDir }),
+  galleryCreateProject: (templateId: string, name: string, parentDir: string, createFolder: boolean) =>
+    invoke<ProjectView>('gallery_create_project', { templateId, name, parentDir, createFolder }),
 
   projectOpen: (dir: string) => invoke<ProjectView>('project_open', { dir }),
   definitionSchema: () => invoke<JsonObject>('definition_schema'),

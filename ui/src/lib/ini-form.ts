@@ -140,6 +140,30 @@ export function boolValue(value: string | undefined): boolean | undefined {
 }
 
 /**
+ * What a yes/no key's three-way choice shows: '' when the file does not set it (the default
+ * applies), 'yes' or 'no' for any spelling of those, or the text itself when it is neither (so
+ * a mistake stays visible instead of looking like the default).
+ */
+export function boolChoice(value: string | undefined): string {
+  if (value === undefined || value.trim() === '') return '';
+  const parsed = boolValue(value);
+  if (parsed === undefined) return value;
+  return parsed ? 'yes' : 'no';
+}
+
+/** "Default (yes)" for a yes/no key; "Default" when the image decides by itself. */
+export function defaultLabel(fallback: string | null | undefined): string {
+  if (!fallback) return 'Default';
+  const parsed = boolValue(fallback);
+  return `Default (${parsed === undefined ? fallback : parsed ? 'yes' : 'no'})`;
+}
+
+/** The section a new key goes to: an empty box means the top of the file. */
+export function sectionFor(typed: string): string {
+  return typed.trim().replace(/^\[|\]$/g, '').trim() || DEFAULT_SECTION;
+}
+
+/**
  * The edit for a form change: an empty text removes the key (so its default applies), any
  * other text sets it. Setting a value equal to the current one is no edit at all, so an
  * untouched file stays byte-identical.

@@ -157,9 +157,22 @@ export function unwrap(schema: Schema | undefined, root: Schema): Schema {
   return current;
 }
 
+/** A fixed value (`const` or `enum`) among alternatives. */
+function isConstant(schema: Schema): boolean {
+  return 'const' in schema || Array.isArray(schema.enum);
+}
+
+/** "Any other text of this shape" next to fixed values: `{ pattern }` without a type of its own. */
+function isOpenText(schema: Schema): boolean {
+  return typeof schema.pattern === 'string' && !isConstant(schema) && (schema.type === undefined || schema.type === 'string');
+}
+
+/** Alternatives that are fixed values (a choice list), perhaps with "any other text like…". */
 function alternativesAreConstants(alternatives: JsonValue[], root: Schema): boolean {
   const real = alternatives.map((a) => resolve(asObject(a), root) ?? {});
-  return real.length > 0 && real.every((a) => 'const' in a || Array.isArray(a.enum) || a.type === 'null');
+  return (
+    real.some(isConstant) && real.every((a) => isConstant(a) || a.type === 'null' || isOpenText(a))
+  );
 }
 
 /** The allowed values of an enum-like schema, with their help texts when the schema has them. */
@@ -176,7 +189,8 @@ export function choicesOf(schema: Schema, root: Schema): Choice[] | undefined {
       const option = resolve(asObject(alternative), root) ?? {};
       const help = typeof option.description === 'string' ? option.description : undefined;
       if (typeof option.const === 'string') {
-        choices.push({ value: option.const, label: option.const, help });
+        const label = typeof option.title === 'string' && option.title ? option.title : option.const;
+        choices.push({ value: option.const, label, help });
       } else if (Array.isArray(option.enum)) {
         for (const value of option.enum) {
           if (typeof value === 'string') choices.push({ value, label: value, help });
@@ -325,4 +339,36 @@ export function splitSections(fields: FieldSpec[]): { main: FieldSpec[]; advance
     main: rest.filter((field) => field.section === 'main'),
     advanced: rest.filter((field) => field.section === 'advanced'),
   };
+}
+
+/** Package-list fields: what goes in them depends on the base. */
+const PACKAGE_LISTS = new Set(['packages', 'buildtime_packages']);
+
+/** Whether `base` (as written in the definition; Gentoo when empty) is a Debian one. */
+export function isDebianBase(base: string | null | undefined): boolean {
+  return typeof base === 'string' && /^debian(:|$)/.test(base.trim());
+}
+
+/** Help for a field in the words of the project's base: package names as that base writes them. */
+export function helpFor(field: FieldSpec, base: string): string {
+  if (!PACKAGE_LISTS.has(field.key) || !isDebianBase(base)) return field.help;
+  return field.key === 'packages'
+    ? 'The software to install, one Debian package per entry, named as Debian names it: `nginx`, `openssh-server`, `curl`. `-name` removes a package the profile brings.'
+    : 'Debian packages needed only while the image is built (compilers, download tools); they are not copied into the finished image.';
+}
+
+/** The example shown in an empty entry of a list field, for the project's base. */
+export function placeholderFor(key: string, base: string): string {
+  if (PACKAGE_LISTS.has(key) || key === 'mask') return isDebianBase(base) ? 'package name, like nginx' : 'category/name, like app-misc/screen';
+  if (key === 'services') return 'unit name, like sshd or fstrim.timer';
+  return '';
+}
+
+/** Portage (Gentoo) settings: on a Debian base they do nothing, so the form hides them unless set. */
+const PORTAGE_ONLY = new Set(['use', 'accept_keywords', 'license', 'mask', 'env', 'binpkg_excludes', 'buildtime_packages_first', 'circulardep_breaker', 'independent_binpkgs']);
+
+/** Whether the form shows `field` for a definition on `base` holding `value` there. */
+export function shownFor(field: FieldSpec, base: string, value: JsonValue | undefined): boolean {
+  if (!isDebianBase(base) || !PORTAGE_ONLY.has(field.key)) return true;
+  return value !== undefined && value !== null && value !== false;
 }

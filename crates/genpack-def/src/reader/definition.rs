@@ -97,12 +97,15 @@ impl Reader<'_> {
             ) {
                 match text.parse::<Base>() {
                     Ok(base) => self.base = base,
-                    Err(err) => self.error_help(
-                        prop.value.range(),
-                        "base",
-                        err.to_string(),
-                        "leave `base` out to build from Gentoo",
-                    ),
+                    Err(err) => {
+                        self.base_unknown = true;
+                        self.error_help(
+                            prop.value.range(),
+                            "base",
+                            err.to_string(),
+                            "choose `debian:bookworm` for ready-made Debian packages, or leave `base` out to build from Gentoo",
+                        )
+                    }
                 }
             }
         }

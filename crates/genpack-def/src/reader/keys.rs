@@ -187,7 +187,7 @@ impl Reader<'_> {
 
     /// Warns about a key that only Portage reads when the base is Debian.
     pub(super) fn warn_if_portage_only(&mut self, key: &str, range: Range, path: &str) {
-        if self.base.is_debian() && PORTAGE_ONLY_KEYS.contains(&key) {
+        if self.base.is_debian() && !self.base_unknown && PORTAGE_ONLY_KEYS.contains(&key) {
             self.warning(
                 range,
                 path,

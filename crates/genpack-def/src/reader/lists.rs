@@ -114,6 +114,12 @@ impl Reader<'_> {
     fn check_list_item(&self, text: &str, kind: ListKind) -> Result<(), (String, Option<String>)> {
         let result = match kind {
             ListKind::Services => validate_unit_name(text),
+            // How a package is named depends on the base; with no known base, only its error.
+            ListKind::Packages | ListKind::BuildtimePackages | ListKind::BinpkgExcludes
+                if self.base_unknown =>
+            {
+                Ok(())
+            }
             ListKind::BinpkgExcludes if !text.contains('/') => {
                 if is_package_name(text) {
                     Ok(())

@@ -45,6 +45,9 @@ pub(crate) struct Reader<'s> {
     file: &'s Path,
     lines: LineIndex,
     base: Base,
+    /// `base` names no base genpack knows: checks that depend on it (package names, profiles,
+    /// Portage-only keys) are skipped, so one wrong word gives one error.
+    base_unknown: bool,
     diagnostics: Vec<Diagnostic>,
     suppressed: usize,
 }
@@ -56,6 +59,7 @@ impl<'s> Reader<'s> {
             file,
             lines: LineIndex::new(source),
             base: Base::Gentoo,
+            base_unknown: false,
             diagnostics: Vec::new(),
             suppressed: 0,
         }

@@ -81,7 +81,16 @@ export type BuildOutput = {
   /**
    * Its size in bytes, when it exists.
    */
-  bytes: number | null, };
+  bytes: number | null,
+  /**
+   * Whether a base layer is there to reuse (it is remade when its packages changed).
+   */
+  base_layer_ready: boolean,
+  /**
+   * About how long the next build takes, in seconds, from this project's past builds on
+   * this machine; `None` before the first of its kind.
+   */
+  estimate_s: number | null, };
 
 /**
  * Top-level phases of a build.
@@ -775,6 +784,34 @@ export type Measured = {
  * One step of a path as the window sends it: a key or a list index.
  */
 export type PathStep = number | string;
+
+/**
+ * What creating a project named `name` in `parent_dir` would meet, checked as it is typed:
+ * the engine's name rule (the same as `genpack new`), a valid name made from the text, and the
+ * folder.
+ */
+export type ProjectPlace = {
+  /**
+   * Why the name is refused, in words; `None` when it is fine.
+   */
+  name_problem: string | null,
+  /**
+   * A valid name made from what was typed (`My Web Server` -> `my-web-server`), when it
+   * differs from it.
+   */
+  suggestion: string | null,
+  /**
+   * `<parent_dir>/<name>`.
+   */
+  target: string,
+  /**
+   * `parent_dir` does not exist yet (creating the project can make it).
+   */
+  folder_missing: boolean,
+  /**
+   * Why the project cannot go to `target` (a non-empty folder, a file), if so.
+   */
+  target_problem: string | null, };
 
 /**
  * An opened project.
