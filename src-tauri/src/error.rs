@@ -48,6 +48,18 @@ pub struct CommandError {
     pub message: String,
     /// What to do next, when known.
     pub hint: Option<String>,
+    /// The cause in one plain sentence, when the engine can tell it from the failure (a
+    /// build's log names a missing package): shown first, the message folded away.
+    pub cause: Option<FailureCause>,
+}
+
+/// A failure's cause in plain words, and the definition field it is about.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct FailureCause {
+    /// One sentence: "Debian has no package named ngnix."
+    pub sentence: String,
+    /// The place in genpack.json5 to fix, like `packages[1]`, when there is one.
+    pub field: Option<String>,
 }
 
 impl CommandError {
@@ -57,6 +69,7 @@ impl CommandError {
             kind,
             message: message.to_string(),
             hint: None,
+            cause: None,
         }
     }
 
@@ -165,7 +178,13 @@ impl From<genpack_build::BuildError> for CommandError {
             }
             other => {
                 let hint = other.hint();
-                CommandError::build(other).with_hint(hint)
+                let cause = other.cause().map(|cause| FailureCause {
+                    sentence: cause.sentence,
+                    field: None,
+                });
+                let mut error = CommandError::build(other).with_hint(hint);
+                error.cause = cause;
+                error
             }
         }
     }

@@ -43,6 +43,7 @@ fn visit_command_types(visitor: &mut impl TypeVisitor) {
     visitor.visit::<Startup>();
     visitor.visit::<genpack_gallery::Template>();
     visitor.visit::<crate::commands::gallery::ProjectPlace>();
+    visitor.visit::<genpack_build::needs::GentooNeeds>();
     visitor.visit::<ProjectView>();
     visitor.visit::<Analysis>();
     visitor.visit::<EditOp>();
@@ -65,6 +66,7 @@ fn visit_command_types(visitor: &mut impl TypeVisitor) {
     visitor.visit::<VmTarget>();
     visitor.visit::<VmStarted>();
     visitor.visit::<genpack_vm::VmStatus>();
+    visitor.visit::<genpack_vm::ConnectInfo>();
     visitor.visit::<genpack_vm::StopOutcome>();
     visitor.visit::<VmViewer>();
     visitor.visit::<ConsoleEvent>();

@@ -4,7 +4,8 @@
 
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -195,6 +196,116 @@ async function untilLoginInLog(browser) {
   });
 }
 
+/**
+ * Gives the project a small web page on port 8000 (a socket-activated shell script, as any
+ * appliance's service would be) and declares it in the definition's `ports`, so the Run
+ * step's Connect area links to it on a forwarded port.
+ * @param {string} project
+ */
+function addTestPage(project) {
+  const files = path.join(project, 'files');
+  const script = path.join(files, 'usr/local/bin/e2e-page');
+  mkdirSync(path.dirname(script), { recursive: true });
+  writeFileSync(
+    script,
+    [
+      '#!/bin/sh',
+      '# Answers one HTTP request on the socket systemd hands over.',
+      'while IFS= read -r line; do',
+      "  case \"$line\" in ''|\"$(printf '\\r')\") break ;; esac",
+      'done',
+      "printf 'HTTP/1.0 200 OK\\r\\nContent-Type: text/plain\\r\\nConnection: close\\r\\n\\r\\nconnect-page-42\\n'",
+      '',
+    ].join('\n'),
+  );
+  chmodSync(script, 0o755);
+  const units = path.join(files, 'etc/systemd/system');
+  mkdirSync(units, { recursive: true });
+  writeFileSync(path.join(units, 'e2e-page.socket'), '[Socket]\nListenStream=8000\nAccept=yes\n\n[Install]\nWantedBy=sockets.target\n');
+  writeFileSync(
+    path.join(units, 'e2e-page@.service'),
+    '[Service]\nExecStart=/usr/local/bin/e2e-page\nStandardInput=socket\nStandardOutput=socket\n',
+  );
+  const definition = path.join(project, 'genpack.json5');
+  const text = readFileSync(definition, 'utf8');
+  const edited = text
+    .replace('services: ["ssh",', 'services: ["e2e-page.socket", "ssh",')
+    .replace('ports: [{ port: 22, name: "SSH" }],', 'ports: [{ port: 22, name: "SSH" }, { port: 8000, name: "Test page", web: "http" }],');
+  assert.notEqual(edited, text, 'the definition names its services and ports as the template wrote them');
+  writeFileSync(definition, edited);
+}
+
+/**
+ * The first line a TCP server on 127.0.0.1:`port` sends, or '' when it sends none in time.
+ * @param {number} port
+ * @returns {Promise<string>}
+ */
+function firstLine(port) {
+  return new Promise((resolve) => {
+    let got = '';
+    const socket = net.connect({ host: '127.0.0.1', port });
+    const done = () => {
+      socket.destroy();
+      resolve(got.split('\n')[0].trim());
+    };
+    socket.setTimeout(5000, done);
+    socket.on('data', (chunk) => {
+      got += chunk.toString('latin1');
+      if (got.includes('\n')) done();
+    });
+    socket.on('error', done);
+    socket.on('close', done);
+  });
+}
+
+/**
+ * A package typo is caught in Define, not by a failed build: with the package index the build
+ * just downloaded, "ngnix" gets an error on its row with the close name; Build refuses it in
+ * one sentence that leads back to the row, the command folded away; removing it clears both.
+ * @param {WebdriverIO.Browser} browser
+ * @param {string} file the project's genpack.json5
+ */
+async function catchPackageTypo(browser, file) {
+  await byTestId(browser, 'step-define').click();
+  const rows = '[data-testid="field-packages"] ol input';
+  const count = await browser.$$(rows).length;
+  const add = byTestId(browser, 'field-packages-new');
+  await add.waitForDisplayed(WAIT);
+  await add.setValue('ngnix');
+  await browser.keys('Enter');
+  await browser.waitUntil(async () => (await browser.$$(rows).length) === count + 1, WAIT);
+  const message = browser.$('[data-testid="field-packages"] [data-testid="field-diagnostic"]');
+  await message.waitForDisplayed({ ...WAIT, timeoutMsg: 'no message under the misspelt package' });
+  const text = await message.getText();
+  assert.match(text, /Debian bookworm has no package named ngnix/);
+  assert.match(text, /did you mean nginx\?/);
+  assert.equal(await byTestId(browser, 'packages-unchecked').isExisting(), false, 'the names were checked against the index');
+  await screenshot(browser, 'define-package-typo');
+  await byTestId(browser, 'save').click();
+  await byTestId(browser, 'unsaved').waitForDisplayed({ ...WAIT, reverse: true });
+
+  // Build refuses it before starting, in plain words, and leads back to the row.
+  await byTestId(browser, 'step-build').click();
+  await byTestId(browser, 'build-start').waitForEnabled(WAIT);
+  await byTestId(browser, 'build-start').click();
+  const cause = byTestId(browser, 'build-failure-cause');
+  await cause.waitForDisplayed({ ...WAIT, timeoutMsg: 'the refused build names no cause' });
+  assert.match(await cause.getText(), /^Debian bookworm has no package named ngnix\./);
+  const details = byTestId(browser, 'build-failure-details');
+  assert.equal(await details.getAttribute('open'), null, 'the command and log are folded away');
+  await screenshot(browser, 'build-package-typo');
+  await byTestId(browser, 'build-failure-field').click();
+  await browser.waitUntil(
+    async () => String(await browser.execute(() => /** @type {any} */ (globalThis).document.activeElement?.value ?? '')) === 'ngnix',
+    { ...WAIT, timeoutMsg: 'Show it in Define did not reach the misspelt row' },
+  );
+  await browser.$('[data-testid="field-packages"] button[aria-label="Remove ngnix"]').click();
+  await browser.waitUntil(async () => (await browser.$$(rows).length) === count, WAIT);
+  await byTestId(browser, 'save').click();
+  await byTestId(browser, 'unsaved').waitForDisplayed({ ...WAIT, reverse: true });
+  assert.doesNotMatch(readFileSync(file, 'utf8'), /ngnix/, 'the misspelt package is gone from the file');
+}
+
 before(async () => {
   work = mkdtempSync(path.join(process.env.E2E_TMP ?? os.tmpdir(), 'studio-run-'));
   shareBuildCache();
@@ -231,6 +342,11 @@ describe('genpack studio: build and run', () => {
       await byTestId(browser, 'create-project').click();
       await byTestId(browser, 'project-title').waitForDisplayed(WAIT);
       first.mark('project created');
+      addTestPage(path.join(parent, PROJECT));
+      // Open the project again so the studio reads the changed definition.
+      await byTestId(browser, 'home').click();
+      await browser.$(`button.recent[title$="/${PROJECT}"]`).click();
+      await byTestId(browser, 'project-title').waitForDisplayed(WAIT);
 
       // Build.
       await byTestId(browser, 'step-build').click();
@@ -255,6 +371,7 @@ describe('genpack studio: build and run', () => {
       assert.equal(await byTestId(browser, 'build-note').isExisting(), false, 'a build note stayed after the build');
       assert.doesNotMatch(await byTestId(browser, 'build-step').getText(), /lower layer|about 0 s left/);
       await screenshot(browser, 'build-panel');
+      await catchPackageTypo(browser, path.join(parent, PROJECT, 'genpack.json5'));
 
       // Flash knows the image just built, without reopening the project.
       await byTestId(browser, 'step-flash').click();
@@ -290,6 +407,38 @@ describe('genpack studio: build and run', () => {
       assert.ok(inView.bottom <= inView.height, `the login prompt is below the window: ${JSON.stringify(inView)}`);
       assert.equal(inView.scrolled, 0, 'the page had to scroll');
       await screenshot(browser, 'run-login-prompt');
+
+      // Connect: the SSH command on the forwarded port, the declared web page as a link, and
+      // how to log in on the console; both ports really answer.
+      const ssh = await byTestId(browser, 'vm-connect-ssh-command');
+      await ssh.waitForDisplayed({ ...WAIT, timeoutMsg: 'the Connect area shows no SSH command' });
+      const command = await ssh.getText();
+      const sshPort = Number(/^ssh -p (\d+) admin@127\.0\.0\.1$/.exec(command)?.[1]);
+      assert.ok(sshPort > 0, `SSH command: ${command}`);
+      assert.match(await byTestId(browser, 'vm-connect-ssh-advice').getText(), /No SSH key is set.*Configure/);
+      const link = await byTestId(browser, 'vm-connect-web-link');
+      const url = (await link.getAttribute('href')) ?? '';
+      assert.match(url, /^http:\/\/127\.0\.0\.1:\d+\/$/);
+      assert.equal(await link.getText(), url);
+      assert.match(await byTestId(browser, 'vm-connect-web').getText(), /Test page/);
+      assert.notEqual(Number(new URL(url).port), sshPort, 'the web page has a port of its own');
+      assert.match(await byTestId(browser, 'vm-connect-console').getText(), /Type admin at the login prompt/);
+      let banner = '';
+      await browser.waitUntil(async () => /^SSH-2\.0-/.test((banner = await firstLine(sshPort))), {
+        ...BOOT_WAIT,
+        timeoutMsg: `port ${sshPort} does not answer as SSH (last: ${JSON.stringify(banner)})`,
+      });
+      let page = '';
+      await browser.waitUntil(
+        async () => {
+          page = await fetch(url, { signal: AbortSignal.timeout(10000) })
+            .then((response) => response.text())
+            .catch((error) => String(error));
+          return page.includes('connect-page-42');
+        },
+        { ...BOOT_WAIT, timeoutMsg: `${url} does not serve the test page (last: ${JSON.stringify(page)})` },
+      );
+      await screenshot(browser, 'run-connect');
       await typeOnConsole(browser, 'admin');
       // Logging in starts a user session: slow under software emulation.
       await untilConsole(browser, /Password:\s*$|\$\s*$/m, 'no answer to the login');

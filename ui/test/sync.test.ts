@@ -36,7 +36,7 @@ class FakeEngine implements DefinitionBackend {
 function read(text: string): Analysis {
   try {
     const value = JSON.parse(text) as JsonObject;
-    return { value, definition: value, diagnostics: [], arches: ['x86_64'], variants: [] };
+    return { value, definition: value, diagnostics: [], arches: ['x86_64'], variants: [], packages_unchecked: null };
   } catch (error) {
     return {
       value: null,
@@ -56,6 +56,7 @@ function read(text: string): Analysis {
       ],
       arches: [],
       variants: [],
+      packages_unchecked: null,
     };
   }
 }

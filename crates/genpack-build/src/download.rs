@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use genpack_portage::stage3::Freshness;
 
-use crate::error::{BuildError, Result};
+use crate::error::{BuildError, NetworkProblem, Result};
 use crate::progress::{Meter, Phase, ProgressSink, Unit};
 use crate::CancelToken;
 
@@ -121,13 +121,20 @@ impl Downloader {
     fn fetch_http(&self, url: &str, dest: &Path) -> Result<Fetched> {
         let remote = match self.head(url) {
             Ok(remote) => remote,
-            Err(Unreachable(reason)) if Self::stored(dest).is_some() => {
+            Err(Unreachable(reason, _)) if Self::stored(dest).is_some() => {
                 return Ok(Fetched::Offline { reason })
             }
-            Err(Unreachable(message)) => {
-                return Err(BuildError::Download {
-                    url: url.to_string(),
-                    message,
+            Err(Unreachable(message, problem)) => {
+                return Err(match (problem, host_of(url)) {
+                    (Some(problem), Some(host)) => BuildError::Unreachable {
+                        host,
+                        url: url.to_string(),
+                        problem,
+                    },
+                    _ => BuildError::Download {
+                        url: url.to_string(),
+                        message,
+                    },
                 })
             }
             Err(Refused(error)) => return Err(error),
@@ -199,7 +206,7 @@ impl Downloader {
             .agent
             .head(url)
             .call()
-            .map_err(|err| Unreachable(err.to_string()))?;
+            .map_err(|err| Unreachable(err.to_string(), network_problem(&err)))?;
         let status = response.status();
         if !status.is_success() {
             return Err(Refused(BuildError::Download {
@@ -310,13 +317,52 @@ impl Downloader {
 
 /// Why a `HEAD` request gave no answer to compare with.
 enum HeadError {
-    /// No answer at all (DNS, connection, timeout): a cached copy may stand in.
-    Unreachable(String),
+    /// No answer at all (DNS, connection, timeout): a cached copy may stand in. The problem is
+    /// known when the error says which.
+    Unreachable(String, Option<NetworkProblem>),
     /// The server answered, but not with the file.
     Refused(BuildError),
 }
 
 use HeadError::{Refused, Unreachable};
+
+/// Which network problem a request error is, when it is one.
+fn network_problem(error: &ureq::Error) -> Option<NetworkProblem> {
+    use std::io::ErrorKind;
+    match error {
+        ureq::Error::HostNotFound => Some(NetworkProblem::NameLookup),
+        ureq::Error::ConnectionFailed => Some(NetworkProblem::Connect),
+        ureq::Error::Timeout(_) => Some(NetworkProblem::Timeout),
+        ureq::Error::Io(io) => {
+            // The standard library reports a failed getaddrinfo as an uncategorised error.
+            if io.to_string().contains("failed to lookup address") {
+                return Some(NetworkProblem::NameLookup);
+            }
+            match io.kind() {
+                ErrorKind::ConnectionRefused
+                | ErrorKind::HostUnreachable
+                | ErrorKind::NetworkUnreachable
+                | ErrorKind::NetworkDown
+                | ErrorKind::AddrNotAvailable => Some(NetworkProblem::Connect),
+                ErrorKind::TimedOut => Some(NetworkProblem::Timeout),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+/// The host name of an `http://` or `https://` URL.
+fn host_of(url: &str) -> Option<String> {
+    let rest = url.split_once("://")?.1;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next()?,
+        None => host.split(':').next()?,
+    };
+    (!host.is_empty()).then(|| host.to_string())
+}
 
 /// A transfer that stopped before the end; `bytes` were received before it did.
 struct Interrupted {
@@ -360,6 +406,31 @@ fn file_len(path: &Path) -> u64 {
 mod tests {
     use super::*;
     use crate::progress::discard;
+
+    #[test]
+    fn an_unreachable_server_is_named_with_what_went_wrong() {
+        let dir = tempfile::tempdir().unwrap();
+        let downloader = Downloader::new(discard(), CancelToken::new(), Phase::Lower);
+        // `.invalid` never resolves (RFC 2606).
+        let url = "http://mirror.genpack.invalid/releases/latest-stage3.txt";
+        match downloader.fetch(url, &dir.path().join("a")) {
+            Err(BuildError::Unreachable { host, problem, .. }) => {
+                assert_eq!(host, "mirror.genpack.invalid");
+                assert_eq!(problem, NetworkProblem::NameLookup);
+            }
+            other => panic!("{other:?}"),
+        }
+        // Nothing listens on port 1 of loopback.
+        match downloader.fetch("http://127.0.0.1:1/x", &dir.path().join("b")) {
+            Err(BuildError::Unreachable { host, problem, .. }) => {
+                assert_eq!(host, "127.0.0.1");
+                assert_eq!(problem, NetworkProblem::Connect);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(host_of("https://user@[::1]:8080/x").as_deref(), Some("::1"));
+        assert_eq!(host_of("file:///x"), None);
+    }
 
     #[test]
     fn file_urls_are_copied_once_until_they_change() {

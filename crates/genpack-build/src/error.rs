@@ -95,12 +95,69 @@ pub enum BuildError {
         /// What went wrong.
         message: String,
     },
+    /// A server could not be reached at all: its name could not be looked up, the connection
+    /// failed or it did not answer in time. Downloads from the Gentoo mirror (stage3 archives,
+    /// Portage snapshots) end here when the network or the mirror is missing.
+    #[error("cannot reach {host}: {problem} (downloading {url})")]
+    Unreachable {
+        /// The host name of the server.
+        host: String,
+        /// The URL being fetched.
+        url: String,
+        /// What went wrong on the network.
+        problem: NetworkProblem,
+    },
     /// Portage data (checksums, configuration, the package database) was unusable.
     #[error(transparent)]
     Portage(#[from] genpack_portage::Error),
 }
 
+/// Why a server could not be reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NetworkProblem {
+    /// The host name could not be looked up (no DNS, or no network at all).
+    NameLookup,
+    /// The connection was refused or the host is unreachable.
+    Connect,
+    /// The server did not answer in time.
+    Timeout,
+}
+
+impl std::fmt::Display for NetworkProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            NetworkProblem::NameLookup => "its name could not be looked up (no DNS or no network)",
+            NetworkProblem::Connect => "the connection failed",
+            NetworkProblem::Timeout => "it did not answer in time",
+        })
+    }
+}
+
+/// The cause of a failed build in one plain sentence, read from the error and its log, with
+/// the package it names when it is one of the definition's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cause {
+    /// One sentence for people: "Debian has no package named ngnix."
+    pub sentence: String,
+    /// The package the sentence is about, as the definition lists it.
+    pub package: Option<String>,
+}
+
 impl BuildError {
+    /// The cause in plain words, when the error or its log tells it: a package the base does
+    /// not have, or a server that could not be reached.
+    pub fn cause(&self) -> Option<Cause> {
+        match self {
+            BuildError::Unreachable { host, problem, .. } => Some(Cause {
+                sentence: format!(
+                    "Could not reach {host}: {problem}. Set another Gentoo mirror (Gentoo build settings in the studio, --mirror for genpack build) or a binhost, and build again."
+                ),
+                package: None,
+            }),
+            BuildError::StepFailed { tail, .. } => cause_in_log(tail),
+            _ => None,
+        }
+    }
     /// What the user can do about it, when the message does not say so already.
     pub fn hint(&self) -> Option<&'static str> {
         Some(match self {
@@ -108,6 +165,9 @@ impl BuildError {
                 "the work folder is left usable; run the same command again to go on"
             }
             BuildError::StepFailed { .. } => "the full log is in work/<arch>/logs/",
+            BuildError::Unreachable { .. } => {
+                "set a Gentoo mirror you can reach: `genpack build --mirror URL` (or GENPACK_GENTOO_MIRROR), or Gentoo mirror in the studio's Build settings; a local file:// mirror works offline"
+            }
             BuildError::PackageFailed { .. } => {
                 "fix the package (a patch in patches/, a USE flag, a version mask) and build again; the rest comes from binary packages"
             }
@@ -129,5 +189,89 @@ impl BuildError {
     }
 }
 
+/// What a command's log says went wrong, in plain words: apt's "Unable to locate package X"
+/// and "Package 'X' has no installation candidate", or a host it could not resolve.
+fn cause_in_log(log: &str) -> Option<Cause> {
+    for line in log.lines() {
+        let line = line.trim();
+        let missing = line
+            .split_once("Unable to locate package ")
+            .map(|(_, name)| name)
+            .or_else(|| {
+                let rest = line.split_once("Package '")?.1;
+                rest.contains("has no installation candidate")
+                    .then(|| rest.split('\'').next())
+                    .flatten()
+            });
+        if let Some(name) = missing {
+            let name = name.trim().trim_end_matches('.');
+            if !name.is_empty() {
+                return Some(Cause {
+                    sentence: format!("Debian has no package named {name}."),
+                    package: Some(name.to_string()),
+                });
+            }
+        }
+        if let Some(rest) = line.split_once("Could not resolve '").map(|(_, r)| r) {
+            let host = rest.split('\'').next().unwrap_or(rest);
+            return Some(Cause {
+                sentence: format!(
+                    "Could not reach {host}: its name could not be looked up (no DNS or no network). Check the network connection and build again."
+                ),
+                package: None,
+            });
+        }
+    }
+    None
+}
+
 /// Result alias of this crate.
 pub type Result<T, E = BuildError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_debian_package_is_named_in_plain_words() {
+        let error = BuildError::StepFailed {
+            step: "lower".into(),
+            command: "mmdebstrap --include=ngnix bookworm".into(),
+            status: "exited with status 1".into(),
+            log: "work/x86_64/logs/lower.log".into(),
+            tail: "Reading package lists...\nE: Unable to locate package ngnix\nE: apt-get --yes install failed".into(),
+        };
+        let cause = error.cause().unwrap();
+        assert_eq!(cause.sentence, "Debian has no package named ngnix.");
+        assert_eq!(cause.package.as_deref(), Some("ngnix"));
+        let tail = "E: Package 'nginx-full' has no installation candidate";
+        assert_eq!(
+            cause_in_log(tail).unwrap().package.as_deref(),
+            Some("nginx-full")
+        );
+        let tail = "W: Failed to fetch http://deb.debian.org/debian/dists/bookworm/InRelease  Could not resolve 'deb.debian.org'";
+        assert!(cause_in_log(tail)
+            .unwrap()
+            .sentence
+            .starts_with("Could not reach deb.debian.org"));
+        assert_eq!(cause_in_log("E: something else"), None);
+    }
+
+    #[test]
+    fn an_unreachable_mirror_names_the_host_and_the_setting() {
+        let error = BuildError::Unreachable {
+            host: "distfiles.gentoo.org".into(),
+            url: "https://distfiles.gentoo.org/releases/amd64/autobuilds/latest-stage3.txt".into(),
+            problem: NetworkProblem::NameLookup,
+        };
+        assert!(error
+            .to_string()
+            .starts_with("cannot reach distfiles.gentoo.org: its name could not be looked up"));
+        assert!(error
+            .cause()
+            .unwrap()
+            .sentence
+            .contains("Set another Gentoo mirror"));
+        assert!(error.hint().unwrap().contains("--mirror"));
+    }
+}

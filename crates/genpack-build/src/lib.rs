@@ -46,8 +46,10 @@ mod fsutil;
 pub mod layers;
 pub mod lower;
 pub mod metadata;
+pub mod needs;
 pub mod overlay;
 pub mod pack;
+pub mod package_index;
 pub mod package_scripts;
 pub mod progress;
 pub mod recipe;
@@ -62,7 +64,7 @@ pub use builder::{
     cache_root, clean, image_tree, BaseSettings, BuildOptions, BuildReport, Builder, ImageTree,
 };
 pub use cancel::CancelToken;
-pub use error::{BuildError, Result};
+pub use error::{BuildError, Cause, NetworkProblem, Result};
 pub use genpack_portage::config::Binhost;
 pub use lower::LowerReport;
 pub use pack::PackReport;

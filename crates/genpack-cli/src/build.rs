@@ -273,7 +273,17 @@ pub fn clean(context: &Context) -> Result<ExitCode, Failure> {
 }
 
 fn load(context: &Context) -> Result<Project, Failure> {
-    let project = Project::load(&context.project_dir)?;
+    let mut project = Project::load(&context.project_dir)?;
+    if !project.has_errors() {
+        // A package the base does not have fails here, on its line, not deep in the build.
+        let check = genpack_build::package_index::check_packages(
+            &project,
+            &project.source,
+            context.arch_or_host()?,
+            &genpack_build::cache_root(),
+        );
+        project.diagnostics.extend(check.diagnostics);
+    }
     if project.has_errors() {
         print_diagnostics(&project.diagnostics, &project.source);
         return Err(Failure::new(format!(

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use genpack_build::package_index::{check_packages, IndexState};
 use genpack_def::Project;
 
 use crate::report::{print_diagnostics, summary, Failure};
@@ -23,8 +24,18 @@ pub fn run(context: &Context, args: Args) -> Result<ExitCode, Failure> {
     let mut failed = false;
     for dir in &dirs {
         match Project::load(dir) {
-            Ok(project) => {
+            Ok(mut project) => {
+                let check = check_packages(
+                    &project,
+                    &project.source,
+                    context.arch_or_host()?,
+                    &genpack_build::cache_root(),
+                );
+                project.diagnostics.extend(check.diagnostics);
                 print_diagnostics(&project.diagnostics, &project.source);
+                if let IndexState::NotCheckedYet { reason } = &check.state {
+                    println!("{}: note: {reason}", project.file.display());
+                }
                 let errors = project.diagnostics.iter().filter(|d| d.is_error()).count();
                 let warnings = project.diagnostics.len() - errors;
                 failed |= errors > 0;

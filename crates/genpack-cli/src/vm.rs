@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use clap::{Subcommand, ValueEnum};
 use genpack_vm::{
-    AccelPolicy, Boot, DataDisk, Display, FirmwareKind, Forward, Network, ServiceOptions, Share,
-    StopOptions, StopOutcome, VmError, VmSpec,
+    AccelPolicy, Boot, DataDisk, Display, FirmwareKind, Forward, Guest, Network, ServiceOptions,
+    Share, StopOptions, StopOutcome, VmError, VmSpec,
 };
 
 use crate::report::{output, Failure};
@@ -31,6 +31,13 @@ enum VmCommand {
     },
     /// Print everything known about a VM as JSON.
     Show { name: String },
+    /// How to reach a running VM: the SSH command, its web pages, how to log in on its console.
+    Connect {
+        name: String,
+        /// Print JSON (for scripts).
+        #[arg(long)]
+        json: bool,
+    },
     /// Power a VM off (ACPI power button, then quit after the timeout).
     Stop {
         name: String,
@@ -102,7 +109,8 @@ struct RunArgs {
     #[arg(long, value_enum, default_value_t = FirmwareArg::Uefi)]
     firmware: FirmwareArg,
     /// Forward a host port to the guest, as HOST:GUEST (repeatable); HOST `auto` takes the first
-    /// free port from 2222. Default: auto:22 (SSH).
+    /// free port from 2222. Default: auto:22 (SSH). Each service the project's definition
+    /// declares in `ports` gets an `auto` forward too, unless one is given here.
     #[arg(long = "forward", value_name = "HOST:GUEST")]
     forwards: Vec<Forward>,
     /// Network: user (default), none, bridge:BRIDGE or tap:IFNAME (the last two as root).
@@ -194,6 +202,15 @@ async fn dispatch(context: &Context, command: VmCommand) -> Result<ExitCode, Fai
             output(&to_json(&genpack_vm::show(&name)?)?)?;
             Ok(ExitCode::SUCCESS)
         }
+        VmCommand::Connect { name, json } => {
+            let info = genpack_vm::connect(&name)?;
+            if json {
+                output(&to_json(&info)?)?;
+            } else {
+                output(&info.lines().join("\n"))?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         VmCommand::Stop {
             name,
             force,
@@ -280,14 +297,15 @@ async fn run_vm(context: &Context, args: RunArgs) -> Result<ExitCode, Failure> {
              keys typed on its screen cannot reach it; use the serial console."
         );
     }
-    for forward in &handle.state().forwards {
-        eprintln!(
-            "  {}:{} on this machine reaches port {} in the VM",
-            forward.host_addr, forward.host_port, forward.guest_port
-        );
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    for line in genpack_vm::connect_info(handle.state(), home.as_deref()).lines() {
+        eprintln!("  {line}");
     }
     if args.detach {
-        eprintln!("Attach with `genpack vm console {name}`; stop with `genpack vm stop {name}`.");
+        eprintln!(
+            "Attach with `genpack vm console {name}`; stop with `genpack vm stop {name}`; \
+             `genpack vm connect {name}` repeats how to reach it."
+        );
         return Ok(ExitCode::SUCCESS);
     }
     drop(handle);
@@ -356,6 +374,7 @@ fn spec_from(context: &Context, args: &RunArgs) -> Result<VmSpec, Failure> {
     };
     let name = args.name.clone().unwrap_or(default_name);
     let mut spec = VmSpec::new(name, boot);
+    spec.guest = Guest::for_image(spec.image());
     spec.memory_mib = args.memory;
     spec.cpus = args.cpus;
     spec.system_ini = args.system_ini.clone();

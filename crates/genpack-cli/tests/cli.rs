@@ -743,3 +743,57 @@ fn install_writes_our_zip_and_iso_exports_to_sticks_needs_root() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn a_misspelt_debian_package_fails_validate_and_build_with_the_close_name() {
+    let work = tempfile::tempdir().unwrap();
+    let cache = work.path().join("cache");
+    let project = work.path().join("web");
+    fs::create_dir_all(&project).unwrap();
+    fs::write(
+        project.join("genpack.json5"),
+        "{\n  name: \"web\",\n  base: \"debian:bookworm\",\n  packages: [\"ngnix\"],\n}\n",
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_genpack"))
+            .args(args)
+            .args(["--arch", "x86_64"])
+            .current_dir(&project)
+            .env("NO_COLOR", "1")
+            .env("XDG_CACHE_HOME", &cache)
+            .output()
+            .expect("the genpack binary runs")
+    };
+    // No index yet: nothing is guessed.
+    let out = run(&["validate"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("note: package names are not checked yet"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    // The index a Debian build keeps in the cache.
+    let lists = cache.join("genpack/debian/lists/bookworm-amd64");
+    fs::create_dir_all(&lists).unwrap();
+    fs::write(
+        lists.join("deb.debian.org_debian_dists_bookworm_main_binary-amd64_Packages"),
+        "Package: nginx\nVersion: 1.22.1-9\n\nPackage: curl\nVersion: 7.88.1-10\n",
+    )
+    .unwrap();
+    for command in ["validate", "build"] {
+        let out = run(&[command]);
+        assert_eq!(out.status.code(), Some(1), "{command}");
+        let stderr = text(&out.stderr);
+        assert!(
+            stderr
+                .contains("genpack.json5:4:14: error: Debian bookworm has no package named ngnix"),
+            "{command}: {stderr}"
+        );
+        assert!(
+            stderr.contains("did you mean nginx?"),
+            "{command}: {stderr}"
+        );
+    }
+}

@@ -46,11 +46,12 @@ pub use diagnostic::{Diagnostic, Severity};
 pub use edit::{parse_path, save_atomic, Document, EditError, SaveError, Segment};
 pub use effective::{Effective, EffectiveError, DEFAULT_LOWER_LAYER_CAPACITY};
 pub use model::{
-    Arch, ArchBlock, Base, CircularDepBreaker, Compression, Definition, Group, PackageMap, Setting,
-    SetupCommand, UnknownArch, UnknownBase, UnknownCompression, User, Variant,
+    Arch, ArchBlock, Base, CircularDepBreaker, Compression, Definition, Group, PackageMap,
+    Protocol, ServicePort, Setting, SetupCommand, UnknownArch, UnknownBase, UnknownCompression,
+    User, Variant, WebScheme,
 };
 pub use names::{unit_name, validate_account_name, validate_debian_package, validate_unit_name};
-pub use parse::{image_name, parse_definition, Parsed};
+pub use parse::{diagnostic_at, image_name, parse_definition, Parsed};
 pub use profiles::{available_profiles, DEBIAN_PROFILES};
 pub use project::{
     LoadError, Project, DEFINITION_FILE_NAMES, INPUT_FOLDERS, MAX_DEFINITION_BYTES, SYSTEM_INI,

@@ -401,6 +401,54 @@ impl User {
     }
 }
 
+/// The transport protocol of a [`ServicePort`].
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ts_rs::TS,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    /// TCP (the default).
+    #[default]
+    Tcp,
+    /// UDP.
+    Udp,
+}
+
+/// How a browser opens a [`ServicePort`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ts_rs::TS)]
+#[serde(rename_all = "lowercase")]
+pub enum WebScheme {
+    /// `http://`
+    Http,
+    /// `https://`
+    Https,
+}
+
+/// A network service the appliance offers: a VM run forwards a host port to it, and front
+/// ends show how to reach it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, ts_rs::TS)]
+#[serde(deny_unknown_fields)]
+pub struct ServicePort {
+    /// The port inside the appliance, e.g. 80.
+    #[schemars(title = "Port", range(min = 1, max = 65535))]
+    pub port: u16,
+    /// `tcp` (the default) or `udp`.
+    #[schemars(title = "Protocol")]
+    #[serde(default)]
+    pub protocol: Protocol,
+    /// What answers there, for people: "Web site", "SMB file sharing".
+    #[schemars(title = "Service name")]
+    pub name: String,
+    /// Set when a browser can open it: `http` or `https`.
+    #[schemars(title = "Web page")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub web: Option<WebScheme>,
+    /// The page to open, starting with `/` (default `/`).
+    #[schemars(title = "Page path")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+}
+
 /// A group created in the image.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -656,6 +704,12 @@ pub struct Definition {
     #[schemars(title = "Setup commands")]
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub setup_commands: Vec<SetupCommand>,
+    /// The network services the appliance offers, such as `{ port: 80, name: "Web site",
+    /// web: "http" }`. Running the image in a VM forwards a free host port to each, and the
+    /// studio links to the web pages among them.
+    #[schemars(title = "Network services")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ports: Vec<ServicePort>,
     /// Settings that apply only to some architectures. Keys are architecture names
     /// (`x86_64`, `aarch64`, `i686`, `riscv64`), several joined with `|` like `x86_64|aarch64`.
     #[schemars(title = "Per-architecture settings")]

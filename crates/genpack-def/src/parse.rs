@@ -38,6 +38,46 @@ pub(crate) enum Outcome {
     Definition(Box<Definition>, Vec<Diagnostic>),
 }
 
+/// A diagnostic about the value at `path` (like `packages[2]`) of definition text, placed
+/// where that value is written, for checks made outside the reader (packages against a
+/// package index). `None` when the text is not JSON5 or has no value there.
+pub fn diagnostic_at(
+    source: &str,
+    file: &Path,
+    path: &[crate::edit::Segment],
+    severity: Severity,
+    message: impl Into<String>,
+    help: Option<String>,
+) -> Option<Diagnostic> {
+    let text = without_bom(source);
+    let parsed = parse_to_ast(&text, &CollectOptions::default(), &json5_options()).ok()?;
+    let mut value = parsed.value.as_ref()?;
+    for segment in path {
+        value = match (segment, value) {
+            (crate::edit::Segment::Key(key), Value::Object(object)) => {
+                &object
+                    .properties
+                    .iter()
+                    .find(|prop| crate::reader::prop_name(prop) == *key)?
+                    .value
+            }
+            (crate::edit::Segment::Index(index), Value::Array(array)) => {
+                array.elements.get(*index)?
+            }
+            _ => return None,
+        };
+    }
+    let mut reader = Reader::new(source, file);
+    reader.report(
+        severity,
+        value.range(),
+        &crate::edit::display_path(path),
+        message,
+        help,
+    );
+    reader.finish().into_iter().next()
+}
+
 /// Parses and checks definition text, such as unsaved text in an editor.
 ///
 /// `file` is used in diagnostics and to name an image that has no `name`: the folder holding

@@ -76,6 +76,7 @@ fn the_schema_names_every_top_level_key() {
         "groups",
         "services",
         "setup_commands",
+        "ports",
         "arch",
         "variants",
         "default_variant",

@@ -5,6 +5,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+pub use genpack_def::{Protocol, ServicePort, WebScheme};
+
 use crate::error::GalleryError;
 
 /// The file in each template folder that describes it.
@@ -76,46 +78,6 @@ pub enum Flavour {
     Compiled,
 }
 
-/// The transport protocol of a [`ServicePort`].
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
-#[serde(rename_all = "lowercase")]
-pub enum Protocol {
-    /// TCP (the default).
-    #[default]
-    Tcp,
-    /// UDP.
-    Udp,
-}
-
-/// How a browser opens a [`ServicePort`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
-#[serde(rename_all = "lowercase")]
-pub enum WebScheme {
-    /// `http://`
-    Http,
-    /// `https://`
-    Https,
-}
-
-/// A network service the appliance offers, so front ends can forward it and link to it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
-#[serde(deny_unknown_fields)]
-pub struct ServicePort {
-    /// The port inside the appliance, e.g. 80.
-    pub port: u16,
-    /// `tcp` (default) or `udp`.
-    #[serde(default)]
-    pub protocol: Protocol,
-    /// What answers there, for people: "Web interface", "SMB file sharing".
-    pub name: String,
-    /// Set when a browser can open it: `http` or `https`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub web: Option<WebScheme>,
-    /// The page to open, starting with `/` (default `/`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub path: Option<String>,
-}
-
 /// Numbers measured by building and booting the template (`make test-appliances`), so the
 /// gallery states them instead of guessing. Times are in seconds, on a 2-core machine with
 /// QEMU TCG.
@@ -175,8 +137,9 @@ pub struct TemplateMeta {
     /// Why there is no ready-made flavour of this compiled template, for the card.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub no_ready_made: Option<String>,
-    /// The services the appliance offers on the network.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// The services the appliance offers on the network: the definition's `ports` (filled in
+    /// when the template is loaded; `template.json5` does not repeat them).
+    #[serde(default, skip_deserializing, skip_serializing_if = "Vec::is_empty")]
     pub ports: Vec<ServicePort>,
     /// Build time, size and boot time, measured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -260,28 +223,6 @@ impl TemplateMeta {
             return Err(
                 "`no_ready_made` and `flavour_of` contradict each other; keep one".to_string(),
             );
-        }
-        for port in &self.ports {
-            if port.port == 0 {
-                return Err(format!("`ports`: {:?} has port 0", port.name));
-            }
-            if port.name.trim().is_empty() {
-                return Err(format!("`ports`: port {} needs a `name`", port.port));
-            }
-            if port.web.is_some() && port.protocol == Protocol::Udp {
-                return Err(format!(
-                    "`ports`: port {} is UDP; a browser cannot open it",
-                    port.port
-                ));
-            }
-            if let Some(path) = &port.path {
-                if !path.starts_with('/') || port.web.is_none() {
-                    return Err(format!(
-                        "`ports`: the `path` of port {} must start with `/` and needs `web`",
-                        port.port
-                    ));
-                }
-            }
         }
         if let Some(measured) = &self.measured {
             let date = measured.date.as_bytes();

@@ -36,7 +36,7 @@ impl Template {
             .file_name()
             .map(|name| name.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let meta = TemplateMeta::load(&dir.join(META_FILE))?;
+        let mut meta = TemplateMeta::load(&dir.join(META_FILE))?;
 
         let definition_path = dir.join(DEFINITION_FILE);
         if !definition_path.is_file() {
@@ -60,6 +60,7 @@ impl Template {
             }
         })?;
 
+        meta.ports = definition.ports.clone();
         let icon_svg = read_svg(&dir.join(&meta.icon))?;
         Ok(Template {
             id,

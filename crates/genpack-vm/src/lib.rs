@@ -11,12 +11,16 @@
 //!   noVNC session over a loopback WebSocket guarded by a one-time token.
 //! - A build's image tree boots without packing ([`Boot::Tree`], [`tree`]): its kernel and
 //!   initramfs directly, the tree shared read-only over virtio-fs or 9p.
+//! - [`connect()`] tells how to reach a running VM: the SSH command, its web pages on forwarded
+//!   host ports (the definition's declared services, [`Guest`]) and how to log in on its
+//!   console.
 //! - [`run_service`] runs a VM folder described by `vm.ini` in the foreground.
 
 pub mod accel;
 pub mod boot_files;
 pub mod bridge;
 pub mod command;
+pub mod connect;
 pub mod console;
 pub mod disk;
 mod error;
@@ -38,6 +42,7 @@ pub mod vsock;
 pub use accel::{AccelPolicy, AccelVerdict};
 pub use boot_files::Arch;
 pub use bridge::ViewerBridge;
+pub use connect::{connect, connect_info, Account, ConnectInfo, Guest};
 pub use console::{ConsoleInput, ConsoleLog};
 pub use disk::{allocate, Allocation};
 pub use error::{Result, VmError};

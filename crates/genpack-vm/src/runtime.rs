@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::connect::Guest;
 use crate::error::{Result, VmError};
 use crate::input::InputDevices;
 use crate::network::Forward;
@@ -303,6 +304,12 @@ pub struct VmState {
     pub console_socket: PathBuf,
     /// The serial console log.
     pub console_log: PathBuf,
+    /// The system.ini handed to the guest, when there is one.
+    #[serde(default)]
+    pub system_ini: Option<PathBuf>,
+    /// What the appliance offers: its declared services and accounts.
+    #[serde(default)]
+    pub guest: Guest,
 }
 
 /// The running QEMU of a VM, held through a pidfd.
@@ -455,6 +462,8 @@ mod tests {
             qmp_socket: rt.qmp_socket(),
             console_socket: rt.console_socket(),
             console_log: rt.console_log(),
+            system_ini: None,
+            guest: Default::default(),
         };
         rt.write_state(&state).unwrap();
         assert_eq!(rt.read_state().unwrap(), Some(state));

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use crate::accel::AccelPolicy;
+use crate::connect::Guest;
 use crate::firmware::FirmwareKind;
 use crate::network::Network;
 
@@ -44,11 +45,16 @@ pub struct VmSpec {
     pub fw_cfg_strings: Vec<(String, String)>,
     /// Where to keep the UEFI variable store between runs; a fresh copy per run when `None`.
     pub uefi_vars: Option<PathBuf>,
+    /// What the appliance offers (its definition's services and accounts): on the user-mode
+    /// network each declared service gets a free host port, and [`crate::connect()`] tells how
+    /// to reach it.
+    pub guest: Guest,
 }
 
 impl VmSpec {
     /// A VM named `name` booting `boot` with the defaults: 2048 MiB, 1 vCPU, volatile data,
-    /// user-mode network forwarding a loopback port to guest SSH, VNC display, automatic
+    /// user-mode network forwarding a loopback port to guest SSH (and one to each service of
+    /// [`VmSpec::guest`]), VNC display, automatic
     /// accelerator.
     pub fn new(name: impl Into<String>, boot: Boot) -> Self {
         VmSpec {
@@ -66,6 +72,7 @@ impl VmSpec {
             usb_devices: Vec::new(),
             fw_cfg_strings: Vec::new(),
             uefi_vars: None,
+            guest: Guest::default(),
         }
     }
 

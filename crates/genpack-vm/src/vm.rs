@@ -135,7 +135,7 @@ pub async fn launch_with_progress(
         })
     };
     check_spec(spec)?;
-    let spec = &crate::tree::with_tree_share(spec)?;
+    let spec = &crate::connect::with_service_forwards(&crate::tree::with_tree_share(spec)?);
     let runtime = RuntimeDir::for_name(&spec.name)?;
     report(
         StartPhase::Preparing,
@@ -320,6 +320,8 @@ pub async fn launch_with_progress(
         qmp_socket: runtime.qmp_socket(),
         console_socket: runtime.console_socket(),
         console_log: runtime.console_log(),
+        system_ini: spec.system_ini.clone(),
+        guest: spec.guest.clone(),
     };
     runtime.write_state(&state)?;
     report(

@@ -41,6 +41,8 @@ fn folder_claiming(name: &str, pid: u32) -> RuntimeDir {
         qmp_socket: runtime.qmp_socket(),
         console_socket: runtime.console_socket(),
         console_log: runtime.console_log(),
+        system_ini: None,
+        guest: Default::default(),
     };
     std::fs::write(runtime.state_file(), serde_json::to_vec(&state).unwrap()).unwrap();
     runtime

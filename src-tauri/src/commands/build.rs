@@ -3,7 +3,9 @@
 
 use crate::error::{CommandError, CommandResult};
 use crate::progress::ProgressChannel;
-use genpack_build::{BuildError, BuildOptions, Builder, CancelToken, EmergeOptions, Progress};
+use genpack_build::{
+    BaseSettings, BuildError, BuildOptions, Builder, CancelToken, EmergeOptions, Progress,
+};
 use genpack_def::{Arch, Project};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -167,7 +169,8 @@ pub fn build_output(
 }
 
 /// Builds `dir` for `arch` and `variant`; `force_lower` rebuilds the base layer too; `emerge`
-/// sets how emerge runs for a Gentoo base (parallel jobs, binhost, distcc, deep depclean).
+/// sets how emerge runs for a Gentoo base (parallel jobs, binhost, distcc, deep depclean) and
+/// `mirror` where its stage3 and Portage snapshot come from (`genpack build --mirror`).
 ///
 /// Every [`Progress`] event goes to `progress`; the command returns when the build is done,
 /// failed or cancelled (with [`build_cancel`]).
@@ -180,10 +183,12 @@ pub async fn build_start(
     variant: Option<String>,
     force_lower: bool,
     emerge: Option<EmergeOptions>,
+    mirror: Option<String>,
     progress: ProgressChannel,
 ) -> CommandResult<BuildResult> {
     let arch = parse_arch(&arch)?;
     let project = load_project(&dir)?;
+    refuse_unknown_packages(&project, arch)?;
     let project_dir = project
         .dir
         .canonicalize()
@@ -202,15 +207,21 @@ pub async fn build_start(
         rerun_from: None,
         emerge: emerge.unwrap_or_default(),
     };
+    let packages = project.definition.packages.clone();
     let outcome = tauri::async_runtime::spawn_blocking(move || {
         let started = std::time::Instant::now();
-        let report = Builder::new(&project, options)?.build()?;
+        let mut settings = BaseSettings::default();
+        if let Some(mirror) = mirror.filter(|m| !m.trim().is_empty()) {
+            settings.gentoo_mirror = mirror.trim().to_string();
+        }
+        let report = Builder::with_settings(&project, options, settings)?.build()?;
         Ok::<_, BuildError>((report, started.elapsed()))
     })
     .await;
     builds.finish(&project_dir);
-    let (report, elapsed) =
-        outcome.map_err(|error| CommandError::stopped("build thread", error))??;
+    let (report, elapsed) = outcome
+        .map_err(|error| CommandError::stopped("build thread", error))?
+        .map_err(|error| with_field(error, &packages))?;
     Ok(BuildResult {
         image: report.pack.output,
         bytes: report.pack.bytes,
@@ -221,6 +232,40 @@ pub async fn build_start(
         binary_packages: report.lower.binary_packages,
         downloaded_packages: report.lower.downloaded_packages,
     })
+}
+
+/// A build error whose cause names one of the definition's packages, linked to its entry.
+fn with_field(error: BuildError, packages: &[String]) -> CommandError {
+    let package = error.cause().and_then(|cause| cause.package);
+    let mut error = CommandError::from(error);
+    if let (Some(cause), Some(package)) = (error.cause.as_mut(), package) {
+        cause.field = packages
+            .iter()
+            .position(|entry| entry == &package || entry.starts_with(&format!("{package}=")))
+            .map(|index| format!("packages[{index}]"));
+    }
+    error
+}
+
+/// Refuses to build a definition whose packages the base's package index does not have, the
+/// first one in plain words linked to its entry (as `genpack build` refuses it).
+fn refuse_unknown_packages(project: &Project, arch: Arch) -> CommandResult<()> {
+    let check = genpack_build::package_index::check_packages(
+        project,
+        &project.source,
+        arch,
+        &genpack_build::cache_root(),
+    );
+    let Some(first) = check.diagnostics.first() else {
+        return Ok(());
+    };
+    let listed: Vec<String> = check.diagnostics.iter().map(ToString::to_string).collect();
+    let mut error = CommandError::definition(listed.join("\n")).with_hint(first.help.clone());
+    error.cause = Some(crate::error::FailureCause {
+        sentence: format!("{}.", first.message),
+        field: Some(first.path.clone()),
+    });
+    Err(error)
 }
 
 /// Asks the build of `dir` to stop; `false` when none is running.

@@ -24,6 +24,9 @@ pub struct Analysis {
     pub arches: Vec<String>,
     /// The variant names, in file order.
     pub variants: Vec<String>,
+    /// Why the package names were not checked against the base's package index (none on
+    /// disk before the first build), when they were not.
+    pub packages_unchecked: Option<String>,
 }
 
 /// An opened project.
@@ -81,9 +84,30 @@ fn segments(path: Vec<PathStep>) -> Vec<Segment> {
     path.into_iter().map(Segment::from).collect()
 }
 
-/// Reads `text` as the definition in `file`.
+/// Reads `text` as the definition in `file`, with its package names checked against the
+/// package index of its base for this machine's architecture.
 pub fn analyze(text: &str, file: &Path) -> Analysis {
-    let parsed = parse_definition(text, file);
+    let mut parsed = parse_definition(text, file);
+    let mut packages_unchecked = None;
+    if let (Some(definition), Some(arch)) = (&parsed.definition, Arch::host()) {
+        let project = Project {
+            dir: file.parent().unwrap_or(Path::new(".")).to_path_buf(),
+            file: file.to_path_buf(),
+            source: text.to_string(),
+            definition: definition.clone(),
+            diagnostics: Vec::new(),
+        };
+        let check = genpack_build::package_index::check_packages(
+            &project,
+            text,
+            arch,
+            &genpack_build::cache_root(),
+        );
+        if let genpack_build::package_index::IndexState::NotCheckedYet { reason } = check.state {
+            packages_unchecked = Some(reason);
+        }
+        parsed.diagnostics.extend(check.diagnostics);
+    }
     let value = Document::parse(text).ok().and_then(|doc| doc.get(&[]));
     let (definition, arches, variants) = match &parsed.definition {
         Some(definition) => (
@@ -107,6 +131,7 @@ pub fn analyze(text: &str, file: &Path) -> Analysis {
         diagnostics: parsed.diagnostics,
         arches,
         variants,
+        packages_unchecked,
     }
 }
 

@@ -62,6 +62,20 @@ fn check_place(name: &str, parent_dir: &Path) -> ProjectPlace {
     }
 }
 
+/// What building a Gentoo definition of `packages` packages needs on this machine: the base
+/// download, the expected time of the first build and the mirror (`mirror`, the studio's
+/// setting, else the default).
+#[tauri::command]
+pub fn gentoo_needs(packages: usize, mirror: Option<String>) -> genpack_build::needs::GentooNeeds {
+    let arch = genpack_def::Arch::host().unwrap_or(genpack_def::Arch::X86_64);
+    genpack_build::needs::gentoo_needs(
+        arch,
+        packages,
+        &genpack_build::cache_root(),
+        mirror.as_deref(),
+    )
+}
+
 /// Creates `<parent_dir>/<name>` from a template, remembers it and opens it. A missing
 /// `parent_dir` is made only when `create_folder` says so.
 #[tauri::command]

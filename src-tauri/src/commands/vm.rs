@@ -218,6 +218,7 @@ pub async fn vm_start(
     };
     let mut spec = VmSpec::new(&target.name, boot);
     spec.system_ini = target.system_ini.clone();
+    spec.guest = genpack_vm::Guest::of_project(&dir);
     if !volatile {
         if let Some(parent) = target.data_disk.parent() {
             std::fs::create_dir_all(parent)
@@ -236,6 +237,40 @@ pub async fn vm_start(
         name: handle.name().to_string(),
         accel_reason: handle.accel().reason.clone(),
     })
+}
+
+/// How to reach the running VM: the SSH command, its web pages on forwarded host ports and how
+/// to log in on its console (the same facts `genpack vm run` prints).
+#[tauri::command]
+pub fn vm_connect(name: String) -> CommandResult<genpack_vm::ConnectInfo> {
+    genpack_vm::connect(&name).map_err(vm_error)
+}
+
+/// Opens a web page of a VM (an `http(s)://127.0.0.1:<port>/…` address from
+/// [`vm_connect`]) in the desktop's web browser.
+#[tauri::command]
+pub fn open_web_page(url: String) -> CommandResult<()> {
+    let loopback = ["http://127.0.0.1:", "https://127.0.0.1:"]
+        .iter()
+        .any(|prefix| url.starts_with(prefix));
+    if !loopback || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(CommandError::invalid(format!(
+            "{url} is not a web page of a VM on this machine"
+        )));
+    }
+    let opener = genpack_util::find_program("xdg-open").ok_or_else(|| {
+        CommandError::vm(format!(
+            "no program here opens web pages (xdg-open is not installed): open {url} in your browser"
+        ))
+    })?;
+    std::process::Command::new(opener)
+        .arg(&url)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map_err(|source| CommandError::io("run xdg-open for", Path::new(&url), source))?;
+    Ok(())
 }
 
 /// The VM's state, accelerator, memory and uptime (cheap: no monitor round trip).

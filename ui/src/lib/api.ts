@@ -38,6 +38,8 @@ import type {
   Template,
   VmStarted,
   VmStatus,
+  ConnectInfo,
+  GentooNeeds,
   VmTarget,
   VmViewer,
   ConsoleEvent,
@@ -82,6 +84,7 @@ export const api = {
   galleryCheckProject: (name: string, parentDir: string) => invoke<ProjectPlace>('gallery_check_project', { name, parentDir }),
   galleryCreateProject: (templateId: string, name: string, parentDir: string, createFolder: boolean) =>
     invoke<ProjectView>('gallery_create_project', { templateId, name, parentDir, createFolder }),
+  gentooNeeds: (packages: number, mirror: string | null) => invoke<GentooNeeds>('gentoo_needs', { packages, mirror }),
 
   projectOpen: (dir: string) => invoke<ProjectView>('project_open', { dir }),
   definitionSchema: () => invoke<JsonObject>('definition_schema'),
@@ -114,7 +117,8 @@ export const api = {
     forceLower: boolean,
     progress: Channel<BuildProgress>,
     emerge: EmergeOptions | null = null,
-  ) => invoke<BuildResult>('build_start', { dir, arch, variant, forceLower, emerge, progress }),
+    mirror: string | null = null,
+  ) => invoke<BuildResult>('build_start', { dir, arch, variant, forceLower, emerge, mirror, progress }),
   buildCancel: (dir: string) => invoke<boolean>('build_cancel', { dir }),
 
   vmTarget: (dir: string, arch: string, variant: string | null) =>
@@ -122,6 +126,8 @@ export const api = {
   vmStart: (dir: string, arch: string, variant: string | null, volatile: boolean, fromTree = false) =>
     invoke<VmStarted>('vm_start', { dir, arch, variant, volatile, fromTree }),
   vmStatus: (name: string) => invoke<VmStatus>('vm_status', { name }),
+  vmConnect: (name: string) => invoke<ConnectInfo>('vm_connect', { name }),
+  openWebPage: (url: string) => invoke<void>('open_web_page', { url }),
   vmStop: (name: string, force: boolean) => invoke<StopOutcome>('vm_stop', { name, force }),
   vmScreenshot: (name: string) => invoke<string>('vm_screenshot', { name }),
   vmConsoleTail: (name: string, kib: number) => invoke<string>('vm_console_tail', { name, kib }),

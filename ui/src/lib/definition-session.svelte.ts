@@ -26,6 +26,8 @@ export class DefinitionSession {
   diagnostics = $state<Diagnostic[]>([]);
   arches = $state<string[]>([]);
   variants = $state<string[]>([]);
+  /** Why package names were not checked against the base's package index, when they were not. */
+  packagesUnchecked = $state<string | null>(null);
   /** True while raw text waits to be read by the engine. */
   pending = $state(false);
   canUndo = $state(false);
@@ -130,6 +132,7 @@ export class DefinitionSession {
     this.diagnostics = analysis.diagnostics;
     this.arches = analysis.arches;
     this.variants = analysis.variants;
+    this.packagesUnchecked = analysis.packages_unchecked ?? null;
   }
 
   private syncHistoryFlags(): void {

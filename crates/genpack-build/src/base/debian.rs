@@ -173,6 +173,22 @@ impl BaseProvider for Debian {
         if let Some(hook) = &backports_install {
             cmd.arg(format!("--customize-hook={hook}"));
         }
+        // Keep the package index apt downloaded, so that package names can be checked
+        // against it before the next build (crate::package_index): right after the essential
+        // packages, before the definition's own are installed (a name apt does not know fails
+        // that step, and the index is worth most then).
+        if let Some(lists) = ctx
+            .cache_dir
+            .parent()
+            .and_then(Path::parent)
+            .map(|root| crate::package_index::debian_lists_dir(root, &self.suite, recipe.arch))
+        {
+            std::fs::create_dir_all(&lists).map_err(BuildError::io("creating", &lists))?;
+            cmd.arg(format!(
+                "--essential-hook=sync-out /var/lib/apt/lists {}",
+                crate::command::shell_quote(&lists.to_string_lossy())
+            ));
+        }
         cmd.arg(format!(
             "--customize-hook=sync-out /var/cache/apt/archives {}",
             crate::command::shell_quote(&cache)

@@ -12,8 +12,8 @@ use super::portage::MapKind;
 use super::{child_key, prop_name, prop_name_range, suggest, Reader};
 use crate::diagnostic::Severity;
 use crate::model::{
-    ArchBlock, Base, CircularDepBreaker, Compression, Definition, Group, PackageMap, SetupCommand,
-    User, Variant,
+    ArchBlock, Base, CircularDepBreaker, Compression, Definition, Group, PackageMap, ServicePort,
+    SetupCommand, User, Variant,
 };
 
 /// The settings of one block, whatever its scope; absent keys stay empty.
@@ -34,6 +34,7 @@ pub(super) struct Block {
     groups: Vec<Group>,
     services: Vec<String>,
     setup_commands: Vec<SetupCommand>,
+    ports: Vec<ServicePort>,
     arch: IndexMap<String, ArchBlock>,
     variants: IndexMap<String, Variant>,
     default_variant: Option<(String, Range)>,
@@ -127,6 +128,7 @@ impl Reader<'_> {
             groups: block.groups,
             services: block.services,
             setup_commands: block.setup_commands,
+            ports: block.ports,
             arch: block.arch,
             variants: block.variants,
             default_variant: None,
@@ -225,6 +227,7 @@ impl Reader<'_> {
                 "groups" => block.groups = self.groups(value, &here),
                 "services" => block.services = self.string_list(value, &here, ListKind::Services),
                 "setup_commands" => block.setup_commands = self.setup_commands(value, &here),
+                "ports" => block.ports = self.ports(value, &here),
                 "arch" => block.arch = self.arch_blocks(value, &here),
                 "variants" => block.variants = self.variants(value, &here),
                 "default_variant" => {

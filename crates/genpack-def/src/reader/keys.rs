@@ -25,6 +25,7 @@ const TOP_KEYS: &[&str] = &[
     "groups",
     "services",
     "setup_commands",
+    "ports",
     "arch",
     "variants",
     "default_variant",

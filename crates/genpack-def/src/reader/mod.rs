@@ -15,6 +15,7 @@
 //!   circular dependency breaker;
 //! - [`accounts`]: users and groups;
 //! - [`commands`]: setup commands;
+//! - [`ports`]: the network services the appliance offers;
 //! - [`layers`]: `arch` blocks and `variants`.
 
 mod accounts;
@@ -25,6 +26,7 @@ mod keys;
 mod layers;
 mod lists;
 mod portage;
+mod ports;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -247,7 +249,7 @@ impl<'s> Reader<'s> {
 
 // ----- helpers -----
 
-fn prop_name(prop: &ObjectProp) -> String {
+pub(crate) fn prop_name(prop: &ObjectProp) -> String {
     match &prop.name {
         ObjectPropName::String(lit) => lit.value.to_string(),
         ObjectPropName::Word(lit) => lit.value.to_string(),

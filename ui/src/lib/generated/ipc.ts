@@ -30,7 +30,12 @@ export type Analysis = {
   /**
    * The variant names, in file order.
    */
-  variants: Array<string>, };
+  variants: Array<string>,
+  /**
+   * Why the package names were not checked against the base's package index (none on
+   * disk before the first build), when they were not.
+   */
+  packages_unchecked: string | null, };
 
 /**
  * A binary package host to take prebuilt packages from.
@@ -232,12 +237,55 @@ export type CommandError = {
   /**
    * What to do next, when known.
    */
-  hint: string | null, };
+  hint: string | null,
+  /**
+   * The cause in one plain sentence, when the engine can tell it from the failure (a
+   * build's log names a missing package): shown first, the message folded away.
+   */
+  cause: FailureCause | null, };
+
+/**
+ * How to reach a running VM.
+ */
+export type ConnectInfo = {
+  /**
+   * Logging in over SSH, when a host port reaches the guest's port 22.
+   */
+  ssh: SshAccess | null,
+  /**
+   * The web pages the appliance serves, on their forwarded host ports.
+   */
+  web: Array<WebLink>,
+  /**
+   * Every forwarded port with what answers there.
+   */
+  forwards: Array<ForwardedPort>,
+  /**
+   * Logging in on the screen or the serial console.
+   */
+  console: ConsoleLogin, };
 
 /**
  * What the console view receives, tagged by `kind`.
  */
 export type ConsoleEvent = { "kind": "output", text: string, } | { "kind": "closed" };
+
+/**
+ * How to log in on the screen or the serial console.
+ */
+export type ConsoleLogin = {
+  /**
+   * system.ini turns on automatic login (as root).
+   */
+  autologin: boolean,
+  /**
+   * The account to type at the `login:` prompt, when one logs in without a password.
+   */
+  user: string | null,
+  /**
+   * One sentence for people.
+   */
+  advice: string, };
 
 /**
  * One problem in a definition file.
@@ -376,7 +424,12 @@ export type EditResult = { text: string,
   /**
    * The variant names, in file order.
    */
-  variants: Array<string>, };
+  variants: Array<string>,
+  /**
+   * Why the package names were not checked against the base's package index (none on
+   * disk before the first build), when they were not.
+   */
+  packages_unchecked: string | null, };
 
 /**
  * What ejecting did, for the user.
@@ -431,6 +484,19 @@ export type ErrorKind = "not_found" | "not_a_project" | "io" | "invalid" | "defi
  * The kinds of file an image can be exported as.
  */
 export type ExportFormat = "disk" | "iso" | "zip";
+
+/**
+ * A failure's cause in plain words, and the definition field it is about.
+ */
+export type FailureCause = {
+  /**
+   * One sentence: "Debian has no package named ngnix."
+   */
+  sentence: string,
+  /**
+   * The place in genpack.json5 to fix, like `packages[1]`, when there is one.
+   */
+  field: string | null, };
 
 /**
  * How the image is laid out on the drive or in an exported file, as the window chose it.
@@ -844,7 +910,12 @@ export type ProjectView = { dir: string, file: string,
   /**
    * The variant names, in file order.
    */
-  variants: Array<string>, };
+  variants: Array<string>,
+  /**
+   * Why the package names were not checked against the base's package index (none on
+   * disk before the first build), when they were not.
+   */
+  packages_unchecked: string | null, };
 
 /**
  * The transport protocol of a [`ServicePort`].
@@ -946,7 +1017,8 @@ export type SeenDrive = {
   model: string | null, serial: string | null, };
 
 /**
- * A network service the appliance offers, so front ends can forward it and link to it.
+ * A network service the appliance offers: a VM run forwards a host port to it, and front
+ * ends show how to reach it.
  */
 export type ServicePort = {
   /**
@@ -954,11 +1026,11 @@ export type ServicePort = {
    */
   port: number,
   /**
-   * `tcp` (default) or `udp`.
+   * `tcp` (the default) or `udp`.
    */
   protocol: Protocol,
   /**
-   * What answers there, for people: "Web interface", "SMB file sharing".
+   * What answers there, for people: "Web site", "SMB file sharing".
    */
   name: string,
   /**
@@ -1001,6 +1073,44 @@ export type SigningKey = {
    * The key's fingerprint or user id.
    */
   key: string, };
+
+/**
+ * The SSH command and what it needs.
+ */
+export type SshAccess = {
+  /**
+   * The command to paste into a terminal, e.g. `ssh -p 2222 admin@127.0.0.1`.
+   */
+  command: string,
+  /**
+   * The account it logs in as.
+   */
+  user: string,
+  /**
+   * The host address (loopback unless the forward says otherwise).
+   */
+  host: string,
+  /**
+   * The host port forwarded to the guest's port 22.
+   */
+  port: number,
+  /**
+   * The public keys system.ini lets in, shortened for display (`ssh-ed25519 …you@laptop`).
+   */
+  keys: Array<string>,
+  /**
+   * The private key of this machine that matches one of them, passed with `-i`.
+   */
+  identity: string | null,
+  /**
+   * Whether logging in can work: false when system.ini lets no key in (no account of an
+   * appliance has a password).
+   */
+  ready: boolean,
+  /**
+   * One sentence on what to do, for people.
+   */
+  advice: string, };
 
 /**
  * What the window needs when it starts.
@@ -1131,7 +1241,8 @@ export type TemplateMeta = {
    */
   no_ready_made?: string | null,
   /**
-   * The services the appliance offers on the network.
+   * The services the appliance offers on the network: the definition's `ports` (filled in
+   * when the template is loaded; `template.json5` does not repeat them).
    */
   ports?: Array<ServicePort>,
   /**
@@ -1232,6 +1343,23 @@ export type VmViewer = {
    * `ws://127.0.0.1:<port>/vnc/<one-time token>`: valid for one connection.
    */
   url: string, };
+
+/**
+ * A web page of the appliance.
+ */
+export type WebLink = {
+  /**
+   * What the page is ("Web site").
+   */
+  name: string,
+  /**
+   * `http://127.0.0.1:<host port>/<path>`.
+   */
+  url: string,
+  /**
+   * The port inside the appliance.
+   */
+  guest_port: number, };
 
 /**
  * How a browser opens a [`ServicePort`].
