@@ -635,6 +635,56 @@ export type FlashResult = {
 export type FlashTable = "auto" | "mbr" | "gpt" | "superfloppy";
 
 /**
+ * One forwarded port.
+ */
+export type ForwardedPort = {
+  /**
+   * What answers there, when the definition names it.
+   */
+  name: string | null,
+  /**
+   * `tcp` or `udp`.
+   */
+  protocol: string,
+  /**
+   * The host address.
+   */
+  host: string,
+  /**
+   * The port on this machine.
+   */
+  host_port: number,
+  /**
+   * The port inside the appliance.
+   */
+  guest_port: number, };
+
+/**
+ * What a Gentoo build of a definition needs.
+ */
+export type GentooNeeds = {
+  /**
+   * MiB the base still downloads (stage3 and Portage tree); 0 when both are cached.
+   */
+  base_download_mib: number,
+  /**
+   * Both are in the download cache already.
+   */
+  base_cached: boolean,
+  /**
+   * The mirror the base comes from (`GENPACK_GENTOO_MIRROR`, else Gentoo's).
+   */
+  mirror: string,
+  /**
+   * About how long the first build takes, in seconds.
+   */
+  expected_s: number,
+  /**
+   * `expected_s` comes from past builds on this machine (else it is an estimate).
+   */
+  from_history: boolean, };
+
+/**
  * An image file as [`inspect_image`] sees it.
  */
 export type ImageFile = {
