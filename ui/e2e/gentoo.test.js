@@ -51,7 +51,7 @@ describe('genpack studio: a Gentoo template', () => {
       assert.match(line, /MB download|package sources/);
       assert.match(line, /about \d+ (h|min)/);
       assert.match(line, /distfiles\.gentoo\.org reachable|reachable/);
-      await needsLine.scrollIntoView({ block: 'center' });
+      await needsLine.scrollIntoView();
       await screenshot(browser, 'gallery-gentoo-needs');
 
       // The details: pick the compiled flavour; the needs are spelt out with the way back.
@@ -88,7 +88,7 @@ describe('genpack studio: a Gentoo template', () => {
       assert.match(sentence, /^Could not reach mirror\.genpack\.invalid: its name could not be looked up/);
       assert.match(sentence, /Set another Gentoo mirror \(Gentoo build settings/);
       assert.equal(await byTestId(browser, 'build-failure-details').getAttribute('open'), null, 'the log is folded away');
-      await byTestId(browser, 'build-failure').scrollIntoView({ block: 'center' });
+      await byTestId(browser, 'build-failure').scrollIntoView();
       await screenshot(browser, 'build-gentoo-unreachable');
     } finally {
       await browser.deleteSession().catch(() => {});
