@@ -112,7 +112,7 @@ fn strip_overlay_xattrs(path: &Path, keep_opaque: bool) -> Result<()> {
 }
 
 /// What [`assemble`] did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AssembleStats {
     /// Hard links made to layer entries.
     pub linked: u64,

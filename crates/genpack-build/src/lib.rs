@@ -39,6 +39,7 @@ pub mod closure;
 mod command;
 pub mod container;
 pub mod copy;
+pub mod doctor;
 pub mod download;
 mod error;
 pub mod fingerprint;
@@ -54,7 +55,9 @@ pub mod recipe;
 pub mod select;
 pub mod stages;
 pub mod upper;
+pub mod userns;
 pub mod workdir;
+pub mod worker;
 
 pub use base::gentoo::{gentoo_binhost, EmergeOptions, SigningKey, OFFICIAL_BINHOST};
 pub use builder::{

@@ -3,7 +3,8 @@
 
 use crate::error::{CommandError, CommandResult};
 use crate::progress::ProgressChannel;
-use genpack_build::{BuildError, BuildOptions, Builder, CancelToken, EmergeOptions, Progress};
+use genpack_build::worker::BuildRequest;
+use genpack_build::{BuildError, CancelToken, EmergeOptions, Progress};
 use genpack_def::{Arch, Project};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -180,21 +181,22 @@ pub async fn build_start(
         .unwrap_or_else(|_| project.dir.clone());
     let cancel = builds.start(&project_dir)?;
     let builds = Arc::clone(&*builds);
-    let options = BuildOptions {
+    let request = BuildRequest {
+        project_dir: project.dir.clone(),
         arch: Some(arch),
         variant: chosen_variant(variant),
-        cancel,
-        progress: Arc::new(move |event: Progress| {
-            // A closed window drops the channel; the build goes on and its log stays on disk.
-            let _ = progress.send(event);
-        }),
         force_lower,
         rerun_from: None,
         emerge: emerge.unwrap_or_default(),
     };
+    let progress = Arc::new(move |event: Progress| {
+        // A closed window drops the channel; the build goes on and its log stays on disk.
+        let _ = progress.send(event);
+    });
+    // As an ordinary user the build runs in a child process in a user namespace.
     let outcome = tauri::async_runtime::spawn_blocking(move || {
         let started = std::time::Instant::now();
-        let report = Builder::new(&project, options)?.build()?;
+        let report = genpack_build::worker::build(&request, progress, cancel)?;
         Ok::<_, BuildError>((report, started.elapsed()))
     })
     .await;
