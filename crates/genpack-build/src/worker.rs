@@ -56,7 +56,7 @@ pub enum WorkerMessage {
     /// A progress event of the build.
     Progress(Progress),
     /// The build finished.
-    Done(BuildReport),
+    Done(Box<BuildReport>),
     /// The build failed: the error's message and what to do about it.
     Failed {
         /// The error, as the build would have reported it.
@@ -171,7 +171,7 @@ pub fn build_in_child(
             let Ok(line) = line else { break };
             match serde_json::from_str::<WorkerMessage>(&line) {
                 Ok(WorkerMessage::Progress(event)) => progress(event),
-                Ok(WorkerMessage::Done(report)) => outcome = Some(Ok(report)),
+                Ok(WorkerMessage::Done(report)) => outcome = Some(Ok(*report)),
                 Ok(WorkerMessage::Failed { message, hint }) => {
                     outcome = Some(Err(BuildError::Worker {
                         message: match hint {
@@ -259,7 +259,7 @@ fn serve() -> ExitCode {
     let progress: ProgressSink = Arc::new(|event| send(&WorkerMessage::Progress(event)));
     match build_here(&request, progress, cancel) {
         Ok(report) => {
-            send(&WorkerMessage::Done(report));
+            send(&WorkerMessage::Done(Box::new(report)));
             ExitCode::SUCCESS
         }
         Err(error) => {

@@ -241,17 +241,14 @@ fn an_ordinary_user_builds_debian_with_real_owners_and_boots_it_needs_root_netwo
             .arg(&project),
         "cp",
     );
-    fs::create_dir_all(project.join("build.d")).unwrap();
+    let scripts = project.join("files/build.d");
+    fs::create_dir_all(&scripts).unwrap();
     fs::write(
-        project.join("build.d/10-owner"),
+        scripts.join("10-owner"),
         "#!/bin/sh\nset -e\nmkdir -p /srv/shared\nchown admin:systemd-journal /srv/shared\n",
     )
     .unwrap();
-    fs::set_permissions(
-        project.join("build.d/10-owner"),
-        fs::Permissions::from_mode(0o755),
-    )
-    .unwrap();
+    fs::set_permissions(scripts.join("10-owner"), fs::Permissions::from_mode(0o755)).unwrap();
     user.chown(&project);
 
     let out = user.genpack(&genpack, &["build", "--arch", "x86_64"], &project);
