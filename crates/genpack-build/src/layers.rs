@@ -369,4 +369,39 @@ mod tests {
                 .is_some());
         }
     }
+
+    /// In a user namespace overlayfs marks opaque directories in `user.overlay.*`: the same
+    /// rules hold, and the marks stay out of the image tree.
+    #[test]
+    fn user_namespace_opaque_marks_count_and_are_stripped() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path().join("base");
+        let top = dir.path().join("top");
+        std::fs::create_dir_all(base.join("opaque")).unwrap();
+        std::fs::write(base.join("opaque/hidden"), "hidden").unwrap();
+        std::fs::create_dir_all(top.join("opaque")).unwrap();
+        std::fs::write(top.join("opaque/new"), "new").unwrap();
+        xattr::set(top.join("opaque"), USER_OPAQUE_XATTR, b"y").unwrap();
+        xattr::set(top.join("opaque"), "user.overlay.impure", b"y").unwrap();
+
+        assert_eq!(seal_layer(&top).unwrap(), 0);
+        assert!(xattr::get(top.join("opaque"), USER_OPAQUE_XATTR)
+            .unwrap()
+            .is_some());
+        assert_eq!(
+            xattr::get(top.join("opaque"), "user.overlay.impure").unwrap(),
+            None
+        );
+        let out = dir.path().join("tree");
+        assemble(&[base, top], &out).unwrap();
+        assert!(
+            !out.join("opaque/hidden").exists(),
+            "opaque dir not applied"
+        );
+        assert!(out.join("opaque/new").exists());
+        assert_eq!(
+            xattr::get(out.join("opaque"), USER_OPAQUE_XATTR).unwrap(),
+            None
+        );
+    }
 }
