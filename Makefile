@@ -15,7 +15,7 @@ APT_PACKAGES := \
 	libwebkit2gtk-4.1-dev libjavascriptcoregtk-4.1-dev libsoup-3.0-dev librsvg2-dev \
 	libayatana-appindicator3-dev libgtk-3-dev libxdo-dev libudev-dev libssl-dev \
 	webkit2gtk-driver xvfb xauth imagemagick fonts-dejavu-core \
-	squashfs-tools mmdebstrap debootstrap systemd-container bubblewrap \
+	squashfs-tools mmdebstrap debootstrap systemd-container bubblewrap uidmap \
 	grub-efi-amd64-bin grub-efi-ia32-bin grub-pc-bin grub-common xorriso dosfstools mtools \
 	ovmf ovmf-ia32 qemu-efi-aarch64 seabios busybox-static linux-image-amd64 cpio zstd xz-utils btrfs-progs fdisk gdisk unzip libmagickcore-6.q16-6-extra \
 	libseccomp-dev libcap-ng-dev \

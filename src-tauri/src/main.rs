@@ -48,6 +48,11 @@ pub struct Studio {
 }
 
 fn main() -> ExitCode {
+    // As an ordinary user, builds run in a child process of this program that enters a user
+    // namespace (see genpack_build::worker); that child starts here and does only the build.
+    if let Some(code) = genpack_build::worker::serve_if_worker() {
+        return code;
+    }
     let args = Args::parse();
 
     if let Some(dir) = &args.create_example {

@@ -92,7 +92,7 @@ impl Default for BaseSettings {
 }
 
 /// What a full build did.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct BuildReport {
     /// The lower phase (possibly skipped because it was up to date).
     pub lower: LowerReport,

@@ -20,8 +20,16 @@ pub enum Runtime {
 }
 
 impl Runtime {
-    /// nspawn when installed, else bubblewrap.
+    /// nspawn when installed, else bubblewrap. In a user namespace (a build as an ordinary
+    /// user) only bubblewrap works: nspawn wants the real root.
     pub fn detect() -> Result<Self> {
+        if crate::userns::entered() {
+            return if on_path("bwrap") {
+                Ok(Runtime::Bubblewrap)
+            } else {
+                Err(BuildError::NoContainerRuntime)
+            };
+        }
         if on_path("systemd-nspawn") {
             Ok(Runtime::Nspawn)
         } else if on_path("bwrap") {

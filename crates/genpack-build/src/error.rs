@@ -110,6 +110,15 @@ pub enum BuildError {
     /// Portage data (checksums, configuration, the package database) was unusable.
     #[error(transparent)]
     Portage(#[from] genpack_portage::Error),
+    /// The child process running a build as an ordinary user failed or reported a failure.
+    #[error("{message}")]
+    Worker {
+        /// What it reported.
+        message: String,
+    },
+    /// A build as an ordinary user cannot enter its user namespace.
+    #[error(transparent)]
+    Namespace(#[from] crate::userns::NamespaceError),
 }
 
 /// Why a server could not be reached.
@@ -171,6 +180,7 @@ impl BuildError {
             BuildError::PackageFailed { .. } => {
                 "fix the package (a patch in patches/, a USE flag, a version mask) and build again; the rest comes from binary packages"
             }
+            BuildError::Namespace(_) | BuildError::Worker { .. } => return None,
             _ => "run `genpack clean` to start from scratch if the work folder looks damaged",
         })
     }

@@ -31,6 +31,15 @@ pub const EXCLUDES: [&str; 4] = ["build", "build.d", "var/log/*.log", "var/tmp/*
 /// overlayfs marks directories that hide the layers below with this attribute (value `y`).
 const OPAQUE_XATTR: &str = "trusted.overlay.opaque";
 const OVERLAY_XATTR_PREFIX: &str = "trusted.overlay.";
+/// The same in a user namespace, where overlayfs keeps its attributes in `user.` (the
+/// `userxattr` mount option, see [`crate::overlay`]).
+const USER_OPAQUE_XATTR: &str = "user.overlay.opaque";
+const USER_OVERLAY_XATTR_PREFIX: &str = "user.overlay.";
+
+/// An attribute of overlayfs' own bookkeeping (in either namespace).
+fn is_overlay_xattr(name: &str) -> bool {
+    name.starts_with(OVERLAY_XATTR_PREFIX) || name.starts_with(USER_OVERLAY_XATTR_PREFIX)
+}
 
 /// Whether `rel` matches one of [`EXCLUDES`].
 pub fn excluded(rel: &Path) -> bool {
@@ -68,7 +77,9 @@ fn is_whiteout(meta: &fs::Metadata) -> bool {
 }
 
 fn is_opaque(dir: &Path) -> bool {
-    matches!(xattr::get(dir, OPAQUE_XATTR), Ok(Some(value)) if value == b"y")
+    [OPAQUE_XATTR, USER_OPAQUE_XATTR]
+        .iter()
+        .any(|name| matches!(xattr::get(dir, name), Ok(Some(value)) if value == b"y"))
 }
 
 /// Makes a layer that overlayfs just wrote fit for stacking and linking: overlayfs'
@@ -103,7 +114,8 @@ fn strip_overlay_xattrs(path: &Path, keep_opaque: bool) -> Result<()> {
     };
     for name in names {
         let text = name.to_string_lossy();
-        if text.starts_with(OVERLAY_XATTR_PREFIX) && !(keep_opaque && text == OPAQUE_XATTR) {
+        let opaque = text == OPAQUE_XATTR || text == USER_OPAQUE_XATTR;
+        if is_overlay_xattr(&text) && !(keep_opaque && opaque) {
             xattr::remove(path, &name)
                 .map_err(BuildError::io("removing overlay xattr of", path))?;
         }
@@ -112,7 +124,7 @@ fn strip_overlay_xattrs(path: &Path, keep_opaque: bool) -> Result<()> {
 }
 
 /// What [`assemble`] did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AssembleStats {
     /// Hard links made to layer entries.
     pub linked: u64,
@@ -239,7 +251,7 @@ fn copy_dir_metadata(src: &Path, dst: &Path, meta: &fs::Metadata) -> Result<()> 
         .map_err(BuildError::io("changing mode of", dst))?;
     let wanted: Vec<(std::ffi::OsString, Vec<u8>)> = xattrs(src)?
         .into_iter()
-        .filter(|(name, _)| !name.to_string_lossy().starts_with(OVERLAY_XATTR_PREFIX))
+        .filter(|(name, _)| !is_overlay_xattr(&name.to_string_lossy()))
         .collect();
     for (name, _) in xattrs(dst)? {
         if !wanted.iter().any(|(n, _)| *n == name) {
@@ -356,5 +368,40 @@ mod tests {
                 .unwrap()
                 .is_some());
         }
+    }
+
+    /// In a user namespace overlayfs marks opaque directories in `user.overlay.*`: the same
+    /// rules hold, and the marks stay out of the image tree.
+    #[test]
+    fn user_namespace_opaque_marks_count_and_are_stripped() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path().join("base");
+        let top = dir.path().join("top");
+        std::fs::create_dir_all(base.join("opaque")).unwrap();
+        std::fs::write(base.join("opaque/hidden"), "hidden").unwrap();
+        std::fs::create_dir_all(top.join("opaque")).unwrap();
+        std::fs::write(top.join("opaque/new"), "new").unwrap();
+        xattr::set(top.join("opaque"), USER_OPAQUE_XATTR, b"y").unwrap();
+        xattr::set(top.join("opaque"), "user.overlay.impure", b"y").unwrap();
+
+        assert_eq!(seal_layer(&top).unwrap(), 0);
+        assert!(xattr::get(top.join("opaque"), USER_OPAQUE_XATTR)
+            .unwrap()
+            .is_some());
+        assert_eq!(
+            xattr::get(top.join("opaque"), "user.overlay.impure").unwrap(),
+            None
+        );
+        let out = dir.path().join("tree");
+        assemble(&[base, top], &out).unwrap();
+        assert!(
+            !out.join("opaque/hidden").exists(),
+            "opaque dir not applied"
+        );
+        assert!(out.join("opaque/new").exists());
+        assert_eq!(
+            xattr::get(out.join("opaque"), USER_OPAQUE_XATTR).unwrap(),
+            None
+        );
     }
 }

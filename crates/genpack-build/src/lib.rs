@@ -39,6 +39,7 @@ pub mod closure;
 mod command;
 pub mod container;
 pub mod copy;
+pub mod doctor;
 pub mod download;
 mod error;
 pub mod fingerprint;
@@ -57,7 +58,9 @@ pub mod select;
 pub mod stages;
 pub mod times;
 pub mod upper;
+pub mod userns;
 pub mod workdir;
+pub mod worker;
 
 pub use base::gentoo::{gentoo_binhost, EmergeOptions, SigningKey, OFFICIAL_BINHOST};
 pub use builder::{

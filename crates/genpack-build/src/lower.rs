@@ -179,7 +179,7 @@ pub enum LowerDecision {
 }
 
 /// What the lower phase did.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LowerReport {
     /// Whether the lower was built in this run.
     pub rebuilt: bool,

@@ -46,8 +46,16 @@ impl OverlayMount {
         std::fs::create_dir_all(target).map_err(BuildError::io("creating", target))?;
         let lowerdir: Vec<String> = lowers.iter().map(|l| l.display().to_string()).collect();
         // index/metacopy/redirect_dir off: every layer must be a plain, self-contained tree.
+        // In a user namespace (a build as an ordinary user) overlayfs may not use trusted.*
+        // attributes: it keeps its marks in user.* (userxattr), where redirects may neither be
+        // made nor followed (nofollow).
+        let features = if crate::userns::entered() {
+            "userxattr,index=off,metacopy=off,redirect_dir=nofollow"
+        } else {
+            "index=off,metacopy=off,redirect_dir=off"
+        };
         let options = format!(
-            "lowerdir={},upperdir={},workdir={},index=off,metacopy=off,redirect_dir=off",
+            "lowerdir={},upperdir={},workdir={},{features}",
             lowerdir.join(":"),
             upper.display(),
             work.display()

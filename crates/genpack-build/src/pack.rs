@@ -27,7 +27,7 @@ pub struct PackOptions {
 }
 
 /// The result of a pack.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct PackReport {
     /// The image written.
     pub output: PathBuf,

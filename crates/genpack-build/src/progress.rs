@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Top-level phases of a build.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, ts_rs::TS)]
 #[ts(rename = "BuildPhase")]
 #[serde(rename_all = "kebab-case")]
 pub enum Phase {
@@ -19,7 +19,7 @@ pub enum Phase {
 }
 
 /// What an [`Progress::Amount`] counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, ts_rs::TS)]
 #[ts(rename = "BuildUnit")]
 #[serde(rename_all = "kebab-case")]
 pub enum Unit {
@@ -34,7 +34,7 @@ pub enum Unit {
 }
 
 /// One progress event.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, ts_rs::TS)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, ts_rs::TS)]
 #[ts(rename = "BuildProgress")]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Progress {

@@ -38,7 +38,7 @@ pub const UPPER_LOG: &str = "upper";
 pub const SHELL_LAYER: &str = "shell";
 
 /// What the upper phase did.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct UpperReport {
     /// Every stage, in order, with why it reran (`None`: up to date, kept).
     pub stages: Vec<StageReport>,
@@ -63,7 +63,7 @@ pub struct UpperReport {
 }
 
 /// One stage in an [`UpperReport`].
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct StageReport {
     /// The stage.
     pub stage: Stage,

@@ -152,7 +152,16 @@ impl From<BuildError> for Failure {
     }
 }
 
+/// As an ordinary user, the rest of the command runs in a user namespace over the user's
+/// subordinate ids (nothing changes for root). It must happen before any thread starts.
+fn enter_user_namespace() -> Result<(), Failure> {
+    genpack_build::userns::enter().map_err(|error| {
+        Failure::new(error).hint("`genpack doctor` checks everything a build needs")
+    })
+}
+
 pub fn run(context: &Context, step: Step, args: BuildArgs) -> Result<ExitCode, Failure> {
+    enter_user_namespace()?;
     let project = load(context)?;
     let cancel = CancelToken::new();
     cancel_on_interrupt(&cancel)?;
@@ -245,6 +254,7 @@ fn stages_line(report: &UpperReport) -> String {
 }
 
 pub fn shell(context: &Context, upper: bool, args: ShellArgs) -> Result<ExitCode, Failure> {
+    enter_user_namespace()?;
     let project = load(context)?;
     let builder = Builder::new(
         &project,
@@ -267,7 +277,13 @@ pub fn shell(context: &Context, upper: bool, args: ShellArgs) -> Result<ExitCode
 }
 
 pub fn clean(context: &Context) -> Result<ExitCode, Failure> {
-    genpack_build::clean(&context.project_dir)?;
+    // A build as an ordinary user leaves files owned by its subordinate ids: only the
+    // namespace's root can remove them. Without a namespace, what the user owns still goes.
+    let entered = enter_user_namespace();
+    match genpack_build::clean(&context.project_dir) {
+        Ok(()) => {}
+        Err(error) => return Err(entered.err().unwrap_or_else(|| error.into())),
+    }
     println!("Removed {}.", context.project_dir.join("work").display());
     Ok(ExitCode::SUCCESS)
 }

@@ -6,6 +6,7 @@
 mod archive;
 mod binhost;
 mod build;
+mod doctor;
 mod ini;
 mod install;
 mod new;
@@ -83,6 +84,9 @@ enum Command {
     Ini(ini::Args),
     /// Run images in QEMU and manage the running VMs.
     Vm(vm::Args),
+    /// Check what building, running and installing images need on this machine (and, for an
+    /// ordinary user, the user namespace a build runs in), with the fix for what is missing.
+    Doctor(doctor::Args),
 }
 
 /// Options every subcommand can read.
@@ -112,6 +116,11 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    // The command can serve a build in a user namespace for another program, the way the
+    // studio's own child processes do (see genpack_build::worker).
+    if let Some(code) = genpack_build::worker::serve_if_worker() {
+        return code;
+    }
     let cli = Cli::parse();
     let context = Context {
         project_dir: cli.directory.unwrap_or_else(|| PathBuf::from(".")),
@@ -137,6 +146,7 @@ fn main() -> ExitCode {
         Command::SelfUpdate(args) => update::run(args),
         Command::Ini(args) => ini::run(&context, args),
         Command::Vm(args) => vm::run(&context, args),
+        Command::Doctor(args) => doctor::run(args),
     };
     match outcome {
         Ok(code) => code,

@@ -3,9 +3,8 @@
 
 use crate::error::{CommandError, CommandResult};
 use crate::progress::ProgressChannel;
-use genpack_build::{
-    BaseSettings, BuildError, BuildOptions, Builder, CancelToken, EmergeOptions, Progress,
-};
+use genpack_build::worker::BuildRequest;
+use genpack_build::{BuildError, CancelToken, EmergeOptions, Progress};
 use genpack_def::{Arch, Project};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -195,26 +194,26 @@ pub async fn build_start(
         .unwrap_or_else(|_| project.dir.clone());
     let cancel = builds.start(&project_dir)?;
     let builds = Arc::clone(&*builds);
-    let options = BuildOptions {
+    let request = BuildRequest {
+        project_dir: project.dir.clone(),
         arch: Some(arch),
         variant: chosen_variant(variant),
-        cancel,
-        progress: Arc::new(move |event: Progress| {
-            // A closed window drops the channel; the build goes on and its log stays on disk.
-            let _ = progress.send(event);
-        }),
         force_lower,
         rerun_from: None,
         emerge: emerge.unwrap_or_default(),
+        mirror: mirror
+            .map(|mirror| mirror.trim().to_string())
+            .filter(|mirror| !mirror.is_empty()),
     };
     let packages = project.definition.packages.clone();
+    let progress = Arc::new(move |event: Progress| {
+        // A closed window drops the channel; the build goes on and its log stays on disk.
+        let _ = progress.send(event);
+    });
+    // As an ordinary user the build runs in a child process in a user namespace.
     let outcome = tauri::async_runtime::spawn_blocking(move || {
         let started = std::time::Instant::now();
-        let mut settings = BaseSettings::default();
-        if let Some(mirror) = mirror.filter(|m| !m.trim().is_empty()) {
-            settings.gentoo_mirror = mirror.trim().to_string();
-        }
-        let report = Builder::with_settings(&project, options, settings)?.build()?;
+        let report = genpack_build::worker::build(&request, progress, cancel)?;
         Ok::<_, BuildError>((report, started.elapsed()))
     })
     .await;
