@@ -523,14 +523,11 @@ pub(crate) fn partition_offsets(disk: &mut File) -> std::io::Result<Vec<(u32, u6
     // MBR start sectors are logical sectors: the boot partition's FAT tells their size.
     let sector = match locate(disk, Path::new("")) {
         Ok(boot) if boot.table == Some(PartitionTable::Mbr) => {
-            let start = entries
-                .get(boot.number as usize - 1)
+            let start = (boot.number as usize)
+                .checked_sub(1)
+                .and_then(|index| entries.get(index))
                 .map_or(0, |(_, start)| *start);
-            if start > 0 {
-                boot.offset / start
-            } else {
-                512
-            }
+            boot.offset.checked_div(start).unwrap_or(512)
         }
         _ => 512,
     };
