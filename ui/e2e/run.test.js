@@ -61,11 +61,15 @@ function qemuProcesses(image) {
 
 /** The runtime folder genpack-vm gives the VM (see genpack_vm::runtime::base_dir). */
 function runtimeDir() {
-  const base = process.env.XDG_RUNTIME_DIR
-    ? path.join(process.env.XDG_RUNTIME_DIR, 'genpack/vm')
-    : process.getuid?.() === 0
+  // The app may run as another user than the tests, with its own runtime folder (scripts/e2e:
+  // E2E_APP_UID, E2E_APP_RUNTIME_DIR).
+  const uid = process.env.E2E_APP_UID ? Number(process.env.E2E_APP_UID) : process.getuid?.();
+  const runtime = process.env.E2E_APP_UID ? process.env.E2E_APP_RUNTIME_DIR : process.env.XDG_RUNTIME_DIR;
+  const base = runtime
+    ? path.join(runtime, 'genpack/vm')
+    : uid === 0
       ? '/run/genpack/vm'
-      : `/tmp/genpack-${process.getuid?.()}/vm`;
+      : `/tmp/genpack-${uid}/vm`;
   return path.join(base, VM_NAME);
 }
 
