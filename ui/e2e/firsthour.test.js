@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { byTestId, openStudio, screenshot, startDriver } from './driver.js';
+import { appOwns, byTestId, openStudio, screenshot, startDriver } from './driver.js';
 
 const WAIT = { timeout: 30000 };
 
@@ -28,6 +28,8 @@ after(() => driver?.stop());
  * @param {(browser: WebdriverIO.Browser) => Promise<void>} body
  */
 async function withStudio(args, body) {
+  // What the test wrote belongs to the user the studio runs as, as a user's own files do.
+  appOwns(work);
   const browser = await openStudio(driver.port, args);
   try {
     await browser.setWindowSize(1280, 800).catch(() => {});

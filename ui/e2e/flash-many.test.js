@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { byTestId, openStudio, screenshot, startDriver } from './driver.js';
+import { appOwns, byTestId, openStudio, screenshot, startDriver, udisksSeesNewDevices } from './driver.js';
 
 const WAIT = { timeout: 30000 };
 /** Laying out, writing and reading back the image: generous for slow shared machines. */
@@ -117,6 +117,8 @@ describe('flash to several sticks', () => {
     undo.push(() => run('umount', [room]));
     sparseFile(path.join(room, 'fake-stick.img'), 2 * GIB);
     const fake = attach(path.join(room, 'fake-stick.img'));
+    appOwns(work);
+    await udisksSeesNewDevices();
     const goodName = path.basename(good);
     const fakeName = path.basename(fake);
 

@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { byTestId, openStudio, screenshot, startDriver } from './driver.js';
+import { appOwns, byTestId, openStudio, screenshot, startDriver } from './driver.js';
 
 const WAIT = { timeout: 30000 };
 // The minimal appliance's card pairs debian-minimal (ready-made) with minimal (compiled).
@@ -42,6 +42,7 @@ async function retype(browser, id, text) {
 
 describe('genpack studio: a Gentoo template', () => {
   it('says what a Gentoo build needs, offers the ready-made flavour, and names an unreachable mirror', async () => {
+    appOwns(work);
     const browser = await openStudio(driver.port, []);
     try {
       // The card: both flavours, and what the compiled one needs here.

@@ -9,7 +9,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { byTestId, openStudio, screenshot, startDriver } from './driver.js';
+import { appOwns, appRunsAsUser, byTestId, openStudio, screenshot, startDriver } from './driver.js';
 import { coloursIn, decodePng } from './png.js';
 
 // The gallery shows the minimal appliance as one card; its ready-made flavour is debian-minimal.
@@ -32,7 +32,8 @@ let work = '';
 function shareBuildCache() {
   const shared = process.env.E2E_BUILD_CACHE ?? path.join(os.userInfo().homedir, '.cache', 'genpack');
   const cacheHome = process.env.XDG_CACHE_HOME;
-  if (!cacheHome || !existsSync(shared)) return;
+  // An app running as another user keeps its own cache, as that user's builds would.
+  if (appRunsAsUser() || !cacheHome || !existsSync(shared)) return;
   const link = path.join(cacheHome, 'genpack');
   if (existsSync(link)) return;
   mkdirSync(cacheHome, { recursive: true });
@@ -323,6 +324,7 @@ describe('genpack studio: build and run', () => {
   it('builds the Debian minimal template, boots it, shows its screen and console, and stops it', async () => {
     const parent = path.join(work, 'projects');
     mkdirSync(parent, { recursive: true });
+    appOwns(work);
     const image = path.join(parent, PROJECT, `${VM_NAME}.squashfs`);
     const browser = await openStudio(driver.port, []);
     try {
@@ -347,6 +349,7 @@ describe('genpack studio: build and run', () => {
       await byTestId(browser, 'project-title').waitForDisplayed(WAIT);
       first.mark('project created');
       addTestPage(path.join(parent, PROJECT));
+      appOwns(path.join(parent, PROJECT));
       // Open the project again so the studio reads the changed definition.
       await byTestId(browser, 'home').click();
       await browser.$(`button.recent[title$="/${PROJECT}"]`).click();
@@ -527,6 +530,7 @@ describe('genpack studio: build and run', () => {
       const motd = path.join(parent, PROJECT, 'files', 'etc', 'motd');
       mkdirSync(path.dirname(motd), { recursive: true });
       writeFileSync(motd, 'changed in the studio journey\n');
+      appOwns(path.dirname(motd));
       await byTestId(browser, 'step-build').click();
       await byTestId(browser, 'build-start').waitForEnabled(WAIT);
       // Before starting, the estimate from this project's last build.
