@@ -48,8 +48,9 @@ pub struct Studio {
 }
 
 fn main() -> ExitCode {
-    // As an ordinary user, builds run in a child process of this program that enters a user
-    // namespace (see genpack_build::worker); that child starts here and does only the build.
+    // As an ordinary user, builds run in a child process that enters a user namespace: the
+    // `genpack` command beside this program (WebKit starts a thread before `main`, so this
+    // program can serve a build only where no `genpack` is installed; see genpack_build::worker).
     if let Some(code) = genpack_build::worker::serve_if_worker() {
         return code;
     }

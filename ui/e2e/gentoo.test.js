@@ -75,6 +75,7 @@ describe('genpack studio: a Gentoo template', () => {
       await byTestId(browser, 'start-create').click();
       const parent = path.join(work, 'projects');
       mkdirSync(parent, { recursive: true });
+      appOwns(parent);
       await retype(browser, 'project-name', 'gentoo-box');
       await retype(browser, 'project-parent', parent);
       await byTestId(browser, 'create-project').click();

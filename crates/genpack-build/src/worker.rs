@@ -1,13 +1,15 @@
 //! A build in a child process, for programs that cannot enter a user namespace themselves.
 //!
 //! unshare(2) gives a user namespace only to a single-threaded process, and a desktop program
-//! runs many threads. So, as an ordinary user, [`build`] starts the running program again as a
-//! *build worker*: the child enters the user namespace ([`crate::userns::enter`]) while it is
-//! still single-threaded, runs the build, and streams its progress events and the result back
-//! as JSON lines on its standard output. As root, [`build`] runs the build in the calling
+//! runs many threads. So, as an ordinary user, [`build`] starts a *build worker*: the `genpack`
+//! program installed beside the running one (the studio links WebKit, whose library starts a
+//! thread before `main`, so it cannot be its own worker), else the running program itself. The
+//! child enters the user namespace ([`crate::userns::enter`]) while it is still
+//! single-threaded, runs the build, and streams its progress events and the result back as
+//! JSON lines on its standard output. As root, [`build`] runs the build in the calling
 //! process, as before.
 //!
-//! A program that may start builds this way calls [`serve_if_worker`] first thing in `main`.
+//! A program that may serve builds this way calls [`serve_if_worker`] first thing in `main`.
 //!
 //! Protocol: the parent writes one [`BuildRequest`] as a JSON line to the worker's standard
 //! input, and later `cancel` (or closes it) to stop the build. The worker writes one
@@ -68,8 +70,8 @@ pub enum WorkerMessage {
     },
 }
 
-/// Builds as asked: in this process as root, else in a worker child process (the running
-/// program, which must call [`serve_if_worker`] in `main`) that enters the user namespace.
+/// Builds as asked: in this process as root, else in a worker child process that enters the
+/// user namespace ([`worker_program`]).
 pub fn build(
     request: &BuildRequest,
     progress: ProgressSink,
@@ -82,7 +84,23 @@ pub fn build(
         "finding the running program at",
         "/proc/self/exe",
     ))?;
-    build_in_child(&Command::new(program), request, progress, cancel)
+    build_in_child(
+        &Command::new(worker_program(&program)),
+        request,
+        progress,
+        cancel,
+    )
+}
+
+/// The program that serves builds for `program`: the `genpack` command in the same folder (as
+/// a package installs both, and as cargo builds both), else `program` itself.
+pub fn worker_program(program: &std::path::Path) -> PathBuf {
+    let genpack = program.with_file_name("genpack");
+    if genpack.is_file() {
+        genpack
+    } else {
+        program.to_path_buf()
+    }
 }
 
 fn build_here(
@@ -273,5 +291,20 @@ fn serve() -> ExitCode {
             let hint = error.hint().map(str::to_string);
             fail(error.to_string(), hint)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_worker_is_the_genpack_command_beside_the_program_when_there_is_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let studio = dir.path().join("genpack-studio");
+        std::fs::write(&studio, "").unwrap();
+        assert_eq!(worker_program(&studio), studio, "alone, it serves itself");
+        std::fs::write(dir.path().join("genpack"), "").unwrap();
+        assert_eq!(worker_program(&studio), dir.path().join("genpack"));
     }
 }
