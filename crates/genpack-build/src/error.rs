@@ -115,6 +115,8 @@ pub enum BuildError {
     Worker {
         /// What it reported.
         message: String,
+        /// The cause in plain words, as the worker's own error told it.
+        cause: Option<Cause>,
     },
     /// A build as an ordinary user cannot enter its user namespace.
     #[error(transparent)]
@@ -144,7 +146,7 @@ impl std::fmt::Display for NetworkProblem {
 
 /// The cause of a failed build in one plain sentence, read from the error and its log, with
 /// the package it names when it is one of the definition's.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Cause {
     /// One sentence for people: "Debian has no package named ngnix."
     pub sentence: String,
@@ -164,6 +166,7 @@ impl BuildError {
                 package: None,
             }),
             BuildError::StepFailed { tail, .. } => cause_in_log(tail),
+            BuildError::Worker { cause, .. } => cause.clone(),
             _ => None,
         }
     }

@@ -67,6 +67,12 @@ pub enum WorkerMessage {
         message: String,
         /// What the user can do.
         hint: Option<String>,
+        /// The cause in plain words ([`BuildError::cause`]).
+        #[serde(default)]
+        cause: Option<crate::error::Cause>,
+        /// The build was cancelled (the previous image is kept).
+        #[serde(default)]
+        cancelled: bool,
     },
 }
 
@@ -167,6 +173,7 @@ pub fn build_in_child(
     let mut stdin = child.stdin.take();
     let line = serde_json::to_string(request).map_err(|error| BuildError::Worker {
         message: format!("cannot write the build request: {error}"),
+        cause: None,
     })?;
     if let Some(pipe) = stdin.as_mut() {
         // A worker that died at once is reported below, from its exit status.
@@ -197,12 +204,24 @@ pub fn build_in_child(
             match serde_json::from_str::<WorkerMessage>(&line) {
                 Ok(WorkerMessage::Progress(event)) => progress(event),
                 Ok(WorkerMessage::Done(report)) => outcome = Some(Ok(*report)),
-                Ok(WorkerMessage::Failed { message, hint }) => {
-                    outcome = Some(Err(BuildError::Worker {
-                        message: match hint {
-                            Some(hint) => format!("{message}\nhint: {hint}"),
-                            None => message,
-                        },
+                Ok(WorkerMessage::Failed {
+                    message,
+                    hint,
+                    cause,
+                    cancelled,
+                }) => {
+                    outcome = Some(Err(if cancelled {
+                        BuildError::Cancelled {
+                            step: "build".into(),
+                        }
+                    } else {
+                        BuildError::Worker {
+                            message: match hint {
+                                Some(hint) => format!("{message}\nhint: {hint}"),
+                                None => message,
+                            },
+                            cause,
+                        }
                     }))
                 }
                 Err(_) => {}
@@ -222,6 +241,7 @@ pub fn build_in_child(
         }),
         None => Err(BuildError::Worker {
             message: format!("the build process {program} ended ({status}) without a result"),
+            cause: None,
         }),
     }
 }
@@ -243,7 +263,12 @@ fn send(message: &WorkerMessage) {
 }
 
 fn fail(message: String, hint: Option<String>) -> ExitCode {
-    send(&WorkerMessage::Failed { message, hint });
+    send(&WorkerMessage::Failed {
+        message,
+        hint,
+        cause: None,
+        cancelled: false,
+    });
     ExitCode::FAILURE
 }
 
@@ -288,8 +313,13 @@ fn serve() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(error) => {
-            let hint = error.hint().map(str::to_string);
-            fail(error.to_string(), hint)
+            send(&WorkerMessage::Failed {
+                message: error.to_string(),
+                hint: error.hint().map(str::to_string),
+                cause: error.cause(),
+                cancelled: matches!(error, BuildError::Cancelled { .. }),
+            });
+            ExitCode::FAILURE
         }
     }
 }
