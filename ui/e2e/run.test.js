@@ -507,7 +507,8 @@ describe('genpack studio: build and run', () => {
       // The guest's own screen, read over VNC by `genpack vm screenshot` (the same reader the
       // studio's thumbnails use), shows text too.
       const guestShot = path.join(work, 'guest-screen.png');
-      execFileSync(path.join(path.dirname(process.env.STUDIO_BIN ?? ''), 'genpack'), ['vm', 'screenshot', VM_NAME, '--output', guestShot]);
+      // As the user the app runs as (scripts/e2e sets GENPACK_BIN): the VM is that user's.
+      execFileSync(process.env.GENPACK_BIN ?? path.join(path.dirname(process.env.STUDIO_BIN ?? ''), 'genpack'), ['vm', 'screenshot', VM_NAME, '--output', guestShot]);
       const guest = decodePng(readFileSync(guestShot));
       assert.ok(guest.width >= 640 && guest.height >= 400, `guest screen ${guest.width}x${guest.height}`);
       const guestColours = [...coloursIn(guest, { x: 0, y: 0, width: guest.width, height: guest.height }).values()].sort((a, b) => b - a);
