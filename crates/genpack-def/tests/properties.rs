@@ -187,7 +187,8 @@ fn generated_definition() -> impl Strategy<Value = Generated> {
         ),
         prop::collection::vec("[a-z][a-z0-9-]{0,8}(\\.timer)?", 0..4),
         prop::option::of(prop::sample::select(Compression::ALL.to_vec())),
-        prop::collection::btree_map("[a-z][a-z0-9]{0,7}", prop::option::of(1000u32..60000), 0..3),
+        // New accounts only: names the base system already has ("lp", "bin", ...) are errors.
+        prop::collection::btree_map("gp[a-z0-9]{0,6}", prop::option::of(1000u32..60000), 0..3),
         prop::option::of((
             "[a-z][a-z0-9]{0,6}",
             prop::collection::vec(atom().prop_map(|a| format!("-{a}")), 0..3),
