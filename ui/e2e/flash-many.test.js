@@ -5,13 +5,12 @@
 // is skipped and says so. Run with scripts/e2e.
 
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, ftruncateSync, readSync, writeFileSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { appOwns, byTestId, openStudio, screenshot, startDriver, udisksSeesNewDevices } from './driver.js';
+import { makeImage, run, sparseFile } from './sticks.js';
 
 const WAIT = { timeout: 30000 };
 /** Laying out, writing and reading back the image: generous for slow shared machines. */
@@ -40,38 +39,6 @@ after(() => {
   }
 });
 
-/** @param {string} command @param {string[]} args */
-function run(command, args) {
-  return execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-}
-
-/**
- * A small but valid genpack image: kernel and initramfs placeholders, the metadata the
- * installer checks, and 96 MiB of incompressible payload (more than the small stick holds).
- * @param {string} file
- */
-function makeImage(file) {
-  const tree = path.join(work, 'tree');
-  mkdirSync(path.join(tree, 'boot'), { recursive: true });
-  mkdirSync(path.join(tree, '.genpack'), { recursive: true });
-  writeFileSync(path.join(tree, 'boot', 'kernel'), 'kernel placeholder\n');
-  writeFileSync(path.join(tree, 'boot', 'initramfs'), 'initramfs placeholder\n');
-  writeFileSync(path.join(tree, '.genpack', 'artifact'), 'flashmany\n');
-  writeFileSync(path.join(tree, '.genpack', 'arch'), 'x86_64\n');
-  writeFileSync(path.join(tree, 'payload'), randomBytes(96 * 1024 * 1024));
-  run('mksquashfs', [tree, file, '-noappend', '-quiet', '-no-progress', '-noI', '-noD', '-noF', '-noX']);
-}
-
-/** A sparse file of `bytes`. @param {string} file @param {number} bytes */
-function sparseFile(file, bytes) {
-  const fd = openSync(file, 'w');
-  try {
-    ftruncateSync(fd, bytes);
-  } finally {
-    closeSync(fd);
-  }
-}
-
 /** Attaches `file` as a loop device, detached at the end. @param {string} file */
 function attach(file) {
   const device = run('losetup', ['--find', '--show', file]).trim();
@@ -97,7 +64,7 @@ function makeProject() {
   mkdirSync(project);
   writeFileSync(path.join(project, 'genpack.json5'), '{ name: "flashmany", base: "debian:bookworm" }\n');
   writeFileSync(path.join(project, 'system.ini'), 'hostname=flashmany\n');
-  makeImage(path.join(project, 'flashmany-x86_64.squashfs'));
+  makeImage(work, path.join(project, 'flashmany-x86_64.squashfs'), 'flashmany');
   return project;
 }
 

@@ -4,13 +4,12 @@
 // unprivileged user, writing the stick through UDisks2 with polkit's permission.
 
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, ftruncateSync, writeFileSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { appOwns, appRunsAsUser, byTestId, openStudio, screenshot, startDriver, udisksSeesNewDevices } from './driver.js';
+import { makeImage, run, sparseFile } from './sticks.js';
 
 const WAIT = { timeout: 30000 };
 /** Laying out, writing and reading back the image: generous for slow shared machines. */
@@ -28,38 +27,6 @@ before(async () => {
 
 after(() => driver?.stop());
 
-/** @param {string} command @param {string[]} args */
-function run(command, args) {
-  return execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-}
-
-/**
- * A small but valid genpack image: kernel and initramfs placeholders, the metadata the
- * installer checks, and some incompressible payload so the write takes long enough to watch.
- * @param {string} file
- */
-function makeImage(file) {
-  const tree = path.join(work, 'tree');
-  mkdirSync(path.join(tree, 'boot'), { recursive: true });
-  mkdirSync(path.join(tree, '.genpack'), { recursive: true });
-  writeFileSync(path.join(tree, 'boot', 'kernel'), 'kernel placeholder\n');
-  writeFileSync(path.join(tree, 'boot', 'initramfs'), 'initramfs placeholder\n');
-  writeFileSync(path.join(tree, '.genpack', 'artifact'), 'flashdemo\n');
-  writeFileSync(path.join(tree, '.genpack', 'arch'), 'x86_64\n');
-  writeFileSync(path.join(tree, 'payload'), randomBytes(96 * 1024 * 1024));
-  run('mksquashfs', [tree, file, '-noappend', '-quiet', '-no-progress', '-noI', '-noD', '-noF', '-noX']);
-}
-
-/** @param {string} file @param {number} bytes */
-function sparseFile(file, bytes) {
-  const fd = openSync(file, 'w');
-  try {
-    ftruncateSync(fd, bytes);
-  } finally {
-    closeSync(fd);
-  }
-}
-
 describe('flash', () => {
   it('flash to a loop device standing in for a USB stick (needs root)', async (t) => {
     if (process.getuid?.() !== 0) {
@@ -70,7 +37,7 @@ describe('flash', () => {
     mkdirSync(project);
     writeFileSync(path.join(project, 'genpack.json5'), '{ name: "flashdemo", base: "debian:bookworm" }\n');
     writeFileSync(path.join(project, 'system.ini'), 'hostname=flashdemo\n');
-    makeImage(path.join(project, 'flashdemo-x86_64.squashfs'));
+    makeImage(work, path.join(project, 'flashdemo-x86_64.squashfs'), 'flashdemo');
     const stick = path.join(work, 'stick.img');
     sparseFile(stick, 2 * GIB);
     appOwns(work);
