@@ -1,21 +1,10 @@
 //! The `genpack` command as a user runs it: exit codes, messages, and files on disk.
 
+mod common;
+use common::genpack;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn genpack(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_genpack"))
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env(
-            "GENPACK_TEMPLATES",
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../templates"),
-        )
-        .output()
-        .expect("the genpack binary runs")
-}
+use std::process::Command;
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()

@@ -9,6 +9,7 @@
 //! a user of the package has it: the user cannot reach root's Rust toolchain.
 //! Needs root, Debian's package mirror, uidmap and QEMU (TCG).
 
+mod common;
 use std::fs;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -128,19 +129,6 @@ impl Drop for TestUser {
         let _ = fs::remove_dir_all(&self.home);
         let _ = fs::remove_dir_all(format!("/tmp/genpack-{}", self.uid));
     }
-}
-
-fn root_genpack(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_genpack"))
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env(
-            "GENPACK_TEMPLATES",
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../templates"),
-        )
-        .output()
-        .expect("the genpack binary runs")
 }
 
 /// genpack as a package installs it, under `prefix`: the program in `bin/`, the boot
@@ -464,7 +452,7 @@ fn a_user_without_subordinate_ids_is_told_how_to_get_them_needs_root() {
     }
     let user = TestUser::create("n", None);
     let parent = tempfile::tempdir().unwrap();
-    let out = root_genpack(
+    let out = common::genpack(
         &["new", "plain", "--template", "debian-minimal"],
         parent.path(),
     );

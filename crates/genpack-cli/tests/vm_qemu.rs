@@ -4,23 +4,12 @@
 //! keeps what genpack-init wrote across boots, where the transient first boot kept nothing.
 //! Needs root, Debian's package mirror and QEMU (TCG).
 
+mod common;
+use common::genpack;
 use std::fs;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::{Duration, Instant};
-
-fn genpack(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_genpack"))
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env(
-            "GENPACK_TEMPLATES",
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../templates"),
-        )
-        .output()
-        .expect("the genpack binary runs")
-}
 
 fn ok(out: Output, what: &str) -> String {
     assert!(
