@@ -128,7 +128,8 @@ pub fn install_to_disk_image(
         _ => None,
     };
 
-    prepare_target(disk, &plan, existing_size.is_none())?;
+    let disk_is_new = existing_size.is_none();
+    prepare_target(disk, &plan, disk_is_new)?;
 
     let volume_id = VolumeId::random().map_err(InstallError::io("reading", "/dev/urandom"))?;
     let cfg = grub_cfg(volume_id);
@@ -152,7 +153,14 @@ pub fn install_to_disk_image(
     let data_label = plan.data.map(|_| format!("data-{volume_id}"));
     if let (Some(extent), Some(data_label)) = (plan.data, &data_label) {
         let system = plan.system_on_data.then_some(image);
-        write_data_partition(disk, extent, data_label, system, scratch.path())?;
+        write_data_partition(
+            disk,
+            extent,
+            data_label,
+            system,
+            scratch.path(),
+            disk_is_new,
+        )?;
     }
 
     match plan.table {

@@ -121,7 +121,10 @@ fn iso_boots_as_a_disk_with_ovmf_qemu() {
     boot_iso(Medium::Disk, Firmware::Uefi, "iso-disk-uefi");
 }
 
+/// Needs about 4.5 GiB of free disk for a moment (mkfs.btrfs writes the image's holes out
+/// in full), more than a shared CI disk can promise: `make test-large-image` runs it.
 #[test]
+#[ignore = "needs 4.5 GiB of free disk: make test-large-image"]
 fn image_of_4_gib_boots_from_the_data_partition_with_seabios_qemu() {
     let dir = tempfile::tempdir().unwrap();
     // The test image padded (sparsely) past what FAT32 can hold; SquashFS ignores the tail.
@@ -146,6 +149,9 @@ fn image_of_4_gib_boots_from_the_data_partition_with_seabios_qemu() {
     assert!(report.system_on_data);
     assert!(report.data_partition.is_some());
     std::fs::remove_file(&large).unwrap();
+    // The new disk file holds the image's data, not its 4 GiB of padding.
+    let held = std::os::unix::fs::MetadataExt::blocks(&std::fs::metadata(&disk).unwrap()) * 512;
+    assert!(held < 1 << 30, "the disk file holds {held} bytes");
     let (finished, log) = boot(dir.path(), &disk, Medium::IdeDisk, Firmware::Bios);
     assert_booted(&log, finished, "large-image");
     assert!(
