@@ -70,17 +70,25 @@ export async function startDriver() {
  * @param {string[]} args command-line arguments for genpack-studio
  */
 export async function openStudio(port, args = []) {
-  const browser = await remote({
+  const options = {
     hostname: '127.0.0.1',
     port,
-    logLevel: 'error',
+    logLevel: /** @type {const} */ ('error'),
     connectionRetryCount: 0,
     capabilities: {
-      // @ts-expect-error tauri-driver's own capability
       'tauri:options': { application: required('STUDIO_BIN'), args },
       'wdio:enforceWebDriverClassic': true,
     },
-  });
+  };
+  let browser;
+  try {
+    browser = await remote(options);
+  } catch (error) {
+    // On a loaded machine the driver may drop the connection while the first window starts
+    // (UND_ERR_SOCKET): no session exists then, so one more try opens one window, not two.
+    if (!String(error).includes('UND_ERR_SOCKET')) throw error;
+    browser = await remote(options);
+  }
   await browser.setTimeout({ implicit: 0 });
   return browser;
 }

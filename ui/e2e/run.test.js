@@ -355,9 +355,10 @@ describe('genpack studio: build and run', () => {
       await browser.$(`button.recent[title$="/${PROJECT}"]`).click();
       await byTestId(browser, 'project-title').waitForDisplayed(WAIT);
 
-      // Build.
+      // Build. A Debian project has no emerge to tune: no Gentoo settings on the page.
       await byTestId(browser, 'step-build').click();
       await byTestId(browser, 'build-start').waitForEnabled(WAIT);
+      assert.equal(await byTestId(browser, 'build-settings').isExisting(), false, 'Gentoo build settings shown for a Debian project');
       await byTestId(browser, 'build-start').click();
       await byTestId(browser, 'build-cancel').waitForEnabled(WAIT);
       await browser.waitUntil(

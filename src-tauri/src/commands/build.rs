@@ -5,7 +5,7 @@ use crate::error::{CommandError, CommandResult};
 use crate::progress::ProgressChannel;
 use genpack_build::worker::BuildRequest;
 use genpack_build::{BuildError, CancelToken, EmergeOptions, Progress};
-use genpack_def::{Arch, Project};
+use genpack_def::{Arch, Base, Project};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -69,6 +69,8 @@ pub struct BuildChoices {
     pub variants: Vec<String>,
     /// The variant built when none is chosen.
     pub default_variant: Option<String>,
+    /// The image is built on Gentoo: the emerge settings apply.
+    pub gentoo: bool,
 }
 
 /// The image a build makes for one architecture and variant, and whether it exists yet.
@@ -143,6 +145,7 @@ pub fn build_choices(dir: PathBuf) -> CommandResult<BuildChoices> {
         host_arch: host.map(|arch| arch.as_str().to_string()),
         variants: project.definition.variants.keys().cloned().collect(),
         default_variant: project.definition.default_variant.clone(),
+        gentoo: project.definition.base == Base::Gentoo,
     })
 }
 

@@ -69,7 +69,11 @@ export type BuildChoices = {
   /**
    * The variant built when none is chosen.
    */
-  default_variant: string | null, };
+  default_variant: string | null,
+  /**
+   * The image is built on Gentoo: the emerge settings apply.
+   */
+  gentoo: boolean, };
 
 /**
  * The image a build makes for one architecture and variant, and whether it exists yet.
