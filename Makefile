@@ -32,7 +32,7 @@ TAURI_DRIVER := $(HOME)/.cargo/bin/tauri-driver
 # virtiofsd shares an image tree with a VM (Run without packing); Debian 12 has no package of it.
 VIRTIOFSD := $(HOME)/.cargo/bin/virtiofsd
 
-.PHONY: help deps apt-deps ui-deps tauri-driver virtiofsd arm64-boot-parts build ui studio cli run deb test lint test-rust test-ui test-e2e test-deb test-appliances test-gentoo test-large-image clean
+.PHONY: help deps apt-deps ui-deps tauri-driver virtiofsd arm64-boot-parts build ui studio cli run deb test lint test-rust test-ui test-e2e test-deb test-bins test-appliances test-gentoo test-large-image clean
 
 help:
 	@echo "make run    install what is missing, build, start the studio"
@@ -133,14 +133,19 @@ test-rust: arm64-boot-parts
 test-ui:
 	cd ui && $(NPM) test
 
-test-e2e: studio cli
-	$(CARGO) build -p genpack-testbed
+test-e2e: test-bins
 	./scripts/e2e
 
 # The package of what test-e2e ran, installed with apt into a fresh Debian 12 root and started
 # there as an ordinary user (about 3 minutes; scripts/test-deb).
-test-deb: studio cli
+test-deb: test-bins
 	./scripts/test-deb
+
+# The studio, the genpack command and the test bed in one build with the workspace's
+# features, so the dependencies test-rust compiled are used again (built one package at a
+# time, many of them would be compiled anew with other features).
+test-bins: ui
+	$(CARGO) build --workspace --bins
 
 # Builds every ready-made appliance of the gallery, boots it and checks it doing its job, one
 # after another (about an hour and a half), and records the results: docs/appliances.md, the
