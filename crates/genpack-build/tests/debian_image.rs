@@ -1,6 +1,7 @@
 //! End to end on the Debian base: the template is built with real mmdebstrap, nspawn and
-//! mksquashfs, inspected with backhand, and booted with QEMU (TCG) both directly and from a
-//! GPT disk image through OVMF and GRUB.
+//! mksquashfs, inspected with backhand, and its tree booted with QEMU (TCG) without packing.
+//! The boots from a kernel and fw_cfg, a disk through OVMF or SeaBIOS and an ISO are run by
+//! `make test-boots` (make test boots each of those paths elsewhere).
 //!
 //! These tests need root, network access to deb.debian.org and QEMU.
 
@@ -272,6 +273,7 @@ fn walk(root: &std::path::Path) -> Vec<std::path::PathBuf> {
 }
 
 #[test]
+#[ignore = "slow: the genpack vm run test boots this image the same way; make test-boots"]
 fn debian_image_boots_with_direct_kernel_and_fw_cfg_ini_needs_root_network_qemu() {
     let built = built();
     let image = Image::open(&built.image).unwrap();
@@ -414,6 +416,7 @@ fn boot_to_login(args: &[String], host: &str, root_arg: &str, what: &str) {
 }
 
 #[test]
+#[ignore = "slow: the clean shutdown test boots this image the same way; make test-boots"]
 fn debian_disk_image_boots_through_ovmf_and_grub_needs_root_network_qemu() {
     let built = built();
     let dir = tempfile::tempdir().unwrap();
@@ -434,6 +437,7 @@ fn debian_disk_image_boots_through_ovmf_and_grub_needs_root_network_qemu() {
 }
 
 #[test]
+#[ignore = "slow: boot_qemu boots this layout with the small image; make test-boots"]
 fn debian_gpt_disk_with_data_partition_boots_through_seabios_needs_root_network_qemu() {
     let built = built();
     let dir = tempfile::tempdir().unwrap();
@@ -456,6 +460,7 @@ fn debian_gpt_disk_with_data_partition_boots_through_seabios_needs_root_network_
 }
 
 #[test]
+#[ignore = "slow: boot_qemu boots this ISO with the small image; make test-boots"]
 fn debian_iso_boots_as_a_cd_through_ovmf_needs_root_network_qemu() {
     let built = built();
     let dir = tempfile::tempdir().unwrap();
