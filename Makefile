@@ -93,8 +93,15 @@ $(TAURI_DRIVER):
 
 ## ---- build ----------------------------------------------------------------
 
-ui: ui-deps
+# The window's files (ui/dist), built again only when a source of them changed.
+UI_SOURCES = $(shell find ui/src ui/public -type f) ui/index.html ui/package.json \
+	ui/vite.config.ts ui/svelte.config.js ui/tsconfig.json
+
+ui: ui/dist/index.html
+
+ui/dist/index.html: ui/node_modules/.package-lock.json $(UI_SOURCES)
 	cd ui && $(NPM) run build
+	@touch $@
 
 cli:
 	$(CARGO) build -p genpack-cli
@@ -138,8 +145,18 @@ lint-sources:
 	$(CARGO) fmt --all -- --check
 	cd ui && $(NPM) run lint && $(NPM) run check
 
+# The tests in two halves at once, from one build: those that build real images
+# (`needs_root_network` in their names: mmdebstrap, nspawn and emerge, then QEMU; mostly one
+# core at a time) beside all the others, whose output follows when both halves are done.
 test-rust: arm64-boot-parts
-	$(LINTED) $(CARGO) test --workspace --no-fail-fast
+	$(LINTED) $(CARGO) test --workspace --no-run
+	@others=$$(mktemp); \
+	$(LINTED) $(CARGO) test --workspace --no-fail-fast -- --skip needs_root_network >$$others 2>&1 & pid=$$!; \
+	$(LINTED) $(CARGO) test --workspace --no-fail-fast -- needs_root_network; builds=$$?; \
+	wait $$pid; others_status=$$?; \
+	echo "---- the other tests, run beside the image builds (exit status $$others_status):"; \
+	cat $$others; rm -f $$others; \
+	[ $$builds = 0 ] && [ $$others_status = 0 ]
 
 test-ui:
 	cd ui && $(NPM) test
