@@ -182,10 +182,13 @@ fn a_files_change_reruns_only_later_stages_copies_no_package_file_and_matches_a_
 
     let scratch = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
     let dir = common::clone_built_project(scratch.path());
+    // The clone shares the fixture's lower (hard links): no other test may run a shell in it
+    // until the full rebuild has read it.
+    let _lower_unchanged = common::work_lock();
     let project = genpack_def::Project::load(&dir).unwrap();
     let builder = Builder::new(&project, BuildOptions::default()).unwrap();
-    // Up to date in its new folder (a shell in the fixture's lower, run by another test,
-    // makes the package stage rerun once).
+    // Up to date in its new folder (a shell in the fixture's lower, run by another test
+    // before the clone, makes the package stage rerun once).
     builder.build().unwrap();
     let work = builder.work_dir().clone();
     let sshd = work.stage_layer("packages").join("usr/sbin/sshd");
@@ -546,6 +549,8 @@ fn shells_run_in_the_lower_with_nspawn_and_bubblewrap_needs_root_network() {
     use genpack_build::container::{Container, Runtime};
 
     let built = built();
+    // The shells write into the fixture's lower, which clones of the project share.
+    let _guard = common::work_lock();
     let project = genpack_def::Project::load(&built.project_dir).unwrap();
     let builder = genpack_build::Builder::new(&project, Default::default()).unwrap();
     // `genpack bash CMD`: runs in the lower, with the download cache bound for apt.
