@@ -198,7 +198,7 @@ test-gentoo: apt-deps
 # The real Debian image booted every other way a user can boot it: direct kernel with fw_cfg,
 # OVMF and GRUB from a disk, SeaBIOS from GPT with a data partition, an ISO as a CD. make test
 # boots each path with the small test image, and the Debian image once through OVMF and GRUB
-# (about 5 minutes; results in docs/install.md).
+# (about 4 minutes; results in docs/install.md).
 test-boots: apt-deps
 	$(CARGO) test -p genpack-build --test debian_image -- --include-ignored
 
