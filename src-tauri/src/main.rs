@@ -8,6 +8,7 @@
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
 mod commands;
+mod content_crash;
 mod error;
 #[cfg(test)]
 mod ipc_types;
@@ -96,6 +97,9 @@ fn main() -> ExitCode {
                 recents,
                 startup_project: startup_project.clone(),
             });
+            if let Some(window) = app.get_webview_window("main") {
+                content_crash::reload_after_crash(&window);
+            }
             Ok(())
         })
         .invoke_handler(commands::handler())

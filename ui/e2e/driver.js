@@ -43,6 +43,36 @@ async function waitForPort(port) {
   throw new Error(`tauri-driver did not listen on port ${port}`);
 }
 
+/** The file tauri-driver, WebKitWebDriver and the studio write their output to. */
+export function driverLog() {
+  return path.join(required('SCREENSHOT_DIR'), '..', 'tauri-driver.log');
+}
+
+/**
+ * Whether a WebDriver error means the studio's window is gone: the app exited or crashed,
+ * and every later command would fail the same way.
+ * @param {unknown} error
+ */
+export function windowGone(error) {
+  return /invalid session id|no such window|ECONNREFUSED/i.test(String(error));
+}
+
+/**
+ * The error to fail with once the studio's window is gone, with the end of what the app wrote.
+ * @param {string} during what the test was waiting for
+ */
+export function studioGone(during) {
+  let output = '';
+  try {
+    output = readFileSync(driverLog(), 'utf8').trimEnd().split('\n').slice(-30).join('\n');
+  } catch {
+    // No output file: said below.
+  }
+  return new Error(
+    `the studio's window closed while ${during}: the app exited or crashed. The end of its output (${driverLog()}):\n${output || '(nothing)'}`,
+  );
+}
+
 /** Starts tauri-driver; returns a function that stops it. */
 export async function startDriver() {
   const port = await freePort();
@@ -51,7 +81,7 @@ export async function startDriver() {
   // a window that outlives its session must not keep the runner waiting for end of output.
   const logDir = required('SCREENSHOT_DIR');
   mkdirSync(logDir, { recursive: true });
-  const log = openSync(path.join(logDir, '..', 'tauri-driver.log'), 'a');
+  const log = openSync(driverLog(), 'a');
   const child = spawn(required('TAURI_DRIVER'), ['--port', String(port), '--native-port', String(nativePort)], {
     stdio: ['ignore', log, log],
   });

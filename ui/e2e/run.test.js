@@ -9,7 +9,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { appOwns, appRunsAsUser, byTestId, openStudio, screenshot, startDriver } from './driver.js';
+import { appOwns, appRunsAsUser, byTestId, openStudio, screenshot, startDriver, studioGone, windowGone } from './driver.js';
 import { coloursIn, decodePng } from './png.js';
 
 // The gallery shows the minimal appliance as one card; its ready-made flavour is debian-minimal.
@@ -76,7 +76,13 @@ function runtimeDir() {
 
 /** @param {WebdriverIO.Browser} browser */
 async function consoleText(browser) {
-  return (await browser.$('[data-testid="vm-console"] .xterm-rows').getText().catch(() => '')) ?? '';
+  try {
+    return (await browser.$('[data-testid="vm-console"] .xterm-rows').getText()) ?? '';
+  } catch (error) {
+    if (windowGone(error)) throw studioGone('the console was read');
+    // No console on the page yet.
+    return '';
+  }
 }
 
 /**
@@ -86,11 +92,15 @@ async function consoleText(browser) {
  * @param {string} problem
  */
 async function untilConsole(browser, pattern, problem) {
-  try {
-    await browser.waitUntil(async () => pattern.test(await consoleText(browser)), BOOT_WAIT);
-  } catch {
-    await screenshot(browser, 'run-failure');
-    assert.fail(`${problem}; the console shows:\n${await consoleText(browser)}`);
+  // A loop of its own rather than waitUntil, which retries a failing read until its timeout:
+  // a closed window fails the test at once, with the app's last output.
+  const deadline = Date.now() + BOOT_WAIT.timeout;
+  while (!pattern.test(await consoleText(browser))) {
+    if (Date.now() > deadline) {
+      await screenshot(browser, 'run-failure');
+      assert.fail(`${problem}; the console shows:\n${await consoleText(browser)}`);
+    }
+    await browser.pause(BOOT_WAIT.interval);
   }
 }
 
