@@ -7,9 +7,12 @@
 //! own, deleted afterwards. genpack runs as the user from an installed layout
 //! (`<prefix>/bin/genpack` with the boot programs prebuilt in `<prefix>/lib/genpack/boot/`), as
 //! a user of the package has it: the user cannot reach root's Rust toolchain.
-//! Needs root, Debian's package mirror, uidmap and QEMU (TCG).
+//! Needs root, Debian's package mirror, uidmap and QEMU (TCG); the Gentoo test also the
+//! local Gentoo mirror of scripts/make-test-gentoo (built on first use, as for gentoo_emerge).
 
 mod common;
+#[path = "../../genpack-build/tests/mirror/mod.rs"]
+mod mirror;
 use std::fs;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -435,6 +438,160 @@ fn an_ordinary_user_builds_debian_with_real_owners_and_boots_it_needs_root_netwo
     assert!(out.status.success(), "clean: {}", text(&out.stderr));
     assert!(!work.exists(), "genpack clean left {}", work.display());
     assert!(image.is_file(), "clean keeps the image");
+}
+
+/// genpack's Gentoo overlay where a package installs it (`<prefix>/share/genpack/overlay`).
+fn install_overlay(prefix: &Path) {
+    let share = prefix.join("share/genpack");
+    fs::create_dir_all(&share).unwrap();
+    run(
+        Command::new("cp")
+            .arg("-r")
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../overlay"))
+            .arg(share.join("overlay")),
+        "cp overlay",
+    );
+    run(
+        Command::new("chmod").arg("-R").arg("a+rX").arg(prefix),
+        "chmod",
+    );
+}
+
+#[test]
+fn an_ordinary_user_builds_gentoo_with_real_emerge_needs_root_network() {
+    let gentoo = mirror::Server::start(&mirror::test_gentoo_mirror());
+    let prefix = tempfile::Builder::new()
+        .prefix("genpack-prefix")
+        .tempdir()
+        .unwrap();
+    let genpack = install_genpack(prefix.path());
+    install_overlay(prefix.path());
+    let start = 310_000_000 + (std::process::id() % 1000) * 65536;
+    let user = TestUser::create("g", Some(start));
+
+    // hello (a C program from the mirror's tree) with the project's package-script that
+    // enables its unit, and a package of the project's own overlay that compiles a program and
+    // gives a folder to nobody:nogroup (65534, the top of the ids a build needs).
+    let project = user.home.join("emerged");
+    let script = project.join("overlay/package-scripts/app-misc/hello/50-enable");
+    fs::create_dir_all(script.parent().unwrap()).unwrap();
+    fs::write(
+        &script,
+        "#!/bin/sh\nset -eu\nsystemctl enable hello.service\n",
+    )
+    .unwrap();
+    fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
+    let ebuild = project.join("overlay/app-misc/owned/owned-1.ebuild");
+    fs::create_dir_all(ebuild.parent().unwrap()).unwrap();
+    fs::write(
+        &ebuild,
+        r#"EAPI=8
+
+DESCRIPTION="A program compiled by Portage's user, and a folder given to nobody"
+HOMEPAGE="https://example.invalid"
+S="${WORKDIR}"
+LICENSE="MIT"
+SLOT="0"
+KEYWORDS="amd64"
+
+src_compile() {
+	echo 'int main(void) { return 0; }' > owned.c || die
+	${CC:-gcc} ${CFLAGS} ${LDFLAGS} -o owned owned.c || die "the compiler failed"
+}
+
+src_install() {
+	dobin owned
+	keepdir /var/lib/owned
+	fowners nobody:nogroup /var/lib/owned
+	fperms 0750 /var/lib/owned
+}
+"#,
+    )
+    .unwrap();
+    fs::write(
+        project.join("genpack.json5"),
+        r#"{
+    name: "emerged",
+    packages: ["app-misc/hello", "app-misc/owned"],
+    use: { "genpack/base": "-audit -btrfs -cron -logrotate -sshd -strace -tcpdump -vi -wireguard -xfs" },
+    license: { "app-misc/hello": "MIT" },
+}
+"#,
+    )
+    .unwrap();
+    user.chown(&project);
+
+    let url = gentoo.url();
+    let out = user.genpack(
+        &genpack,
+        &["build", "--arch", "x86_64", "--mirror", &url],
+        &project,
+    );
+    let stdout = text(&out.stdout);
+    assert!(
+        out.status.success(),
+        "Gentoo build as {} failed:\nstdout:\n{stdout}\nstderr:\n{}",
+        user.name,
+        text(&out.stderr)
+    );
+    // emerge compiled the packages, inside the user's namespace.
+    let compiled: u32 = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("Packages: "))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no package count in:\n{stdout}"));
+    assert!(compiled >= 10, "{compiled} packages compiled:\n{stdout}");
+    let image = project.join("emerged-x86_64.squashfs");
+    assert_eq!(fs::metadata(&image).unwrap().uid(), user.uid);
+
+    let list = listing(&image);
+    for path in [
+        "/",
+        "/usr/bin/hello",
+        "/usr/bin/owned",
+        "/usr/bin/genpack-init",
+    ] {
+        let (_, _, uid, gid) = owner(&list, path);
+        assert_eq!((*uid, *gid), (0, 0), "{path}");
+    }
+    let (mode, uid, gid) = {
+        let entry = owner(&list, "/var/lib/owned");
+        (entry.1.clone(), entry.2, entry.3)
+    };
+    assert_eq!((uid, gid), (65534, 65534), "fowners nobody:nogroup");
+    assert_eq!(mode, "drwxr-x---", "fperms 0750");
+    owner(
+        &list,
+        "/etc/systemd/system/multi-user.target.wants/hello.service",
+    );
+    let stray: Vec<_> = list
+        .iter()
+        .filter(|(_, _, uid, gid)| *uid >= 65536 || *gid >= 65536)
+        .take(5)
+        .collect();
+    assert!(
+        stray.is_empty(),
+        "owners outside the image's ids: {stray:?}"
+    );
+
+    // Unchanged: no emerge at all.
+    let out = user.genpack(
+        &genpack,
+        &["build", "--arch", "x86_64", "--mirror", &url],
+        &project,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("up to date"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    // The lower holds files of Portage's account (a subordinate id outside): clean removes it.
+    let out = user.genpack(&genpack, &["clean"], &project);
+    assert!(out.status.success(), "clean: {}", text(&out.stderr));
+    assert!(!project.join("work").exists(), "genpack clean left work/");
 }
 
 #[test]

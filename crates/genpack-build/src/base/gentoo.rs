@@ -795,8 +795,11 @@ impl BaseProvider for Gentoo {
 
         ctx.runner
             .log_line(STEP, &format!("unpacking {}", stage3.file_name()))?;
+        // The device nodes a stage3 carries are left out: the container gives the lower its own
+        // /dev, and a build as an ordinary user (in a user namespace) may not make them.
         let mut cmd = Command::new("tar");
-        cmd.args(["--numeric-owner", "--xattrs", "--xattrs-include=*", "-xpf"])
+        cmd.args(["--numeric-owner", "--xattrs", "--xattrs-include=*"])
+            .args(["--anchored", "--exclude=./dev/*", "--exclude=dev/*", "-xpf"])
             .arg(&stage3.archive)
             .arg("-C")
             .arg(target);
