@@ -35,7 +35,13 @@ describe('build estimate', () => {
     expect(estimateText({ seconds: 240, from: 'template' }, false)).toBe(
       'The first build (it makes the base layer) takes about 4 min, as measured for its template.',
     );
-    expect(estimateText({ seconds: 45, from: 'past' }, true)).toBe('A build takes about 45 s, like the last one of this project on this computer.');
+    expect(estimateText({ seconds: 45, from: 'past' }, true)).toBe(
+      "A build that reuses the base layer takes about 45 s, going by this project's builds on this computer.",
+    );
+    expect(estimateText({ seconds: 30, from: 'template' }, true)).toBe('A build that reuses the base layer takes about 30 s, as measured for its template.');
+    expect(estimateText({ seconds: 600, from: 'past' }, false)).toBe(
+      "A build that makes the base layer again takes about 10 min, going by this project's builds on this computer.",
+    );
   });
 
   it('ignores what it cannot read', () => {

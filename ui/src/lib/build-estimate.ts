@@ -53,9 +53,15 @@ export function buildEstimate(output: BuildOutput | null, template: TemplateTime
   return null;
 }
 
-/** "A build takes about 4 min (your last build of this project)". */
+/**
+ * "A build that reuses the base layer takes about 5 s, going by this project's builds on this
+ * computer": which kind of build the number is for (the last build may have been the other
+ * kind) and where it comes from.
+ */
 export function estimateText(estimate: Estimate, baseLayerReady: boolean): string {
-  const what = baseLayerReady ? 'A build' : 'The first build (it makes the base layer)';
-  const why = estimate.from === 'past' ? 'like the last one of this project on this computer' : 'as measured for its template';
+  let what = 'The first build (it makes the base layer)';
+  if (baseLayerReady) what = 'A build that reuses the base layer';
+  else if (estimate.from === 'past') what = 'A build that makes the base layer again';
+  const why = estimate.from === 'past' ? "going by this project's builds on this computer" : 'as measured for its template';
   return `${what} takes about ${duration(estimate.seconds)}, ${why}.`;
 }
