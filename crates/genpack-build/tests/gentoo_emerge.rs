@@ -482,6 +482,47 @@ fn emerge_failures_are_located_needs_root_network() {
         "{err}"
     );
     assert!(!err.contains("Traceback"), "{err}");
+
+    // USE flags the package does not allow together: Portage's REQUIRED_USE explanation.
+    let project = shared().dir.path().join("conflict");
+    std::fs::create_dir_all(project.join("overlay/app-misc/picky")).unwrap();
+    std::fs::write(
+        project.join("genpack.json5"),
+        format!(
+            "{{ name: \"conflict\", packages: [\"app-misc/picky\"], use: {{ \"genpack/base\": \"{BASE_USE}\", \"app-misc/picky\": \"gtk qt\" }} }}\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        project.join("overlay/app-misc/picky/picky-1.ebuild"),
+        r#"EAPI=8
+
+DESCRIPTION="A package that takes one toolkit, not both"
+HOMEPAGE="https://example.invalid"
+S="${WORKDIR}"
+LICENSE="MIT"
+SLOT="0"
+KEYWORDS="amd64"
+IUSE="gtk qt"
+REQUIRED_USE="^^ ( gtk qt )"
+
+src_install() {
+	dodir /usr/share/picky
+}
+"#,
+    )
+    .unwrap();
+    let err = builder(&project, &cold.cache, EmergeOptions::default(), None)
+        .lower()
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("app-misc/picky"), "{err}");
+    assert!(
+        err.contains("REQUIRED_USE flag constraints are unsatisfied"),
+        "{err}"
+    );
+    assert!(err.contains("exactly-one-of ( gtk qt )"), "{err}");
+    assert!(!err.contains("Traceback"), "{err}");
 }
 
 #[test]
