@@ -60,6 +60,10 @@ pub struct PortageRecipe {
     pub binpkg_excludes: Vec<String>,
     /// Keep binary packages in the lower instead of the shared per-architecture cache.
     pub independent_binpkgs: bool,
+    /// The definition's binhost (`"gentoo"` or a URL); the build settings' one wins. Not part
+    /// of the base layer's identity: where a package comes from does not change the layer.
+    #[serde(skip)]
+    pub binhost: Option<String>,
 }
 
 impl PortageRecipe {
@@ -87,6 +91,7 @@ impl PortageRecipe {
             },
             binpkg_excludes: effective.binpkg_excludes.clone(),
             independent_binpkgs: effective.independent_binpkgs,
+            binhost: effective.binhost.clone(),
         }
     }
 }

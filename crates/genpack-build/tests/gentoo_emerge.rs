@@ -553,7 +553,7 @@ fn use_change_binhost_and_boot_needs_root_network_qemu() {
     boot(&rebuilt.pack.output, "realemerge");
 
     // A second builder with an empty cache takes every package from the first one's cache,
-    // served over HTTP: nothing is compiled.
+    // served over HTTP and named by its definition's `binhost` key: nothing is compiled.
     let served = BinhostServer::start(
         &cold.cache.join("gentoo/x86_64/binpkgs"),
         "127.0.0.1:0".parse().unwrap(),
@@ -561,16 +561,21 @@ fn use_change_binhost_and_boot_needs_root_network_qemu() {
     .unwrap();
     let other = shared().dir.path().join("other-builder");
     write_project(&other, "shout");
+    let definition = other.join("genpack.json5");
+    let text = std::fs::read_to_string(&definition).unwrap().replacen(
+        "name: \"gentoo-emerge\",",
+        &format!(
+            "name: \"gentoo-emerge\",\n    binhost: \"{}\",",
+            served.url()
+        ),
+        1,
+    );
+    std::fs::write(&definition, text).unwrap();
     let empty_cache = shared().dir.path().join("other-cache");
-    let emerge = EmergeOptions {
-        binhost: Some(Binhost {
-            url: served.url(),
-            verify_signature: false,
-        }),
-        ..EmergeOptions::default()
-    };
     let started = Instant::now();
-    let from_binhost = builder(&other, &empty_cache, emerge, None).build().unwrap();
+    let from_binhost = builder(&other, &empty_cache, EmergeOptions::default(), None)
+        .build()
+        .unwrap();
     let binhost_time = started.elapsed();
     assert_eq!(from_binhost.lower.compiled_packages, 0);
     assert!(from_binhost.lower.downloaded_packages >= 10);

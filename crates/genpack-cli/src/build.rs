@@ -39,6 +39,7 @@ pub struct BuildArgs {
     /// Gentoo: take prebuilt packages from a binhost: the URL of another builder's
     /// `genpack binhost serve`, or `gentoo` for Gentoo's official binary packages of the
     /// profile (their signatures are checked). Packages the binhost lacks are compiled.
+    /// Overrides the definition's `binhost` key.
     #[arg(long, value_name = "URL|gentoo")]
     binhost: Option<String>,
     /// Gentoo: accept packages from --binhost URL only when signed by a key in the lower's

@@ -78,6 +78,8 @@ pub struct Effective {
     pub lower_layer_capacity: u64,
     /// Whether the binary package cache is private to this build.
     pub independent_binpkgs: bool,
+    /// Where ready-built packages come from (`"gentoo"` or a URL), when the definition says.
+    pub binhost: Option<String>,
     /// Packages built first to break a dependency cycle.
     pub circulardep_breaker: Option<CircularDepBreaker>,
     /// Development image marker.
@@ -371,6 +373,7 @@ impl Definition {
                 .lower_layer_capacity
                 .unwrap_or(DEFAULT_LOWER_LAYER_CAPACITY),
             independent_binpkgs: self.independent_binpkgs,
+            binhost: self.binhost.clone(),
             circulardep_breaker: self.circulardep_breaker.clone(),
             devel: self.devel,
         })

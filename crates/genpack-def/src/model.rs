@@ -748,6 +748,13 @@ pub struct Definition {
     #[schemars(title = "Private package cache")]
     #[serde(default)]
     pub independent_binpkgs: bool,
+    /// Where ready-built packages come from: `"gentoo"` for Gentoo's official binary packages
+    /// (their signatures are checked), or the URL of another builder's `genpack binhost
+    /// serve`. Packages it lacks, or built with other USE flags, are compiled here. The build
+    /// settings (`genpack build --binhost`, the studio's) override it.
+    #[schemars(title = "Binary package host")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub binhost: Option<String>,
     /// Expert setting: packages built first with special USE flags to break a circular
     /// dependency (for example freetype and harfbuzz needing each other).
     #[schemars(title = "Circular dependency breaker")]

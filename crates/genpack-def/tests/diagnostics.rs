@@ -346,6 +346,22 @@ const BAD_INPUTS: &[(&str, &str, &str, usize, usize, &str)] = &[
         "",
     ),
     (
+        "binhost neither gentoo nor a URL",
+        "{ binhost: \"builder.lan:8080\" }",
+        "neither \"gentoo\" nor an http://",
+        1,
+        12,
+        "genpack binhost serve",
+    ),
+    (
+        "binhost not a string",
+        "{ binhost: true }",
+        "\"gentoo\" or a binhost's URL",
+        1,
+        12,
+        "",
+    ),
+    (
         "zero capacity",
         "{ \"lower-layer-capacity\": 0 }",
         "at least 1 GiB",
@@ -598,13 +614,19 @@ fn settings_that_would_surprise_later_warn_now() {
 #[test]
 fn portage_keys_on_debian_warn() {
     let parsed = parse(
-        r#"{ base: "debian:trixie", name: "d", packages: ["openssh-server", "-nano"], use: { "a/b": "x" }, profile: "gnome/baremetal" }"#,
+        r#"{ base: "debian:trixie", name: "d", packages: ["openssh-server", "-nano"], use: { "a/b": "x" }, profile: "gnome/baremetal", binhost: "gentoo" }"#,
     );
     assert!(!parsed.has_errors(), "{:?}", parsed.diagnostics);
-    assert!(parsed
-        .diagnostics
-        .iter()
-        .any(|d| d.message.contains("does nothing on a Debian base") && d.path == "use"));
+    for key in ["use", "binhost"] {
+        assert!(
+            parsed
+                .diagnostics
+                .iter()
+                .any(|d| d.message.contains("does nothing on a Debian base") && d.path == key),
+            "{key}: {:?}",
+            parsed.diagnostics
+        );
+    }
     assert!(parsed
         .diagnostics
         .iter()

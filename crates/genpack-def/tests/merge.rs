@@ -262,6 +262,7 @@ fn effective_serializes_with_snake_case_keys_and_normalized_values() {
             "compression",
             "lower_layer_capacity",
             "independent_binpkgs",
+            "binhost",
             "circulardep_breaker",
             "devel"
         ]

@@ -84,6 +84,7 @@ fn the_schema_names_every_top_level_key() {
         "compression",
         "lower-layer-capacity",
         "independent_binpkgs",
+        "binhost",
         "circulardep_breaker",
         "devel",
     ] {

@@ -64,6 +64,7 @@ const ADVANCED_KEYS = new Set([
   'buildtime_packages_first',
   'circulardep_breaker',
   'independent_binpkgs',
+  'binhost',
   'devel',
   'lower_layer_capacity',
   'lower-layer-capacity',
@@ -365,7 +366,7 @@ export function placeholderFor(key: string, base: string): string {
 }
 
 /** Portage (Gentoo) settings: on a Debian base they do nothing, so the form hides them unless set. */
-const PORTAGE_ONLY = new Set(['use', 'accept_keywords', 'license', 'mask', 'env', 'binpkg_excludes', 'buildtime_packages_first', 'circulardep_breaker', 'independent_binpkgs']);
+const PORTAGE_ONLY = new Set(['use', 'accept_keywords', 'license', 'mask', 'env', 'binpkg_excludes', 'buildtime_packages_first', 'circulardep_breaker', 'independent_binpkgs', 'binhost']);
 
 /** Whether the form shows `field` for a definition on `base` holding `value` there. */
 export function shownFor(field: FieldSpec, base: string, value: JsonValue | undefined): boolean {

@@ -303,6 +303,17 @@ impl Gentoo {
 
     /// Writes the Portage configuration of the definition into the lower. The project overlay's
     /// `metadata/layout.conf` and `profiles/repo_name` are only created when it has none.
+    /// The binhost of the build settings, else the definition's (`binhost` key); Gentoo's
+    /// official one always with its signatures checked.
+    fn binhost(&self, recipe: &Recipe) -> Option<Binhost> {
+        self.emerge.binhost.clone().or_else(|| {
+            recipe.portage.binhost.as_ref().map(|url| Binhost {
+                url: url.clone(),
+                verify_signature: url == OFFICIAL_BINHOST,
+            })
+        })
+    }
+
     fn write_config(&self, ctx: &LowerContext<'_>) -> Result<()> {
         for file in config::files(&ctx.recipe.portage.config)? {
             let path = in_root(ctx.target, &file.path.to_string_lossy());
@@ -316,7 +327,7 @@ impl Gentoo {
             ctx.runner
                 .log_line(STEP, &format!("wrote {}", file.path.display()))?;
         }
-        if let Some(binhost) = &self.emerge.binhost {
+        if let Some(binhost) = &self.binhost(ctx.recipe) {
             let binhost = if binhost.url == OFFICIAL_BINHOST {
                 gentoo_binhost(ctx.recipe.arch).ok_or_else(|| {
                     BuildError::Definition(format!(
@@ -859,7 +870,7 @@ impl BaseProvider for Gentoo {
             emulated,
             parallel_jobs: self.emerge.jobs,
             deep_depclean: self.emerge.deep_depclean,
-            getbinpkg: self.emerge.binhost.is_some(),
+            getbinpkg: self.binhost(recipe).is_some(),
             distcc_hosts: self.emerge.distcc_hosts.clone(),
             signing_key: self.emerge.sign_binpkgs.as_ref().map(|s| s.key.clone()),
             ..PlanOptions::default()

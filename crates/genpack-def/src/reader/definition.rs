@@ -42,6 +42,7 @@ pub(super) struct Block {
     compression: Option<Compression>,
     lower_layer_capacity: Option<u64>,
     independent_binpkgs: Option<bool>,
+    binhost: Option<String>,
     circulardep_breaker: Option<CircularDepBreaker>,
     devel: Option<bool>,
 }
@@ -136,6 +137,7 @@ impl Reader<'_> {
             compression: block.compression,
             lower_layer_capacity: block.lower_layer_capacity,
             independent_binpkgs: block.independent_binpkgs.unwrap_or(false),
+            binhost: block.binhost,
             circulardep_breaker: block.circulardep_breaker,
             devel: block.devel.unwrap_or(false),
         };
@@ -310,6 +312,25 @@ impl Reader<'_> {
                     }
                 }
                 "independent_binpkgs" => block.independent_binpkgs = self.boolean(value, &here),
+                "binhost" => {
+                    let expected = "\"gentoo\" or a binhost's URL (a string)";
+                    if let Some(binhost) = self.string(value, &here, expected) {
+                        if binhost == "gentoo"
+                            || ["http://", "https://", "file://"]
+                                .iter()
+                                .any(|scheme| binhost.starts_with(scheme))
+                        {
+                            block.binhost = Some(binhost);
+                        } else {
+                            self.error_help(
+                                value.range(),
+                                &here,
+                                format!("binhost `{binhost}` is neither \"gentoo\" nor an http://, https:// or file:// URL"),
+                                "write \"gentoo\" for Gentoo's official binary packages, or the address another builder's `genpack binhost serve` prints",
+                            );
+                        }
+                    }
+                }
                 "circulardep_breaker" => {
                     block.circulardep_breaker = self.circulardep_breaker(value, &here)
                 }

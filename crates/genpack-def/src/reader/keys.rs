@@ -34,6 +34,7 @@ const TOP_KEYS: &[&str] = &[
     "lower-layer-capacity",
     "lower_layer_capacity",
     "independent_binpkgs",
+    "binhost",
     "circulardep_breaker",
     "devel",
 ];
@@ -83,6 +84,7 @@ const PORTAGE_ONLY_KEYS: &[&str] = &[
     "env",
     "binpkg_excludes",
     "circulardep_breaker",
+    "binhost",
 ];
 
 /// Keys that older genpack versions read: `(old key, replacement, advice)`.
