@@ -607,6 +607,19 @@ fn router_leases_an_address_to_the_lan_and_forwards_to_the_wan_needs_root_networ
         ],
         dir,
     );
+    // QEMU opens the tap by name in the host's namespace. Moved away before that, QEMU would
+    // make a new tap of the same name here and the LAN would hang off a device no one uses.
+    // The tap has carrier once QEMU holds it (its link must be up to read it).
+    host::must("ip", &["link", "set", &tap, "up"]);
+    let carrier = format!("/sys/class/net/{tap}/carrier");
+    eventually(Duration::from_secs(120), "QEMU holding the LAN tap", || {
+        let value = std::fs::read_to_string(&carrier).map_err(|e| format!("{carrier}: {e}"))?;
+        if value.trim() == "1" {
+            Ok(())
+        } else {
+            Err(format!("{carrier}: no carrier yet"))
+        }
+    });
     // The LAN: a namespace holding the tap device, as a PC plugged into a LAN port.
     let lan = host::NetNs::empty("lan");
     host::must("ip", &["link", "set", &tap, "netns", &lan.name]);
