@@ -32,7 +32,7 @@ TAURI_DRIVER := $(HOME)/.cargo/bin/tauri-driver
 # virtiofsd shares an image tree with a VM (Run without packing); Debian 12 has no package of it.
 VIRTIOFSD := $(HOME)/.cargo/bin/virtiofsd
 
-.PHONY: help deps apt-deps ui-deps tauri-driver virtiofsd arm64-boot-parts build ui studio cli run deb test lint lint-sources test-rust test-ui test-e2e test-deb test-bins test-appliances test-gentoo test-large-image test-boots clean
+.PHONY: help deps apt-deps cross-deps ui-deps tauri-driver virtiofsd arm64-boot-parts build ui studio cli run deb test lint lint-sources test-rust test-ui test-e2e test-deb test-bins test-appliances test-gentoo test-large-image test-boots clean
 
 help:
 	@echo "make run    install what is missing, build, start the studio"
@@ -116,9 +116,24 @@ run: deps build
 
 # The Debian package (release build): target/deb/genpack-studio_<version>_<arch>.deb. See
 # scripts/make-deb for what it holds; `make test` installs and runs its debug twin (test-deb).
-deb: apt-deps ui
+deb: apt-deps ui cross-deps
 	$(CARGO) build --release -p genpack-studio -p genpack-cli --features genpack-studio/custom-protocol
 	./scripts/make-deb
+
+# The cross compiler and Rust target for the boot programs of the other architecture's images
+# (aarch64 on amd64, x86_64 on arm64), which the package ships too.
+cross-deps:
+	@case $$(dpkg --print-architecture) in \
+	  amd64) packages="gcc-aarch64-linux-gnu libc6-dev-arm64-cross" target=aarch64-unknown-linux-gnu ;; \
+	  arm64) packages="gcc-x86-64-linux-gnu libc6-dev-amd64-cross" target=x86_64-unknown-linux-gnu ;; \
+	  *) exit 0 ;; \
+	esac; \
+	missing=$$(for p in $$packages; do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+	  echo "installing: $$(echo $$missing)"; $$sudo apt-get install -y -q $$missing; \
+	fi; \
+	if command -v rustup >/dev/null; then rustup target add $$target; fi
 
 ## ---- tests ----------------------------------------------------------------
 

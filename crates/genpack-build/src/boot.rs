@@ -46,13 +46,22 @@ pub struct BootReport {
     pub missing: Vec<String>,
 }
 
-/// Which boot programs go into images: a digest of an installed genpack's prebuilt
-/// programs ([`genpack_init::binaries::installed_boot_binaries`]), else of the sources
+/// An installed genpack's prebuilt boot programs for `arch` images, if this is one.
+fn installed_boot_programs(arch: &str) -> Option<BootBinaries> {
+    let program = std::env::current_exe().ok()?;
+    genpack_init::binaries::installed_boot_binaries_for(&program, arch)
+        .ok()
+        .flatten()
+}
+
+/// Which boot programs go into images of `arch` (Rust's name, `x86_64`): a digest of an
+/// installed genpack's prebuilt programs for it
+/// ([`genpack_init::binaries::installed_boot_binaries_for`]), else of the sources
 /// [`genpack_init::binaries::source_paths`] names (read, not built: cheap enough for every
 /// up-to-date check). Missing paths count as empty.
-pub fn boot_programs_identity() -> String {
+pub fn boot_programs_identity(arch: &str) -> String {
     let mut hasher = Sha256::new();
-    if let Ok(Some(installed)) = genpack_init::binaries::installed_boot_binaries() {
+    if let Some(installed) = installed_boot_programs(arch) {
         hasher.update(b"prebuilt\0");
         for file in [&installed.initramfs_init, &installed.genpack_init] {
             if let Ok(bytes) = std::fs::read(file) {
@@ -79,14 +88,21 @@ pub fn boot_programs_identity() -> String {
     crate::fsutil::hex(&hasher.finalize())
 }
 
-/// Says where the boot programs come from, for the build log.
-pub(crate) fn boot_programs_origin() -> &'static str {
-    match genpack_init::binaries::installed_boot_binaries() {
-        Ok(Some(_)) => {
-            "the static boot programs: the prebuilt ones this genpack was installed with"
-        }
-        _ => "building the static boot programs from source (cached after the first build)",
+/// Says where the boot programs of `arch` images come from, for the build log.
+pub(crate) fn boot_programs_origin(arch: &str) -> String {
+    match installed_boot_programs(arch) {
+        Some(_) => format!(
+            "the static boot programs for {arch}: the prebuilt ones this genpack was installed with"
+        ),
+        None => format!(
+            "building the static boot programs for {arch} from source (cached after the first build)"
+        ),
     }
+}
+
+/// The static boot programs for `arch` images (installed, else built from source).
+pub(crate) fn boot_programs(arch: &str) -> Result<BootBinaries> {
+    genpack_init::boot_binaries_for_arch(arch).map_err(|e| BuildError::Boot(e.to_string()))
 }
 
 fn collect_files(path: &Path, out: &mut Vec<PathBuf>) {
@@ -101,11 +117,12 @@ fn collect_files(path: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// Installs kernel link, boot programs, schema and initramfs into `upper`. `kernel` is the
-/// kernel's path inside the image (it was copied up with its package).
+/// Installs kernel link, boot programs for `arch` (Rust's name), schema and initramfs into
+/// `upper`. `kernel` is the kernel's path inside the image (it was copied up with its package).
 pub(crate) fn install_boot_side(
     upper: &Path,
     kernel: Option<&Path>,
+    arch: &str,
     runner: &Runner,
     step: &str,
 ) -> Result<BootReport> {
@@ -141,8 +158,8 @@ pub(crate) fn install_boot_side(
     let version = kernel_version(kernel);
     report.kernel_version = version.clone();
 
-    runner.log_line(step, boot_programs_origin())?;
-    let binaries = genpack_init::boot_binaries().map_err(|e| BuildError::Boot(e.to_string()))?;
+    runner.log_line(step, &boot_programs_origin(arch))?;
+    let binaries = boot_programs(arch)?;
     install_binaries(upper, &binaries, runner, step)?;
 
     let Some(version) = version else {

@@ -246,7 +246,10 @@ impl UpperJob<'_> {
                 put("environment", self.environment_input());
             }
             Stage::Boot => {
-                put("boot programs", json!(boot::boot_programs_identity()));
+                put(
+                    "boot programs",
+                    json!(boot::boot_programs_identity(&recipe.arch.to_string())),
+                );
                 put("initramfs modules", json!(boot::EXTRA_INITRAMFS_MODULES));
             }
             Stage::Metadata => {
@@ -657,7 +660,9 @@ impl UpperJob<'_> {
             }
             Stage::Boot => {
                 let kernel = self.provider.kernel(&self.work.lower())?;
-                let boot = boot::install_boot_side(merged, kernel.as_deref(), self.runner, step)?;
+                let arch = recipe.arch.to_string();
+                let boot =
+                    boot::install_boot_side(merged, kernel.as_deref(), &arch, self.runner, step)?;
                 Ok(serde_json::to_value(boot).unwrap_or(Value::Null))
             }
             Stage::Metadata => {

@@ -2,7 +2,7 @@
 //!
 //! An installed genpack ships them prebuilt, one folder per architecture, in
 //! `<prefix>/lib/genpack/boot/<arch>/` next to `<prefix>/bin/genpack` (see
-//! [`installed_boot_binaries`]); [`boot_binaries`] takes those when they are there, so
+//! [`installed_boot_binaries`]); [`boot_binaries_for_arch`] takes those when they are there, so
 //! building an image needs no Rust toolchain. In a development checkout it runs, in this
 //! crate's source tree,
 //!
@@ -11,6 +11,9 @@
 //!   cargo build --release -p genpack-init --bins --no-default-features \
 //!     --target <arch>-unknown-linux-gnu
 //! ```
+//!
+//! (for an image of another architecture than the machine's, with Debian's cross compiler for
+//! it as the linker),
 //!
 //! with `CARGO_TARGET_DIR` set to a folder of the cache directory that belongs to this source
 //! tree (see [`target_dir_for_this_tree`]), so repeated calls only rebuild when the sources
@@ -52,6 +55,18 @@ pub enum BinariesError {
     /// The installed boot programs are missing or damaged.
     #[error("{} is not a static executable, but genpack's prebuilt boot programs belong there; reinstall the genpack-studio package", .0.display())]
     DamagedInstall(PathBuf),
+    /// The programs for an image of another architecture are neither installed nor buildable.
+    #[error("the boot programs for {arch} images are not installed with this genpack, and building them here failed: install the genpack-studio package (it ships them for x86_64 and aarch64), or add the cross compiler: `rustup target add {target}` and `apt-get install {packages}`\n{detail}")]
+    ForeignArch {
+        /// The image's architecture (`aarch64`).
+        arch: String,
+        /// Rust's target for it.
+        target: String,
+        /// Debian's packages of the cross compiler and C library for it.
+        packages: String,
+        /// What cargo said.
+        detail: String,
+    },
 }
 
 /// File name of the initramfs `/init` program.
@@ -157,29 +172,76 @@ pub fn target_dir_for_this_tree(cache_dir: &Path) -> PathBuf {
     cache_dir.join(format!("tree-{hash:016x}"))
 }
 
-/// The boot programs for images of this machine's architecture: an installed genpack's
-/// prebuilt ones ([`installed_boot_binaries`]; nothing is compiled), else the release
-/// binaries built (if needed) from this source tree in the default cache directory.
+/// The boot programs for images of this machine's architecture: see
+/// [`boot_binaries_for_arch`].
 pub fn boot_binaries() -> Result<BootBinaries, BinariesError> {
-    match std::env::current_exe() {
-        Ok(program) => boot_binaries_for(&program),
-        Err(_) => boot_binaries_in(&default_cache_dir(), Profile::Release),
+    boot_binaries_for_arch(std::env::consts::ARCH)
+}
+
+/// The boot programs for images of `arch` (Rust's name: `x86_64`, `aarch64`, `i686`,
+/// `riscv64`): an installed genpack's prebuilt ones ([`installed_boot_binaries_for`]; nothing
+/// is compiled), else the release binaries built (if needed) from this source tree in the
+/// default cache directory.
+pub fn boot_binaries_for_arch(arch: &str) -> Result<BootBinaries, BinariesError> {
+    boot_binaries_of(std::env::current_exe().ok().as_deref(), arch)
+}
+
+/// [`boot_binaries_for_arch`] for the genpack installed as `program`.
+fn boot_binaries_of(program: Option<&Path>, arch: &str) -> Result<BootBinaries, BinariesError> {
+    if let Some(program) = program {
+        if let Some(binaries) = installed_boot_binaries_for(program, arch)? {
+            return Ok(binaries);
+        }
+    }
+    boot_binaries_in_for_arch(&default_cache_dir(), Profile::Release, arch)
+}
+
+/// Rust's target for the static boot programs of `arch` images.
+pub fn rust_target(arch: &str) -> String {
+    match arch {
+        "riscv64" => "riscv64gc-unknown-linux-gnu".to_string(),
+        other => format!("{other}-unknown-linux-gnu"),
     }
 }
 
-/// [`boot_binaries`] for the genpack installed as `program`.
-fn boot_binaries_for(program: &Path) -> Result<BootBinaries, BinariesError> {
-    match installed_boot_binaries_for(program, std::env::consts::ARCH)? {
-        Some(binaries) => Ok(binaries),
-        None => boot_binaries_in(&default_cache_dir(), Profile::Release),
-    }
+/// Debian's cross compiler for `arch` (`aarch64-linux-gnu-gcc`) and the packages that bring it
+/// with the static C library.
+fn cross_compiler(arch: &str) -> (String, String) {
+    let debian = match arch {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "i686" => "i386",
+        other => other,
+    };
+    let gnu = if arch == "i686" { "i686" } else { arch };
+    (
+        format!("{gnu}-linux-gnu-gcc"),
+        // Debian's package names write x86_64 as x86-64.
+        format!(
+            "gcc-{}-linux-gnu libc6-dev-{debian}-cross",
+            gnu.replace('_', "-")
+        ),
+    )
 }
 
-/// Builds (if needed) the binaries with `profile` in `cache_dir` (in this source tree's own
-/// folder of it: [`target_dir_for_this_tree`]).
+/// Builds (if needed) the binaries for this machine's architecture with `profile` in
+/// `cache_dir`: see [`boot_binaries_in_for_arch`].
 pub fn boot_binaries_in(cache_dir: &Path, profile: Profile) -> Result<BootBinaries, BinariesError> {
+    boot_binaries_in_for_arch(cache_dir, profile, std::env::consts::ARCH)
+}
+
+/// Builds (if needed) the binaries for `arch` images with `profile` in `cache_dir` (in this
+/// source tree's own folder of it: [`target_dir_for_this_tree`]). For another architecture
+/// than the machine's, cargo links with Debian's cross compiler for it unless
+/// `CARGO_TARGET_<TARGET>_LINKER` says otherwise.
+pub fn boot_binaries_in_for_arch(
+    cache_dir: &Path,
+    profile: Profile,
+    arch: &str,
+) -> Result<BootBinaries, BinariesError> {
     let cache_dir = &target_dir_for_this_tree(cache_dir);
-    let target = format!("{}-unknown-linux-gnu", std::env::consts::ARCH);
+    let target = rust_target(arch);
+    let foreign = arch != std::env::consts::ARCH;
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
@@ -202,11 +264,29 @@ pub fn boot_binaries_in(cache_dir: &Path, profile: Profile) -> Result<BootBinari
     if profile == Profile::Release {
         command.arg("--release");
     }
+    let (linker, cross_packages) = cross_compiler(arch);
+    let linker_variable = format!(
+        "CARGO_TARGET_{}_LINKER",
+        target.to_uppercase().replace('-', "_")
+    );
+    if foreign && std::env::var_os(&linker_variable).is_none() {
+        command.env(&linker_variable, &linker);
+    }
     let output = command.output().map_err(BinariesError::NoCargo)?;
     if !output.status.success() {
-        return Err(BinariesError::Build(
-            String::from_utf8_lossy(&output.stderr).trim().to_string(),
-        ));
+        let detail = String::from_utf8_lossy(&output.stderr).trim().to_string();
+        if foreign {
+            // cargo's own words end with the reason (a missing target or linker).
+            let detail = detail.lines().rev().take(6).collect::<Vec<_>>();
+            let detail = detail.into_iter().rev().collect::<Vec<_>>().join("\n");
+            return Err(BinariesError::ForeignArch {
+                arch: arch.to_string(),
+                target,
+                packages: cross_packages,
+                detail,
+            });
+        }
+        return Err(BinariesError::Build(detail));
     }
     let dir = cache_dir.join(&target).join(match profile {
         Profile::Release => "release",
@@ -345,12 +425,53 @@ mod tests {
         let program = prefix.path().join("bin/genpack-studio");
         let dir = install_prebuilt(prefix.path(), std::env::consts::ARCH);
         // A build from source would run cargo and give programs in the cache folder.
-        let for_images = boot_binaries_for(&program).unwrap();
+        let for_images = boot_binaries_of(Some(&program), std::env::consts::ARCH).unwrap();
         assert_eq!(for_images.genpack_init, dir.join("genpack-init"));
         assert_eq!(
             for_images.initramfs_init,
             dir.join("genpack-initramfs-init")
         );
+        // An image of the other architecture the package ships gets that one's programs,
+        // never the machine's own.
+        let other = if std::env::consts::ARCH == "aarch64" {
+            "x86_64"
+        } else {
+            "aarch64"
+        };
+        let other_dir = install_prebuilt(prefix.path(), other);
+        let for_other = boot_binaries_of(Some(&program), other).unwrap();
+        assert_eq!(for_other.genpack_init, other_dir.join("genpack-init"));
+        assert_ne!(for_other, for_images);
+    }
+
+    #[test]
+    fn programs_for_another_architecture_say_what_builds_them() {
+        // riscv64 programs are neither installed nor (on a usual machine) buildable: the error
+        // names Rust's target and Debian's cross compiler; where both are there, they build.
+        let cache = std::env::temp_dir().join("genpack-test-boot-binaries");
+        match boot_binaries_in_for_arch(&cache, Profile::Dev, "riscv64") {
+            Ok(built) => {
+                assert!(is_static_elf(&built.genpack_init));
+                assert!(is_static_elf(&built.initramfs_init));
+            }
+            Err(error @ BinariesError::ForeignArch { .. }) => {
+                let message = error.to_string();
+                assert!(
+                    message.starts_with("the boot programs for riscv64 images are not installed"),
+                    "{message}"
+                );
+                assert!(
+                    message.contains("rustup target add riscv64gc-unknown-linux-gnu"),
+                    "{message}"
+                );
+                assert!(
+                    message
+                        .contains("apt-get install gcc-riscv64-linux-gnu libc6-dev-riscv64-cross"),
+                    "{message}"
+                );
+            }
+            Err(other) => panic!("expected a ForeignArch error, got {other}"),
+        }
     }
 
     #[test]

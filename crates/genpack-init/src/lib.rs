@@ -22,7 +22,10 @@ pub mod runner;
 pub mod schema;
 pub mod systemd;
 
-pub use binaries::{boot_binaries, boot_binaries_in, BootBinaries, Profile};
+pub use binaries::{
+    boot_binaries, boot_binaries_for_arch, boot_binaries_in, boot_binaries_in_for_arch,
+    BootBinaries, Profile,
+};
 pub use context::{Action, Change, Context};
 pub use error::ModuleError;
 pub use initramfs::{

@@ -507,22 +507,22 @@ impl Gentoo {
         )
     }
 
-    /// Binds the static boot programs (built on this machine, like for every base) for
-    /// `sys-apps/genpack-init` to install.
+    /// Binds the static boot programs for the image's architecture (the same ones every base
+    /// gets) for `sys-apps/genpack-init` to install.
     fn bind_boot_binaries(
         &self,
         ctx: &LowerContext<'_>,
         container: Container,
     ) -> Result<Container> {
+        let arch = ctx.recipe.arch.to_string();
         ctx.runner.log_line(
             STEP,
             &format!(
                 "{} (for sys-apps/genpack-init)",
-                crate::boot::boot_programs_origin()
+                crate::boot::boot_programs_origin(&arch)
             ),
         )?;
-        let binaries =
-            genpack_init::boot_binaries().map_err(|e| BuildError::Boot(e.to_string()))?;
+        let binaries = crate::boot::boot_programs(&arch)?;
         let dir = binaries
             .genpack_init
             .parent()
