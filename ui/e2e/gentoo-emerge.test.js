@@ -7,7 +7,7 @@
 
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, createReadStream, existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, createReadStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -108,6 +108,9 @@ before(async () => {
 after(() => {
   driver?.stop();
   mirrorServer?.close();
+  // The app user's Gentoo cache (the test tree's stage3, packages and merge times) would make
+  // the later tests' Gentoo estimates and downloads those of a user who has built before.
+  if (process.env.XDG_CACHE_HOME) rmSync(path.join(process.env.XDG_CACHE_HOME, 'genpack', 'gentoo'), { recursive: true, force: true });
 });
 
 describe('genpack studio: a Gentoo build with real emerge', () => {
@@ -152,6 +155,16 @@ describe('genpack studio: a Gentoo build with real emerge', () => {
         maxBuffer: 64 * 1024 * 1024,
       });
       assert.match(listing, /multi-user\.target\.wants\/hello\.service/, 'the package-script did not enable hello.service');
+
+      // The settings are kept for the user's next Gentoo build: put them back, so the tests
+      // after this one meet the defaults (the mirror served here goes away).
+      for (const id of ['build-mirror', 'build-jobs']) {
+        await byTestId(browser, id).click();
+        await browser.keys(['Control', 'a']);
+        await browser.keys('Control');
+        await browser.keys('Delete');
+      }
+      assert.equal(await byTestId(browser, 'build-mirror').getValue(), '');
     } finally {
       await browser.deleteSession().catch(() => {});
     }
