@@ -147,6 +147,21 @@ export function byTestId(browser, id) {
 }
 
 /**
+ * Replaces the text of an input like a person: select all, then type (nothing typed clears it).
+ * @param {WebdriverIO.Browser} browser
+ * @param {string} id
+ * @param {string} text
+ */
+export async function retype(browser, id, text) {
+  const input = byTestId(browser, id);
+  await input.click();
+  await browser.keys(['Control', 'a']);
+  await browser.keys('Control');
+  if (text) await input.addValue(text);
+  else await browser.keys('Delete');
+}
+
+/**
  * Gives `dir` and everything in it to the user the studio runs as (scripts/e2e runs the app
  * as an unprivileged user when started as root); nothing to do when the app runs as the tests do.
  * @param {string} dir

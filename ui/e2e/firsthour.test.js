@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { appOwns, byTestId, openStudio, screenshot, startDriver } from './driver.js';
+import { appOwns, byTestId, openStudio, retype, screenshot, startDriver } from './driver.js';
 
 const WAIT = { timeout: 30000 };
 
@@ -37,20 +37,6 @@ async function withStudio(args, body) {
   } finally {
     await browser.deleteSession().catch(() => {});
   }
-}
-
-/**
- * Replaces an input's text by typing, as a person does (select all, type).
- * @param {WebdriverIO.Browser} browser
- * @param {string} id
- * @param {string} text
- */
-async function retype(browser, id, text) {
-  const field = byTestId(browser, id);
-  await field.click();
-  await browser.keys(['Control', 'a']);
-  await browser.keys('Control');
-  await field.addValue(text);
 }
 
 /**

@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { appOwns, byTestId, openStudio, screenshot, startDriver } from './driver.js';
+import { appOwns, byTestId, openStudio, retype, screenshot, startDriver } from './driver.js';
 
 const WAIT = { timeout: 30000 };
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -85,20 +85,6 @@ function writeProject(dir) {
   );
 }
 
-/**
- * Replaces the text of an input like a person: select all, type.
- * @param {WebdriverIO.Browser} browser
- * @param {string} id
- * @param {string} text
- */
-async function retype(browser, id, text) {
-  const input = byTestId(browser, id);
-  await input.click();
-  await browser.keys(['Control', 'a']);
-  await browser.keys('Control');
-  await input.addValue(text);
-}
-
 before(async () => {
   work = mkdtempSync(path.join(process.env.E2E_TMP ?? os.tmpdir(), 'studio-emerge-'));
   ({ server: mirrorServer, url: mirrorUrl } = await serve(localMirror()));
@@ -158,12 +144,7 @@ describe('genpack studio: a Gentoo build with real emerge', () => {
 
       // The settings are kept for the user's next Gentoo build: put them back, so the tests
       // after this one meet the defaults (the mirror served here goes away).
-      for (const id of ['build-mirror', 'build-jobs']) {
-        await byTestId(browser, id).click();
-        await browser.keys(['Control', 'a']);
-        await browser.keys('Control');
-        await browser.keys('Delete');
-      }
+      for (const id of ['build-mirror', 'build-jobs']) await retype(browser, id, '');
       assert.equal(await byTestId(browser, 'build-mirror').getValue(), '');
     } finally {
       await browser.deleteSession().catch(() => {});

@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { appOwns, byTestId, openStudio, screenshot, startDriver } from './driver.js';
+import { appOwns, byTestId, openStudio, retype, screenshot, startDriver } from './driver.js';
 
 const WAIT = { timeout: 30000 };
 // The minimal appliance's card pairs debian-minimal (ready-made) with minimal (compiled).
@@ -25,20 +25,6 @@ before(async () => {
 });
 
 after(() => driver?.stop());
-
-/**
- * Replaces the text of an input like a person: select all, type.
- * @param {WebdriverIO.Browser} browser
- * @param {string} id
- * @param {string} text
- */
-async function retype(browser, id, text) {
-  const input = byTestId(browser, id);
-  await input.click();
-  await browser.keys(['Control', 'a']);
-  await browser.keys('Control');
-  await input.addValue(text);
-}
 
 describe('genpack studio: a Gentoo template', () => {
   it('says what a Gentoo build needs, offers the ready-made flavour, and names an unreachable mirror', async () => {
