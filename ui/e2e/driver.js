@@ -148,17 +148,25 @@ export function byTestId(browser, id) {
 
 /**
  * Replaces the text of an input like a person: select all, then type (nothing typed clears it).
+ * Keys go one at a time, as WebKit's driver drops keys from a long action sequence, and the
+ * field must then hold exactly `text`: a test never goes on with a path it did not type.
  * @param {WebdriverIO.Browser} browser
- * @param {string} id
+ * @param {string | { click(): Promise<unknown>, getValue(): Promise<string>, selector?: unknown }} field
+ *   a data-testid, or the input itself
  * @param {string} text
  */
-export async function retype(browser, id, text) {
-  const input = byTestId(browser, id);
+export async function retype(browser, field, text) {
+  const input = typeof field === 'string' ? byTestId(browser, field) : field;
+  const name = typeof field === 'string' ? field : String(field.selector ?? 'the field');
   await input.click();
   await browser.keys(['Control', 'a']);
   await browser.keys('Control');
-  if (text) await input.addValue(text);
-  else await browser.keys('Delete');
+  if (!text) await browser.keys('Delete');
+  for (const key of text) await browser.keys(key);
+  await browser.waitUntil(async () => (await input.getValue()) === text, {
+    timeout: 5000,
+    timeoutMsg: `${name} does not hold what was typed (${JSON.stringify(text)})`,
+  });
 }
 
 /**

@@ -9,7 +9,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { appOwns, appRunsAsUser, byTestId, openStudio, screenshot, startDriver, studioGone, windowGone } from './driver.js';
+import { appOwns, appRunsAsUser, byTestId, openStudio, retype, screenshot, startDriver, studioGone, windowGone } from './driver.js';
 import { coloursIn, decodePng } from './png.js';
 
 // The gallery shows the minimal appliance as one card; its ready-made flavour is debian-minimal.
@@ -345,16 +345,8 @@ describe('genpack studio: build and run', () => {
       await byTestId(browser, `template-${CARD}`).click();
       await byTestId(browser, 'flavour-ready').click();
       await byTestId(browser, 'start-create').click();
-      const name = byTestId(browser, 'project-name');
-      await name.click();
-      await browser.keys(['Control', 'a']);
-      await browser.keys('Control');
-      await name.addValue(PROJECT);
-      const folder = byTestId(browser, 'project-parent');
-      await folder.click();
-      await browser.keys(['Control', 'a']);
-      await browser.keys('Control');
-      await folder.addValue(parent);
+      await retype(browser, 'project-name', PROJECT);
+      await retype(browser, 'project-parent', parent);
       await byTestId(browser, 'create-project').click();
       await byTestId(browser, 'project-title').waitForDisplayed(WAIT);
       first.mark('project created');

@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { appOwns, byTestId, openStudio, screenshot, startDriver } from './driver.js';
+import { appOwns, byTestId, openStudio, retype, screenshot, startDriver } from './driver.js';
 
 const WAIT = { timeout: 30000 };
 const TEMPLATE = 'debian-web';
@@ -43,15 +43,12 @@ async function withStudio(args, body) {
 /**
  * Types `text` into an input and leaves it, so the form commits the change.
  * @param {WebdriverIO.Browser} browser
- * @param {{ click(): Promise<unknown>, addValue(value: string): Promise<unknown> }} element
+ * @param {Parameters<typeof retype>[1]} element
  * @param {string} text
  */
 async function typeAndLeave(browser, element, text) {
   // Select and replace in one go: clearing first would commit an empty field on its own.
-  await element.click();
-  await browser.keys(['Control', 'a']);
-  await browser.keys('Control');
-  await element.addValue(text);
+  await retype(browser, element, text);
   await browser.keys('Tab');
 }
 
