@@ -204,17 +204,27 @@ pub struct PageServer {
     pub port: u16,
     requests: Arc<Mutex<Vec<String>>>,
     stop: Arc<AtomicBool>,
+    available: Arc<AtomicBool>,
 }
 
 impl PageServer {
     /// Serves `body` as `content_type`.
     pub fn start(body: Vec<u8>, content_type: &'static str) -> PageServer {
+        let server = PageServer::start_unavailable(body, content_type);
+        server.open();
+        server
+    }
+
+    /// Answers "503 Service Unavailable", as a web application still starting does, until
+    /// [`PageServer::open`]; then serves `body` as `content_type`.
+    pub fn start_unavailable(body: Vec<u8>, content_type: &'static str) -> PageServer {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
         listener.set_nonblocking(true).unwrap();
         let port = listener.local_addr().unwrap().port();
         let requests = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));
-        let (seen, stopped) = (requests.clone(), stop.clone());
+        let available = Arc::new(AtomicBool::new(false));
+        let (seen, stopped, open) = (requests.clone(), stop.clone(), available.clone());
         std::thread::spawn(move || {
             while !stopped.load(Ordering::Relaxed) {
                 let Ok((mut stream, _)) = listener.accept() else {
@@ -234,12 +244,17 @@ impl PageServer {
                     line.clear();
                 }
                 seen.lock().unwrap().push(first.trim().to_string());
+                let (status, content_type, body) = if open.load(Ordering::Relaxed) {
+                    ("200 OK", content_type, &body[..])
+                } else {
+                    ("503 Service Unavailable", "text/plain", &b"starting\n"[..])
+                };
                 let head = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
                     body.len()
                 );
                 let _ = stream.write_all(head.as_bytes());
-                let _ = stream.write_all(&body);
+                let _ = stream.write_all(body);
                 let _ = stream.flush();
                 let mut rest = Vec::new();
                 let _ = reader.read_to_end(&mut rest);
@@ -249,7 +264,13 @@ impl PageServer {
             port,
             requests,
             stop,
+            available,
         }
+    }
+
+    /// Serves the page from now on.
+    pub fn open(&self) {
+        self.available.store(true, Ordering::Relaxed);
     }
 
     /// The request lines seen so far, e.g. `GET / HTTP/1.1`.
