@@ -71,6 +71,21 @@ pub fn kernel_command_line(spec: &VmSpec, arch: Arch) -> String {
     line
 }
 
+/// The CPU QEMU emulates without KVM: every feature TCG can emulate (`max`).
+///
+/// On x86_64, `max` calls itself an AMD CPU of family 6, a family of 32-bit Athlons. LLVM
+/// believes it: llvmpipe, the software OpenGL every Linux desktop, compositor and browser
+/// falls back to without a 3D graphics driver, then aborts the program on its first frame
+/// ("LLVM ERROR: 64-bit code requested on a subtarget that doesn't support it!"). Family 15,
+/// the first 64-bit AMD family, lets it draw; the features stay those of `max`, and the guest
+/// kernel sees no CPU bugs that family 6 did not have.
+fn tcg_cpu(arch: Arch) -> &'static str {
+    match arch {
+        Arch::X86_64 => "max,family=15",
+        Arch::Aarch64 => "max",
+    }
+}
+
 /// Builds QEMU's arguments (without the program itself).
 pub fn qemu_args(spec: &VmSpec, prepared: &Prepared, runtime: &RuntimeDir) -> Vec<OsString> {
     let mut a = Args::default();
@@ -90,7 +105,7 @@ pub fn qemu_args(spec: &VmSpec, prepared: &Prepared, runtime: &RuntimeDir) -> Ve
             .push("-accel")
             .push("tcg,thread=multi")
             .push("-cpu")
-            .push("max"),
+            .push(tcg_cpu(prepared.arch)),
     };
     a.push("-m").push(format!("{mem}M"));
     // A shared memfd backend lets vhost-user devices (virtio-fs) map guest memory.
@@ -408,7 +423,7 @@ mod tests {
         assert!(line.contains("file=/img/web,,1.squashfs,format=raw,if=none,readonly=on,id=system"));
         assert!(line.contains("-fw_cfg name=opt/genpack/system.ini,file=/cfg/system.ini"));
         assert!(line.contains("hostfwd=tcp:127.0.0.1:2222-:22"));
-        assert!(line.contains("-accel tcg,thread=multi -cpu max"));
+        assert!(line.contains("-accel tcg,thread=multi -cpu max,family=15"));
         assert!(line.contains("-vnc unix:/run/x/web/vnc.sock"));
         assert!(!line.contains("id=data"));
         // Keys go to a keyboard the guest kernel drives (here the machine's PS/2 one); no USB

@@ -43,7 +43,8 @@ impl DirectVm {
                 "-accel",
                 "tcg,thread=multi",
                 "-cpu",
-                "max",
+                // As `genpack vm run` does: LLVM takes family 6 for a 32-bit CPU.
+                "max,family=15",
             ])
             .args(["-m", &format!("{memory_mib}M"), "-smp", "1"])
             .args(["-nodefaults", "-no-user-config", "-rtc", "base=utc"])
