@@ -192,8 +192,8 @@ test-bins: ui
 
 # Builds every ready-made appliance of the gallery, boots it and checks it doing its job, one
 # after another (about an hour and a half), and records the results: docs/appliances.md, the
-# templates' `measured` numbers and docs/img/appliance-*.png. `make test` runs none of them
-# (CI time); the smallest alone: cargo test -p genpack-cli --test appliances wireguard -- --include-ignored
+# templates' `measured` numbers and docs/img/appliance-*.png. `make test` runs only the smallest,
+# the WireGuard hub (CI time); alone: cargo test -p genpack-cli --test appliances wireguard
 # The static boot programs are built from this checkout (not taken from a cache another
 # checkout may have filled).
 test-appliances: apt-deps
