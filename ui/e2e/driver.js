@@ -148,25 +148,34 @@ export function byTestId(browser, id) {
 
 /**
  * Replaces the text of an input like a person: select all, then type (nothing typed clears it).
- * Keys go one at a time, as WebKit's driver drops keys from a long action sequence, and the
- * field must then hold exactly `text`: a test never goes on with a path it did not type.
+ * Keys go one at a time, as WebKit's driver drops keys from a long action sequence, and only
+ * while the field has the focus (a dialog that has just opened may still move it). The field
+ * must then hold exactly `text`; a try that the driver garbled is typed again, and after three
+ * the test fails naming the field and what it holds: a test never goes on with a path it did
+ * not type.
  * @param {WebdriverIO.Browser} browser
- * @param {string | { click(): Promise<unknown>, getValue(): Promise<string>, selector?: unknown }} field
- *   a data-testid, or the input itself
+ * @param {string | { css: string }} field the input's data-testid, or a CSS selector for it
  * @param {string} text
  */
 export async function retype(browser, field, text) {
-  const input = typeof field === 'string' ? byTestId(browser, field) : field;
-  const name = typeof field === 'string' ? field : String(field.selector ?? 'the field');
-  await input.click();
-  await browser.keys(['Control', 'a']);
-  await browser.keys('Control');
-  if (!text) await browser.keys('Delete');
-  for (const key of text) await browser.keys(key);
-  await browser.waitUntil(async () => (await input.getValue()) === text, {
-    timeout: 5000,
-    timeoutMsg: `${name} does not hold what was typed (${JSON.stringify(text)})`,
-  });
+  const input = await (typeof field === 'string' ? byTestId(browser, field) : browser.$(field.css)).getElement();
+  const name = typeof field === 'string' ? field : field.css;
+  await input.waitForDisplayed({ timeout: 30000 });
+  let held = '';
+  for (let attempt = 0; attempt < 3; attempt += 1) {
+    await input.click();
+    await browser.waitUntil(
+      async () => Boolean(await browser.execute('return document.activeElement === arguments[0];', input)),
+      { timeout: 5000, timeoutMsg: `${name} does not take the focus` },
+    );
+    await browser.keys(['Control', 'a']);
+    await browser.keys('Control');
+    if (!text) await browser.keys('Delete');
+    for (const key of text) await browser.keys(key);
+    held = await input.getValue();
+    if (held === text) return;
+  }
+  throw new Error(`${name} holds ${JSON.stringify(held)}, not what was typed (${JSON.stringify(text)})`);
 }
 
 /**

@@ -123,8 +123,8 @@ describe('genpack studio', () => {
       await byTestId(browser, 'template-description').waitForDisplayed(WAIT);
       await screenshot(browser, 'template-detail');
       await byTestId(browser, 'start-create').click();
-      await typeAndLeave(browser, await byTestId(browser, 'project-name'), 'my-web');
-      await typeAndLeave(browser, await byTestId(browser, 'project-parent'), parent);
+      await typeAndLeave(browser, 'project-name', 'my-web');
+      await typeAndLeave(browser, 'project-parent', parent);
       await byTestId(browser, 'create-project').click();
 
       await byTestId(browser, 'project-title').waitForDisplayed(WAIT);
@@ -135,7 +135,7 @@ describe('genpack studio', () => {
       const name = await browser.$('#field-name');
       await name.waitForDisplayed(WAIT);
       assert.equal(await name.getValue(), 'my-web');
-      await typeAndLeave(browser, name, 'my-web-renamed');
+      await typeAndLeave(browser, { css: '#field-name' }, 'my-web-renamed');
       await byTestId(browser, 'unsaved').waitForDisplayed(WAIT);
 
       const newPackage = byTestId(browser, 'field-packages-new');
@@ -215,9 +215,8 @@ describe('genpack studio', () => {
       assert.equal(await hostname.getValue(), 'before');
       assert.match(await byTestId(browser, 'ini-other').getText(), /my_custom_key/);
 
-      await typeAndLeave(browser, hostname, 'after-e2e');
-      const timezone = await browser.$('#ini-_default-timezone');
-      await typeAndLeave(browser, timezone, 'Europe/Berlin');
+      await typeAndLeave(browser, { css: '#ini-_default-hostname' }, 'after-e2e');
+      await typeAndLeave(browser, { css: '#ini-_default-timezone' }, 'Europe/Berlin');
       await byTestId(browser, 'ini-unsaved').waitForDisplayed(WAIT);
       await screenshot(browser, 'system-ini-editor');
 
