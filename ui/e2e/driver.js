@@ -148,11 +148,10 @@ export function byTestId(browser, id) {
 
 /**
  * Replaces the text of an input like a person: select all, then type (nothing typed clears it).
- * Keys go one at a time, as WebKit's driver drops keys from a long action sequence, and only
- * while the field has the focus (a dialog that has just opened may still move it). The field
- * must then hold exactly `text`; a try that the driver garbled is typed again, and after three
- * the test fails naming the field and what it holds: a test never goes on with a path it did
- * not type.
+ * Keys go one at a time, as WebKit's driver drops keys from a long action sequence, each to
+ * the field itself. The field must then hold exactly `text`; a try that the driver garbled is
+ * typed again, and after three the test fails naming the field and what it holds: a test
+ * never goes on with a path it did not type.
  * @param {WebdriverIO.Browser} browser
  * @param {string | { css: string }} field the input's data-testid, or a CSS selector for it
  * @param {string} text
@@ -164,14 +163,16 @@ export async function retype(browser, field, text) {
   let held = '';
   for (let attempt = 0; attempt < 3; attempt += 1) {
     await input.click();
-    await browser.waitUntil(
-      async () => Boolean(await browser.execute('return document.activeElement === arguments[0];', input)),
-      { timeout: 5000, timeoutMsg: `${name} does not take the focus` },
-    );
+    // A click does not always move the focus in a window the X server has not focused (other
+    // windows of earlier tests): give the field the focus and select its text as the click
+    // and Ctrl+A would.
+    await browser.execute('arguments[0].focus(); arguments[0].select();', input);
+    // select() leaves a number field as it is; Ctrl+A selects there too.
     await browser.keys(['Control', 'a']);
     await browser.keys('Control');
-    if (!text) await browser.keys('Delete');
-    for (const key of text) await browser.keys(key);
+    // Keys sent to the field itself, so none can land elsewhere.
+    if (!text) await input.addValue('\uE017');
+    for (const key of text) await input.addValue(key);
     held = await input.getValue();
     if (held === text) return;
   }
