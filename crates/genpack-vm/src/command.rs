@@ -79,7 +79,7 @@ pub fn kernel_command_line(spec: &VmSpec, arch: Arch) -> String {
 /// ("LLVM ERROR: 64-bit code requested on a subtarget that doesn't support it!"). Family 15,
 /// the first 64-bit AMD family, lets it draw; the features stay those of `max`, and the guest
 /// kernel sees no CPU bugs that family 6 did not have.
-fn tcg_cpu(arch: Arch) -> &'static str {
+pub fn tcg_cpu(arch: Arch) -> &'static str {
     match arch {
         Arch::X86_64 => "max,family=15",
         Arch::Aarch64 => "max",

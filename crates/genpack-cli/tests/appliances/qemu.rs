@@ -43,8 +43,8 @@ impl DirectVm {
                 "-accel",
                 "tcg,thread=multi",
                 "-cpu",
-                // As `genpack vm run` does: LLVM takes family 6 for a 32-bit CPU.
-                "max,family=15",
+                // The CPU `genpack vm run` gives a guest without KVM.
+                genpack_vm::command::tcg_cpu(genpack_vm::Arch::X86_64),
             ])
             .args(["-m", &format!("{memory_mib}M"), "-smp", "1"])
             .args(["-nodefaults", "-no-user-config", "-rtc", "base=utc"])
