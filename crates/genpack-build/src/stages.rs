@@ -214,8 +214,16 @@ fn map_change(
         .chain(new.keys())
         .filter(|k| old.get(*k) != new.get(*k))
         .collect();
-    let names: Vec<String> = names.into_iter().cloned().collect();
-    format!("{key} changed: {}", abbreviate(&names))
+    // A new or changed folder is implied by the changed paths inside it: name those only.
+    let innermost: Vec<String> = names
+        .iter()
+        .filter(|name| {
+            let inside = format!("{name}/");
+            !names.iter().any(|other| other.starts_with(&inside))
+        })
+        .map(|name| name.to_string())
+        .collect();
+    format!("{key} changed: {}", abbreviate(&innermost))
 }
 
 /// At most five items, then how many more.
@@ -403,6 +411,26 @@ mod tests {
             ]
         );
         assert!(changes(&old, &old).is_empty());
+    }
+
+    #[test]
+    fn new_folders_are_named_by_the_files_in_them() {
+        let old = inputs(&[("files", json!({"etc/motd": "f 644 aa"}))]);
+        let new = inputs(&[(
+            "files",
+            json!({
+                "etc/motd": "f 644 aa",
+                "etc/dconf": "d 755",
+                "etc/dconf/profile": "d 755",
+                "etc/dconf/profile/user": "f 644 bb",
+                "etc/dconf/db": "d 755",
+                "etc/dconf/db/local.d": "d 755",
+            }),
+        )]);
+        assert_eq!(
+            changes(&old, &new),
+            vec!["files changed: etc/dconf/db/local.d, etc/dconf/profile/user"]
+        );
     }
 
     #[test]
