@@ -266,9 +266,10 @@ impl Drop for Vm {
     }
 }
 
-/// A screenshot's pixels (RGB).
+/// A screenshot's pixels (RGB), row by row.
 pub struct Screen {
     pub rgb: Vec<[u8; 3]>,
+    pub width: usize,
 }
 
 impl Screen {
@@ -283,7 +284,10 @@ impl Screen {
             .chunks(channels)
             .map(|p| [p[0], p[1], p[2]])
             .collect();
-        Screen { rgb }
+        Screen {
+            rgb,
+            width: frame.width as usize,
+        }
     }
 
     /// How many different colours appear.
@@ -302,6 +306,26 @@ impl Screen {
             .filter(|p| (0..3).all(|i| p[i].abs_diff(colour[i]) <= tolerance))
             .count();
         near as f64 / self.rgb.len().max(1) as f64
+    }
+
+    /// Whether a solid black rectangle of at least `width` x `height` pixels is on the screen
+    /// (an application's empty video canvas; wallpapers and window themes are never pure
+    /// black over such an area).
+    pub fn has_black_rectangle(&self, width: usize, height: usize) -> bool {
+        let black = |p: &[u8; 3]| p.iter().all(|c| *c <= 2);
+        // For each column, how many black pixels end at the current row.
+        let mut depth = vec![0usize; self.width];
+        for row in self.rgb.chunks(self.width.max(1)) {
+            let mut run = 0;
+            for (x, pixel) in row.iter().enumerate() {
+                depth[x] = if black(pixel) { depth[x] + 1 } else { 0 };
+                run = if depth[x] >= height { run + 1 } else { 0 };
+                if run >= width {
+                    return true;
+                }
+            }
+        }
+        false
     }
 }
 
@@ -512,4 +536,26 @@ fn write_atomic(path: &Path, text: &str) {
     file.write_all(text.as_bytes()).unwrap();
     file.sync_all().unwrap();
     fs::rename(&tmp, path).unwrap();
+}
+
+#[test]
+fn a_black_rectangle_is_found_only_when_it_is_big_enough() {
+    // A grey 40 x 30 screen with a black 12 x 8 block at (20, 10), one pixel of it grey.
+    let (width, height) = (40, 30);
+    let mut rgb = vec![[36u8, 36, 36]; width * height];
+    for y in 10..18 {
+        for x in 20..32 {
+            rgb[y * width + x] = [0, 0, 0];
+        }
+    }
+    let screen = Screen { rgb, width };
+    assert!(screen.has_black_rectangle(12, 8));
+    assert!(screen.has_black_rectangle(10, 5));
+    assert!(!screen.has_black_rectangle(13, 8));
+    assert!(!screen.has_black_rectangle(12, 9));
+    let mut rgb = screen.rgb.clone();
+    rgb[14 * width + 25] = [36, 36, 36];
+    let holed = Screen { rgb, width };
+    assert!(!holed.has_black_rectangle(12, 8));
+    assert!(holed.has_black_rectangle(6, 8));
 }
