@@ -215,11 +215,16 @@ fn map_change(
         .filter(|k| old.get(*k) != new.get(*k))
         .collect();
     // A new or changed folder is implied by the changed paths inside it: name those only.
+    // The names are sorted, so a folder's first path inside, if any, is the first name from
+    // "folder/" on.
     let innermost: Vec<String> = names
         .iter()
         .filter(|name| {
             let inside = format!("{name}/");
-            !names.iter().any(|other| other.starts_with(&inside))
+            !names
+                .range::<&String, _>(&inside..)
+                .next()
+                .is_some_and(|next| next.starts_with(&inside))
         })
         .map(|name| name.to_string())
         .collect();
@@ -425,11 +430,12 @@ mod tests {
                 "etc/dconf/profile/user": "f 644 bb",
                 "etc/dconf/db": "d 755",
                 "etc/dconf/db/local.d": "d 755",
+                "etc/dconf-old": "f 644 cc",
             }),
         )]);
         assert_eq!(
             changes(&old, &new),
-            vec!["files changed: etc/dconf/db/local.d, etc/dconf/profile/user"]
+            vec!["files changed: etc/dconf-old, etc/dconf/db/local.d, etc/dconf/profile/user"]
         );
     }
 
