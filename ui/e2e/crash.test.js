@@ -49,7 +49,7 @@ const sleep = (ms) => new Promise((resume) => setTimeout(resume, ms));
 describe('genpack studio: a crashed web page', () => {
   it('loads the page again when the web process crashes', async () => {
     const before = processes('genpack-studio');
-    const browser = await openStudio(driver.port, []);
+    const browser = await openStudio(driver, []);
     // The crash ends the WebDriver session, which then cannot close the window it opened.
     const studio = processes('genpack-studio').filter((pid) => !before.includes(pid));
     after(() => {

@@ -62,62 +62,128 @@ export function windowGone(error) {
  * @param {string} during what the test was waiting for
  */
 export function studioGone(during) {
-  let output = '';
-  try {
-    output = readFileSync(driverLog(), 'utf8').trimEnd().split('\n').slice(-30).join('\n');
-  } catch {
-    // No output file: said below.
-  }
   return new Error(
-    `the studio's window closed while ${during}: the app exited or crashed. The end of its output (${driverLog()}):\n${output || '(nothing)'}`,
+    `the studio's window closed while ${during}: the app exited or crashed. The end of its output (${driverLog()}):\n${driverOutput()}`,
   );
 }
 
-/** Starts tauri-driver; returns a function that stops it. */
+/**
+ * The processes started by `pid`, at any depth (tauri-driver starts WebKitWebDriver, which
+ * starts the studio).
+ * @param {number} pid
+ */
+function descendants(pid) {
+  /** @type {Map<number, number[]>} */
+  const children = new Map();
+  for (const line of execFileSync('ps', ['-e', '-o', 'pid=,ppid=']).toString().split('\n')) {
+    const [child, parent] = line.trim().split(/\s+/).map(Number);
+    if (!child || !parent) continue;
+    children.set(parent, [...(children.get(parent) ?? []), child]);
+  }
+  const found = [];
+  const next = [pid];
+  while (next.length > 0) {
+    for (const child of children.get(/** @type {number} */ (next.pop())) ?? []) {
+      found.push(child);
+      next.push(child);
+    }
+  }
+  return found;
+}
+
+/** The end of what tauri-driver, WebKitWebDriver and the studio wrote. */
+function driverOutput() {
+  try {
+    return readFileSync(driverLog(), 'utf8').trimEnd().split('\n').slice(-30).join('\n') || '(nothing)';
+  } catch {
+    return '(no output file)';
+  }
+}
+
+/**
+ * A running tauri-driver.
+ * @typedef {{ port: number, stop: () => void, restart: () => Promise<void> }} Driver
+ */
+
+/**
+ * Starts tauri-driver.
+ * @returns {Promise<Driver>}
+ */
 export async function startDriver() {
-  const port = await freePort();
-  const nativePort = await freePort();
   // The driver and the apps it starts write to a log file, never to the test runner's pipes:
   // a window that outlives its session must not keep the runner waiting for end of output.
   const logDir = required('SCREENSHOT_DIR');
   mkdirSync(logDir, { recursive: true });
   const log = openSync(driverLog(), 'a');
-  const child = spawn(required('TAURI_DRIVER'), ['--port', String(port), '--native-port', String(nativePort)], {
-    stdio: ['ignore', log, log],
-  });
-  await waitForPort(port);
-  return {
-    port,
+  /** @type {import('node:child_process').ChildProcess | undefined} */
+  let child;
+  const driver = {
+    port: 0,
     stop: () => {
-      if (child.exitCode === null) child.kill('SIGTERM');
+      if (child && child.exitCode === null) child.kill('SIGTERM');
+    },
+    // Ends this driver with WebKitWebDriver and every window they opened, and starts a new one.
+    restart: async () => {
+      if (child?.pid && child.exitCode === null) {
+        for (const pid of descendants(child.pid)) {
+          try {
+            process.kill(pid, 'SIGKILL');
+          } catch {
+            // Gone already.
+          }
+        }
+        child.kill('SIGKILL');
+      }
+      await start();
     },
   };
+  async function start() {
+    driver.port = await freePort();
+    const nativePort = await freePort();
+    child = spawn(required('TAURI_DRIVER'), ['--port', String(driver.port), '--native-port', String(nativePort)], {
+      stdio: ['ignore', log, log],
+    });
+    await waitForPort(driver.port);
+  }
+  await start();
+  return driver;
 }
+
+/** How long a new window may take to answer: minutes on a loaded machine, seconds here. */
+const NEW_SESSION_TIMEOUT_MS = 120000;
 
 /**
  * Opens the studio in a new window.
- * @param {number} port
+ * @param {Driver} driver
  * @param {string[]} args command-line arguments for genpack-studio
  */
-export async function openStudio(port, args = []) {
-  const options = {
+export async function openStudio(driver, args = []) {
+  const options = () => ({
     hostname: '127.0.0.1',
-    port,
+    port: driver.port,
     logLevel: /** @type {const} */ ('error'),
     connectionRetryCount: 0,
+    connectionRetryTimeout: NEW_SESSION_TIMEOUT_MS,
     capabilities: {
       'tauri:options': { application: required('STUDIO_BIN'), args },
       'wdio:enforceWebDriverClassic': true,
     },
-  };
+  });
   let browser;
   try {
-    browser = await remote(options);
+    browser = await remote(options());
   } catch (error) {
-    // On a loaded machine the driver may drop the connection while the first window starts
-    // (UND_ERR_SOCKET): no session exists then, so one more try opens one window, not two.
-    if (!String(error).includes('UND_ERR_SOCKET')) throw error;
-    browser = await remote(options);
+    // On a loaded machine the driver has dropped the connection while the window started
+    // (UND_ERR_SOCKET), or never answered (UND_ERR_HEADERS_TIMEOUT). Whether a window opened
+    // then is unknown: a new driver, with that window closed, opens the one the test gets.
+    if (!/UND_ERR_SOCKET|UND_ERR_HEADERS_TIMEOUT/.test(String(error))) throw error;
+    console.error(`openStudio: no window after the first try (${error}); starting a new driver. Its output so far:\n${driverOutput()}`);
+    await driver.restart();
+    try {
+      browser = await remote(options());
+    } catch (again) {
+      throw new Error(`the studio's window did not open twice (${again}). The end of the driver's output (${driverLog()}):\n${driverOutput()}`, { cause: again });
+    }
   }
   await browser.setTimeout({ implicit: 0 });
   return browser;

@@ -11,7 +11,7 @@ import { appOwns, byTestId, openStudio, retype, screenshot, startDriver } from '
 
 const WAIT = { timeout: 30000 };
 
-/** @type {{ port: number, stop: () => void }} */
+/** @type {import('./driver.js').Driver} */
 let driver;
 let work = '';
 
@@ -30,7 +30,7 @@ after(() => driver?.stop());
 async function withStudio(args, body) {
   // What the test wrote belongs to the user the studio runs as, as a user's own files do.
   appOwns(work);
-  const browser = await openStudio(driver.port, args);
+  const browser = await openStudio(driver, args);
   try {
     await browser.setWindowSize(1280, 800).catch(() => {});
     await body(browser);

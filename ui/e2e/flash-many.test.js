@@ -17,7 +17,7 @@ const WAIT = { timeout: 30000 };
 const WRITE_WAIT = { timeout: 300000 };
 const GIB = 1024 * 1024 * 1024;
 
-/** @type {{ port: number, stop: () => void }} */
+/** @type {import('./driver.js').Driver} */
 let driver;
 let work = '';
 /** Cleanups, run last first. @type {(() => void)[]} */
@@ -188,7 +188,7 @@ async function clickIn(browser, selector) {
  * @param {(browser: WebdriverIO.Browser) => Promise<void>} body
  */
 async function withStudio(args, body) {
-  const browser = await openStudio(driver.port, args);
+  const browser = await openStudio(driver, args);
   try {
     await body(browser);
   } finally {

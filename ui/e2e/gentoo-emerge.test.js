@@ -21,7 +21,7 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const BUILD_WAIT = 20 * 60 * 1000;
 const BASE_USE = '-audit -btrfs -cron -logrotate -sshd -strace -tcpdump -vi -wireguard -xfs';
 
-/** @type {{ port: number, stop: () => void }} */
+/** @type {import('./driver.js').Driver} */
 let driver;
 /** @type {http.Server} */
 let mirrorServer;
@@ -104,7 +104,7 @@ describe('genpack studio: a Gentoo build with real emerge', () => {
     const project = path.join(work, 'hello-gentoo');
     writeProject(project);
     appOwns(work);
-    const browser = await openStudio(driver.port, [project]);
+    const browser = await openStudio(driver, [project]);
     try {
       await byTestId(browser, 'project-title').waitForDisplayed(WAIT);
       await byTestId(browser, 'step-build').click();

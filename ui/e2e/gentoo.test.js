@@ -15,7 +15,7 @@ const CARD = 'minimal';
 // `.invalid` never resolves (RFC 2606): the mirror a user mistyped, or a machine offline.
 const UNREACHABLE = 'http://mirror.genpack.invalid/gentoo/';
 
-/** @type {{ port: number, stop: () => void }} */
+/** @type {import('./driver.js').Driver} */
 let driver;
 let work = '';
 
@@ -29,7 +29,7 @@ after(() => driver?.stop());
 describe('genpack studio: a Gentoo template', () => {
   it('says what a Gentoo build needs, offers the ready-made flavour, and names an unreachable mirror', async () => {
     appOwns(work);
-    const browser = await openStudio(driver.port, []);
+    const browser = await openStudio(driver, []);
     try {
       // The card: both flavours, and what the compiled one needs here.
       const needsLine = byTestId(browser, `gentoo-needs-${CARD}`);

@@ -21,7 +21,7 @@ const WAIT = { timeout: 30000 };
 const BUILD_WAIT = { timeout: 20 * 60 * 1000, interval: 2000 };
 const BOOT_WAIT = { timeout: 10 * 60 * 1000, interval: 1000 };
 
-/** @type {{ port: number, stop: () => void }} */
+/** @type {import('./driver.js').Driver} */
 let driver;
 let work = '';
 
@@ -336,7 +336,7 @@ describe('genpack studio: build and run', () => {
     mkdirSync(parent, { recursive: true });
     appOwns(work);
     const image = path.join(parent, PROJECT, `${VM_NAME}.squashfs`);
-    const browser = await openStudio(driver.port, []);
+    const browser = await openStudio(driver, []);
     try {
       // The size of a small laptop's screen.
       await browser.setWindowSize(1280, 800).catch(() => {});

@@ -15,7 +15,7 @@ import { appOwns, byTestId, openStudio, screenshot, startDriver, udisksSeesNewDe
 const WAIT = { timeout: 30000 };
 const HELP = 'The web page the kiosk shows full screen after it starts.';
 
-/** @type {{ port: number, stop: () => void }} */
+/** @type {import('./driver.js').Driver} */
 let driver;
 let work = '';
 
@@ -109,7 +109,7 @@ describe('configure a stick', () => {
       device = run('losetup', ['--find', '--show', stick]).trim();
       await udisksSeesNewDevices();
       const name = path.basename(device);
-      const browser = await openStudio(driver.port, [project]);
+      const browser = await openStudio(driver, [project]);
       try {
         await byTestId(browser, 'step-flash').click();
         await clickIn(browser, '[data-testid="flash-tab-stick"]');

@@ -12,7 +12,7 @@ import { appOwns, byTestId, openStudio, retype, screenshot, startDriver } from '
 const WAIT = { timeout: 30000 };
 const TEMPLATE = 'debian-web';
 
-/** @type {{ port: number, stop: () => void }} */
+/** @type {import('./driver.js').Driver} */
 let driver;
 /** A folder for everything the tests create. */
 let work = '';
@@ -32,7 +32,7 @@ after(() => driver?.stop());
 async function withStudio(args, body) {
   // What the test wrote belongs to the user the studio runs as, as a user's own files do.
   appOwns(work);
-  const browser = await openStudio(driver.port, args);
+  const browser = await openStudio(driver, args);
   try {
     await body(browser);
   } finally {
