@@ -12,7 +12,7 @@ import { coloursIn, decodePng } from './png.js';
 const WAIT = { timeout: 30000 };
 const RELOADED = /the window's web process ended \(Crashed\); loading the page again/;
 
-/** @type {Awaited<ReturnType<typeof startDriver>>} */
+/** @type {import('./driver.js').Driver} */
 let driver;
 before(async () => {
   driver = await startDriver();

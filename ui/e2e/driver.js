@@ -149,8 +149,12 @@ export async function startDriver() {
   return driver;
 }
 
-/** How long a new window may take to answer: minutes on a loaded machine, seconds here. */
-const NEW_SESSION_TIMEOUT_MS = 120000;
+/**
+ * How long the driver may take to answer a request, opening a window included (seconds on an
+ * idle machine, minutes on a loaded one). It is webdriverio's default, named here because a
+ * window that is not open when it runs out is asked for again.
+ */
+const ANSWER_TIMEOUT_MS = 120000;
 
 /**
  * Opens the studio in a new window.
@@ -163,7 +167,7 @@ export async function openStudio(driver, args = []) {
     port: driver.port,
     logLevel: /** @type {const} */ ('error'),
     connectionRetryCount: 0,
-    connectionRetryTimeout: NEW_SESSION_TIMEOUT_MS,
+    connectionRetryTimeout: ANSWER_TIMEOUT_MS,
     capabilities: {
       'tauri:options': { application: required('STUDIO_BIN'), args },
       'wdio:enforceWebDriverClassic': true,
