@@ -277,6 +277,9 @@ fn prepare_systemimg(options: &BootOptions) -> Image {
     if matches!(fs_found, Filesystem::Fat { .. }) {
         rotate(boot_dir);
         let _ = fs::write(boot_dir.join("boottime.txt"), boot_time_text());
+        // FAT has no journal: the rename must be on the disk before the system starts, or a
+        // power cut in the next seconds leaves a half-written folder and no image to roll back to.
+        sync_filesystem(boot_dir);
     }
     let volume_id = match &fs_found {
         Filesystem::Fat { volume_id, .. } => Some(volume_id.clone()),
@@ -494,6 +497,18 @@ fn rotate(dir: &Path) {
     let cur = dir.join("system.cur");
     if cur.exists() {
         let _ = fs::rename(&cur, dir.join("system.old"));
+    }
+}
+
+/// Writes what is cached for the filesystem holding `dir` to its disk.
+fn sync_filesystem(dir: &Path) {
+    let synced =
+        fs::File::open(dir).and_then(|folder| rustix::fs::syncfs(&folder).map_err(Into::into));
+    if let Err(e) = synced {
+        say(&format!(
+            "cannot write {} to its disk now: {e}",
+            dir.display()
+        ));
     }
 }
 
