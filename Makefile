@@ -144,6 +144,7 @@ LINTED := RUSTC_WORKSPACE_WRAPPER="$$(rustc --print sysroot)/bin/clippy-driver" 
 	CLIPPY_ARGS=-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__
 
 test: deps ui
+	./scripts/check-test-checkout
 	$(MAKE) lint-sources
 	$(MAKE) test-bins
 	$(MAKE) test-rust
